@@ -1,0 +1,1 @@
+"""Shared foundations for every pipeline: tables, storage, models, training, metrics, reports."""

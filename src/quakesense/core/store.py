@@ -1,0 +1,209 @@
+"""Files on disk: Parquet tables, JSON documents and Zarr arrays, written atomically.
+
+A reader never sees a half-written file: every writer goes to a temporary sibling and renames it
+into place (`os.replace` is atomic on one filesystem). Zarr stores grow chunk by chunk and record
+which chunks are complete, so an interrupted job resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quakesense.core.errors import InputError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; move it onto `path` only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary directory beside `path`; it replaces `path` only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table to Parquet atomically and return the path."""
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+    return Path(path)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a Parquet or CSV table, with a clear error for a missing or unreadable file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", source=path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".parquet", ".pq"}:
+            return pd.read_parquet(path)
+        if suffix in {".csv", ".txt", ".tsv"}:
+            return pd.read_csv(path, sep=None, engine="python", comment="#")
+    except Exception as exc:  # the parsers raise many unrelated types; report them uniformly
+        raise InputError(f"cannot read table ({type(exc).__name__}: {exc})", source=path) from exc
+    raise InputError(f"unknown table format '{suffix}' (expected .parquet or .csv)", source=path)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table atomically as Parquet or CSV, chosen by the file suffix."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        with atomic_path(path) as tmp:
+            frame.to_csv(tmp, index=False)
+        return path
+    return write_parquet(frame, path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
+
+
+def to_json_text(document: Any) -> str:
+    """Serialise to indented JSON, turning NaN into null and numpy values into plain ones."""
+    return json.dumps(_nan_to_none(document), indent=2, default=_json_default, allow_nan=False)
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nan_to_none(v) for v in value]
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    return value
+
+
+def write_json(document: Any, path: str | Path) -> Path:
+    """Write a JSON document atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(to_json_text(document) + "\n")
+    return Path(path)
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON document with a clear error when it is missing or malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", source=path)
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc})", source=path) from exc
+
+
+class ChunkedZarrWriter:
+    """A resumable writer of fixed-shape records into Zarr arrays, one chunk of records at a time.
+
+    Records are grouped in chunks of `chunk_records` along axis 0; a chunk is written whole and then
+    marked done in the group's attributes, so a restarted job skips finished chunks and rewrites a
+    partly written one. Given the same inputs, the finished store is byte-identical however often
+    the job was interrupted.
+
+    Args:
+        path: Zarr store directory.
+        arrays: Name -> (record shape, dtype) of each array.
+        n_records: Total number of records.
+        chunk_records: Records per chunk along axis 0.
+        attrs: Attributes that identify the job; a resume with other attributes is refused.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        arrays: dict[str, tuple[tuple[int, ...], str]],
+        n_records: int,
+        chunk_records: int,
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
+        import zarr
+
+        if n_records <= 0:
+            raise InputError("nothing to write: zero records", field="n_records")
+        self.path = Path(path)
+        self.n_records = n_records
+        self.chunk_records = chunk_records
+        self.n_chunks = -(-n_records // chunk_records)
+        attrs = json.loads(to_json_text(attrs or {}))
+        if (self.path / "zarr.json").exists() or (self.path / ".zgroup").exists():
+            self.group = zarr.open_group(str(self.path), mode="r+")
+            stored = dict(self.group.attrs).get("job", {})
+            if stored != attrs:
+                raise InputError(
+                    "store made by a different job; choose another output or delete it",
+                    source=self.path,
+                )
+        else:
+            self.group = zarr.open_group(str(self.path), mode="w")
+            self.group.attrs["job"] = attrs
+            self.group.attrs["chunks_done"] = []
+            for name, (shape, dtype) in arrays.items():
+                self.group.create_array(
+                    name,
+                    shape=(n_records, *shape),
+                    chunks=(chunk_records, *shape),
+                    dtype=dtype,
+                    fill_value=0,
+                )
+
+    def done_chunks(self) -> set[int]:
+        """Indices of chunks already complete."""
+        return set(self.group.attrs.get("chunks_done", []))
+
+    def chunk_bounds(self, chunk: int) -> tuple[int, int]:
+        """First and one-past-last record index of `chunk`."""
+        start = chunk * self.chunk_records
+        return start, min(start + self.chunk_records, self.n_records)
+
+    def write_chunk(self, chunk: int, data: dict[str, np.ndarray]) -> None:
+        """Write every array's records of `chunk`, then mark the chunk done."""
+        start, stop = self.chunk_bounds(chunk)
+        for name, values in data.items():
+            self.group[name][start:stop] = values
+        done = sorted(self.done_chunks() | {chunk})
+        self.group.attrs["chunks_done"] = done
+
+    @property
+    def complete(self) -> bool:
+        """Whether every chunk is written."""
+        return len(self.done_chunks()) == self.n_chunks

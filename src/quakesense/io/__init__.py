@@ -1,0 +1,1 @@
+"""Readers of outside formats: waveforms, stations, catalogs, AE files."""

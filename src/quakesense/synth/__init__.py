@@ -1,0 +1,1 @@
+"""Seeded simulators that make each pipeline's embedded default data."""
