@@ -26,12 +26,12 @@ LossFn = Callable[..., torch.Tensor]
 Device = Literal["cpu", "cuda", "auto"]
 
 
-
 def _quiet_lightning() -> None:
     """Silence Lightning's start-up chatter (device summary, tips); warnings still show."""
     for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\).*")
+    warnings.filterwarnings("ignore", ".*Checkpoint directory .* exists and is not empty.*")
 
 
 class TrainConfig(BaseModel):

@@ -1,0 +1,70 @@
+"""Run folders hold config, metrics, figures and one self-contained HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from quakesense.core.config import load_config
+from quakesense.core.errors import InputError
+from quakesense.core.report import RunFolder, confusion_matrix_figure
+from quakesense.core.store import read_json
+from quakesense.core.units import parse_duration_s, time_column_to_seconds
+
+
+class _Cfg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    window_s: float = 3600.0
+    seed: int = 0
+
+
+def test_run_folder_writes_everything(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path / "run", "test run")
+    run.save_config(_Cfg(seed=4))
+    run.save_metrics({"mlp": {"f1": 0.5}})
+    run.heading("Scores")
+    run.table(pd.DataFrame({"model": ["mlp"], "f1": [0.5]}))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    run.figure(fig, "line", "a line")
+    run.figure(confusion_matrix_figure([[3, 1], [0, 4]], ["quiet", "precursor"], "cm"), "cm")
+    report = run.write_report()
+    text = report.read_text()
+    assert text.count("data:image/png;base64,") == 2
+    assert "<td>mlp</td>" in text
+    assert read_json(tmp_path / "run" / "config.json")["seed"] == 4
+    assert (tmp_path / "run" / "figures" / "cm.png").stat().st_size > 1000
+
+
+def test_config_typo_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("window_s: 60\nsede: 3\n")
+    with pytest.raises(InputError, match=r"field 'sede'.*typo"):
+        load_config(path, _Cfg)
+    path.write_text("window_s: sixty\n")
+    with pytest.raises(InputError, match="window_s"):
+        load_config(path, _Cfg)
+    path.write_text("window_s: 60\n")
+    assert load_config(path, _Cfg, seed=9) == _Cfg(window_s=60, seed=9)
+
+
+def test_durations_need_units() -> None:
+    assert parse_duration_s("17h") == 17 * 3600
+    assert parse_duration_s("2d") == 172800
+    assert parse_duration_s("3s") == 3
+    for bad in ("17", "5 parsecs", "-2h", "0s"):
+        with pytest.raises(InputError):
+            parse_duration_s(bad)
+
+
+def test_time_columns_iso_or_seconds() -> None:
+    seconds, origin = time_column_to_seconds(pd.Series([1.0, 2.5]))
+    assert origin is None and seconds.tolist() == [1.0, 2.5]
+    seconds, origin = time_column_to_seconds(pd.Series(["1970-01-01T00:00:10Z", "1970-01-02"]))
+    assert origin is not None and seconds.tolist() == [10.0, 86400.0]
+    with pytest.raises(InputError, match="row 1"):
+        time_column_to_seconds(pd.Series(["2020-01-01", None]))

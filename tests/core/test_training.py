@@ -1,0 +1,102 @@
+"""Training: learns, keeps the best epoch, is reproducible and resumes from checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from quakesense.core.training import TrainConfig, fit, predict, resolve_device
+
+
+def _data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(240, 2)).astype("float32")
+    y = (x[:, 0] - x[:, 1] > 0).astype("float32")[:, None]
+    return x, y
+
+
+def _model() -> nn.Module:
+    return nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 1))
+
+
+def _config(**kw: object) -> TrainConfig:
+    base = {
+        "max_epochs": 12,
+        "batch_size": 32,
+        "learning_rate": 0.05,
+        "progress": False,
+        "patience": None,
+        "seed": 3,
+    }
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_fit_learns_a_separable_problem() -> None:
+    x, y = _data()
+    result = fit(
+        _model(), nn.BCEWithLogitsLoss(), (x[:180], y[:180]), (x[180:], y[180:]), _config()
+    )
+    accuracy = ((predict(result.module, x[180:]) > 0) == (y[180:] > 0.5)).mean()
+    assert accuracy > 0.9
+    assert result.epochs_run == 12
+    losses = [h["val_loss"] for h in result.history]
+    assert result.best_val_loss == pytest.approx(min(losses), rel=1e-5)
+
+
+def test_same_seed_same_weights() -> None:
+    x, y = _data()
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(123)
+        module = _model()
+        runs.append(
+            fit(
+                module,
+                nn.BCEWithLogitsLoss(),
+                (x[:180], y[:180]),
+                (x[180:], y[180:]),
+                _config(max_epochs=3),
+            )
+        )
+    for a, b in zip(runs[0].module.parameters(), runs[1].module.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_resume_continues_from_last_checkpoint(tmp_path: Path) -> None:
+    x, y = _data()
+    train, val = (x[:180], y[:180]), (x[180:], y[180:])
+    first = fit(
+        _model(), nn.BCEWithLogitsLoss(), train, val, _config(max_epochs=3, checkpoint_dir=tmp_path)
+    )
+    assert (tmp_path / "last.ckpt").exists()
+    resumed = fit(
+        _model(), nn.BCEWithLogitsLoss(), train, val, _config(max_epochs=5, checkpoint_dir=tmp_path)
+    )
+    assert first.epochs_run == 3
+    assert [h["epoch"] for h in resumed.history] == [3, 4]
+
+
+def test_early_stopping_stops_before_max_epochs() -> None:
+    x, y = _data()
+    noise = np.random.default_rng(1).random((240, 1)).astype("float32")
+    result = fit(
+        _model(),
+        nn.MSELoss(),
+        (x[:180], noise[:180]),
+        (x[180:], noise[180:]),
+        _config(max_epochs=200, patience=3, learning_rate=0.1),
+    )
+    assert result.epochs_run < 200
+
+
+def test_cuda_request_without_gpu_falls_back_to_cpu() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.warns(RuntimeWarning, match="using the CPU"):
+        assert resolve_device("cuda") == "cpu"
+    assert resolve_device("auto") == "cpu"
