@@ -58,7 +58,7 @@ def test_loading_the_wrong_kind_or_a_newer_format_fails_clearly(tmp_path: Path) 
     document = json.loads((tmp_path / "m" / "model.json").read_text())
     document["versions"]["min_quakesense"] = "99.0.0"
     (tmp_path / "m" / "model.json").write_text(json.dumps(document))
-    with pytest.raises(InputError, match="needs quakesense >= 99.0.0"):
+    with pytest.raises(InputError, match=r"needs quakesense >= 99\.0\.0"):
         load_model(tmp_path / "m")
 
 

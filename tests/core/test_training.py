@@ -82,7 +82,7 @@ def test_resume_continues_from_last_checkpoint(tmp_path: Path) -> None:
 
 
 def test_early_stopping_stops_before_max_epochs() -> None:
-    x, y = _data()
+    x, _ = _data()
     noise = np.random.default_rng(1).random((240, 1)).astype("float32")
     result = fit(
         _model(),
