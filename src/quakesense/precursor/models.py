@@ -1,0 +1,207 @@
+"""Precursor classifiers: the paper's MLP (PyTorch, trained by core.training) and baselines.
+
+Every model maps normalised window features to P(precursor). NaN features (b-value of a quiet
+window) are imputed with the training mean, i.e. 0 after normalisation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from quakesense.core.models import Normalisation, load_model, register_model, save_model
+from quakesense.core.training import TrainConfig, fit, predict
+
+Activation = Literal["sigmoid", "relu", "tanh"]
+BASELINES = ("svm", "random_forest", "lightgbm")
+
+
+@register_model("precursor_mlp")
+class PrecursorMLP(nn.Module):
+    """Fully connected classifier; outputs one logit per window."""
+
+    def __init__(
+        self, n_inputs: int, hidden: list[int], activation: Activation = "sigmoid"
+    ) -> None:
+        super().__init__()
+        act = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}[activation]
+        layers: list[nn.Module] = []
+        width = n_inputs
+        for size in hidden:
+            layers += [nn.Linear(width, size), act()]
+            width = size
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1)
+
+
+class MLPConfig(BaseModel):
+    """Network and training settings; defaults are the paper's (3 x 20 sigmoid, SGD 0.005)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hidden: list[int] = Field(default_factory=lambda: [20, 20, 20])
+    activation: Activation = "sigmoid"
+    train: TrainConfig = Field(
+        default_factory=lambda: TrainConfig(
+            max_epochs=1000, batch_size=20, learning_rate=0.005, optimizer="sgd", patience=None
+        )
+    )
+
+
+def prepare(values: np.ndarray, norm: Normalisation) -> np.ndarray:
+    """Normalise and impute missing features with the training mean."""
+    return np.nan_to_num(norm.apply(values), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    # sigmoid output + binary cross-entropy, in the numerically stable fused form
+    return nn.functional.binary_cross_entropy_with_logits(logits, target)
+
+
+class MLPClassifier:
+    """scikit-learn-style wrapper around `PrecursorMLP` trained with `core.training.fit`."""
+
+    def __init__(self, config: MLPConfig | None = None, feature_names: list[str] | None = None):
+        self.config = config or MLPConfig()
+        self.feature_names = feature_names or []
+
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray
+    ) -> MLPClassifier:
+        """Fit normalisation on `x`, train, keep the best-validation weights."""
+        self.norm_ = Normalisation.fit(x, self.feature_names)
+        self.module_ = PrecursorMLP(x.shape[1], list(self.config.hidden), self.config.activation)
+        result = fit(
+            self.module_,
+            _bce,
+            (prepare(x, self.norm_), y.astype(np.float32)),
+            (prepare(x_val, self.norm_), y_val.astype(np.float32)),
+            self.config.train,
+        )
+        self.module_ = result.module
+        self.history_ = result.history
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """P(precursor) per row."""
+        logits = predict(self.module_, prepare(x, self.norm_))
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+        """Save weights, full config and normalisation (core.models)."""
+        return save_model(
+            path,
+            self.module_,
+            name="precursor_mlp",
+            config={
+                "n_inputs": int(self.norm_.mean.size),
+                "hidden": list(self.config.hidden),
+                "activation": self.config.activation,
+            },
+            normalisation={"inputs": self.norm_},
+            extra={"mlp_config": self.config.model_dump(mode="json"), **(extra or {})},
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> tuple[MLPClassifier, dict[str, Any]]:
+        """Rebuild a saved classifier; also returns the saved `extra` (features, horizon...)."""
+        saved = load_model(path, expected="precursor_mlp")
+        model = cls(
+            MLPConfig.model_validate(saved.extra["mlp_config"]), saved.normalisation["inputs"].names
+        )
+        model.norm_ = saved.normalisation["inputs"]
+        model.module_ = saved.module
+        return model, saved.extra
+
+
+class BaselineClassifier:
+    """SVM, random forest (scikit-learn) or LightGBM on the same normalised features."""
+
+    def __init__(self, kind: str, seed: int = 0) -> None:
+        self.kind = kind
+        self.seed = seed
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> BaselineClassifier:
+        """Fit normalisation and the estimator."""
+        self.norm_ = Normalisation.fit(x)
+        if self.kind == "svm":
+            from sklearn.svm import SVC
+
+            estimator: Any = SVC(C=1.0, probability=True, random_state=self.seed)
+        elif self.kind == "random_forest":
+            from sklearn.ensemble import RandomForestClassifier
+
+            estimator = RandomForestClassifier(n_estimators=200, random_state=self.seed, n_jobs=1)
+        elif self.kind == "lightgbm":
+            from lightgbm import LGBMClassifier
+
+            estimator = LGBMClassifier(
+                n_estimators=150,
+                learning_rate=0.05,
+                num_leaves=15,
+                random_state=self.seed,
+                n_jobs=1,
+                verbose=-1,
+            )
+        else:
+            raise ValueError(f"unknown baseline '{self.kind}' (choose from {BASELINES})")
+        self.estimator_ = estimator.fit(prepare(x, self.norm_), y)
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """P(precursor) per row."""
+        proba = self.estimator_.predict_proba(prepare(x, self.norm_))
+        return proba[:, 1] if proba.shape[1] == 2 else np.zeros(len(x))
+
+
+def optuna_sweep(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    base: MLPConfig,
+    *,
+    n_trials: int,
+    seed: int,
+) -> tuple[MLPConfig, list[dict[str, Any]]]:
+    """The paper's sweep (neurons 10/20/40, 1-3 layers, learning rate, SGD/Adam/RMSprop) with
+    Optuna's TPE sampler, scored by validation BCE; returns the best config and all trials."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trials: list[dict[str, Any]] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        width = trial.suggest_categorical("neurons", [10, 20, 40])
+        layers = trial.suggest_int("layers", 1, 3)
+        train = base.train.model_copy(
+            update={
+                "learning_rate": trial.suggest_float("learning_rate", 1e-3, 5e-2, log=True),
+                "optimizer": trial.suggest_categorical("optimizer", ["sgd", "adam", "rmsprop"]),
+                "progress": False,
+            }
+        )
+        config = base.model_copy(update={"hidden": [width] * layers, "train": train})
+        model = MLPClassifier(config).fit(x, y, x_val, y_val)
+        p = np.clip(model.predict_proba(x_val), 1e-7, 1 - 1e-7)
+        loss = float(-np.mean(y_val * np.log(p) + (1 - y_val) * np.log(1 - p)))
+        trials.append({**trial.params, "val_bce": loss})
+        return loss
+
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(objective, n_trials=n_trials)
+    best = study.best_params
+    train = base.train.model_copy(
+        update={"learning_rate": best["learning_rate"], "optimizer": best["optimizer"]}
+    )
+    return base.model_copy(
+        update={"hidden": [best["neurons"]] * best["layers"], "train": train}
+    ), trials

@@ -1,0 +1,190 @@
+"""End to end on a small simulated record: CLI verbs, users'-own-data contract, monitor, errors."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quakesense.cli import main
+from quakesense.precursor.monitor import HitFollower, Monitor
+from quakesense.precursor.pipeline import fit_peaks, peak_function
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("precursor")
+    assert main(["precursor", "simulate", "--out", str(root / "sim"), "--days", "14"]) == 0
+    assert (
+        main(
+            [
+                "precursor",
+                "features",
+                "--hits",
+                str(root / "sim" / "hits.csv"),
+                "--out",
+                str(root / "windows.csv"),
+            ]
+        )
+        == 0
+    )
+    catalog = pd.read_csv(root / "sim" / "catalog.csv")
+    origin = pd.Timestamp("2024-03-01T00:00:00Z")
+    seconds = (pd.to_datetime(catalog["time"], utc=True) - origin).dt.total_seconds()
+    pd.DataFrame({"time": seconds, "magnitude": catalog["magnitude"]}).to_csv(
+        root / "events.csv", index=False
+    )
+    assert (
+        main(
+            [
+                "precursor",
+                "train",
+                "--features",
+                str(root / "windows.csv"),
+                "--events",
+                str(root / "events.csv"),
+                "--min-magnitude",
+                "2.4",
+                "--horizon",
+                "17h",
+                "--split",
+                "time-blocked",
+                "--split",
+                "random",
+                "--max-epochs",
+                "8",
+                "--out",
+                str(root / "run"),
+            ]
+        )
+        == 0
+    )
+    return root
+
+
+def test_train_writes_metrics_for_every_model_and_split(campaign: Path) -> None:
+    metrics = json.loads((campaign / "run" / "metrics.json").read_text())
+    assert set(metrics["splits"]) == {"time-blocked", "random"}
+    for by_model in metrics["splits"].values():
+        assert set(by_model) == {"mlp", "svm", "random_forest", "lightgbm"}
+        for scores in by_model.values():
+            assert {"accuracy", "precision", "recall", "f1", "roc_auc"} <= set(scores)
+    # the simulated precursors are learnable: the forest ranks windows far above chance
+    assert metrics["splits"]["time-blocked"]["random_forest"]["roc_auc"] > 0.7
+    assert (campaign / "run" / "report.html").stat().st_size > 10_000
+    assert (campaign / "run" / "model" / "model.json").is_file()
+
+
+def test_monitor_reads_a_file_written_in_pieces_once(campaign: Path, tmp_path: Path) -> None:
+    source = (campaign / "sim" / "hits.csv").read_bytes()
+    live = tmp_path / "live.csv"
+    monitor = Monitor.from_model(campaign / "run" / "model")
+    follower = HitFollower(live)
+    done = []
+    cuts = np.linspace(0, len(source), 9).astype(int)
+    for a, b in itertools.pairwise(cuts):
+        with live.open("ab") as handle:
+            handle.write(source[a:b])  # pieces end mid-line: a truncated last record
+        done.append(monitor.push(follower.poll()))
+        done.append(monitor.push(follower.poll()))  # a paused writer: nothing new
+    total = len(pd.read_csv(campaign / "sim" / "hits.csv"))
+    assert monitor.seen_hits == total
+    windows = pd.concat(done, ignore_index=True)
+    assert windows["end_s"].is_unique and windows["probability"].between(0, 1).all()
+    offline = pd.read_csv(campaign / "windows.csv")
+    np.testing.assert_allclose(windows["n_hits"], offline["n_hits"].iloc[: len(windows)])
+
+
+def test_monitor_replay_cli(campaign: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "precursor",
+                "monitor",
+                "--model",
+                str(campaign / "run" / "model"),
+                "--replay",
+                str(campaign / "sim" / "hits.csv"),
+                "--speed",
+                "0",
+            ]
+        )
+        == 0
+    )
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert len(lines) >= 300 and {"probability", "warning"} <= set(lines[0])
+
+
+@pytest.mark.parametrize(
+    ("table", "events", "message"),
+    [
+        (pd.DataFrame({"tim": [1, 2], "a": [1, 2]}), None, "'time'"),
+        (pd.DataFrame({"time": [2.0, 1.0], "a": [1, 2]}), None, "increase"),
+        (pd.DataFrame({"time": [1.0, 1.0], "a": [1, 2]}), None, "increase"),
+        (
+            pd.DataFrame({"time": np.arange(30.0) * 3600, "a": np.arange(30.0)}),
+            pd.DataFrame({"time": [1e5], "magnitude": [1.0]}),
+            "no target event",
+        ),
+    ],
+)
+def test_bad_user_tables_exit_2_without_output(
+    tmp_path: Path,
+    table: pd.DataFrame,
+    events: pd.DataFrame | None,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    table.to_csv(tmp_path / "w.csv", index=False)
+    (events if events is not None else pd.DataFrame({"time": [5e4], "magnitude": [3.0]})).to_csv(
+        tmp_path / "e.csv", index=False
+    )
+    code = main(
+        [
+            "precursor",
+            "train",
+            "--features",
+            str(tmp_path / "w.csv"),
+            "--events",
+            str(tmp_path / "e.csv"),
+            "--min-magnitude",
+            "2.4",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_horizon_and_hits_exit_2(tmp_path: Path) -> None:
+    pd.DataFrame({"time_s": [1.0], "channel": [1], "amplitude_db": [-1e9]}).to_csv(
+        tmp_path / "h.csv", index=False
+    )
+    assert (
+        main(
+            [
+                "precursor",
+                "features",
+                "--hits",
+                str(tmp_path / "h.csv"),
+                "--out",
+                str(tmp_path / "w.csv"),
+            ]
+        )
+        == 2
+    )
+    assert not (tmp_path / "w.csv").exists()
+
+
+def test_multi_peak_fit_recovers_centres() -> None:
+    x = np.linspace(0, 100, 400)
+    y = peak_function(x, 2.0, 10.0, 30.0, 4.0, 6.0, 70.0, 5.0)
+    y = y + np.random.default_rng(0).normal(0, 0.1, x.size)
+    peaks = fit_peaks(x, y, np.array([28.0, 73.0]), 5.0)
+    np.testing.assert_allclose(peaks[:, 1], [30.0, 70.0], atol=0.5)
