@@ -1,0 +1,415 @@
+"""Space-time ETAS: kernels, EM parameter recovery, simulation, leakage-free expected counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import optimize
+
+from quakesense.core.errors import InputError
+from quakesense.forecast.etas import (
+    EtasParams,
+    SpaceTimeETAS,
+    _build_pairs,
+    _TriggerObjective,
+    occurrence_probability,
+    simulate_catalog,
+)
+from quakesense.forecast.etas_kernels import (
+    PlanarRegion,
+    cell_masses,
+    omori_cdf,
+    omori_sample,
+    spatial_sample_radius,
+    spatial_survival,
+)
+
+TRUE = EtasParams(mu=5e-5, k0=0.17, alpha=1.5, c_days=0.01, p=1.2, d_km2=1.0, q=1.7, gamma=0.8)
+BOX = (0.0, 100.0, 0.0, 100.0)
+MC, B_VALUE = 3.0, 1.0
+
+
+@pytest.fixture(scope="module")
+def catalog() -> pd.DataFrame:
+    """~1800 events, 2000 days, 100 x 100 km, branching ratio 0.48 (seed 1)."""
+    return simulate_catalog(TRUE, BOX, 2000.0, MC, B_VALUE, np.random.default_rng(1))
+
+
+@pytest.fixture(scope="module")
+def fitted(catalog: pd.DataFrame) -> SpaceTimeETAS:
+    model = SpaceTimeETAS(MC, b_value=B_VALUE, background="uniform", max_dist_km=30.0)
+    return model.fit(
+        catalog.t_days, catalog.x_km, catalog.y_km, catalog.magnitude, 100.0, 2000.0, BOX
+    )
+
+
+def test_params_round_trip_and_bad_keys() -> None:
+    assert EtasParams.from_dict(TRUE.to_dict()) == TRUE
+    with pytest.raises(InputError, match="unknown"):
+        EtasParams.from_dict({**TRUE.to_dict(), "K": 1.0})
+    with pytest.raises(InputError, match="p"):
+        EtasParams(**{**TRUE.to_dict(), "p": 0.9})
+
+
+def test_em_recovers_known_parameters(catalog: pd.DataFrame, fitted: SpaceTimeETAS) -> None:
+    """Seed 1, 1 643 target events; tolerances allow for sampling error at this size (seeds 2-4
+    also pass, see docs/pipelines/forecast_etas.md) yet catch a wrong E- or M-step."""
+    est = fitted.params_
+    assert fitted.n_target_ > 1500
+    assert 1 < fitted.n_iter_ < fitted.max_iter
+    assert est.mu == pytest.approx(TRUE.mu, rel=0.15)
+    assert est.k0 == pytest.approx(TRUE.k0, rel=0.35)
+    assert est.alpha == pytest.approx(TRUE.alpha, abs=0.25)
+    assert est.c_days == pytest.approx(TRUE.c_days, rel=0.5)
+    assert est.p == pytest.approx(TRUE.p, abs=0.08)
+    assert est.d_km2 == pytest.approx(TRUE.d_km2, rel=0.3)
+    assert est.q == pytest.approx(TRUE.q, abs=0.15)
+    assert est.gamma == pytest.approx(TRUE.gamma, abs=0.25)
+    branching = est.branching_ratio(MC, B_VALUE, 8.0)
+    assert branching == pytest.approx(TRUE.branching_ratio(MC, B_VALUE, 8.0), abs=0.1)
+    # Stochastic declustering: background probabilities sum to ~ the simulated background count.
+    in_target = (catalog.t_days >= 100.0).to_numpy() & PlanarRegion.coerce(BOX).contains(
+        catalog.x_km.to_numpy(), catalog.y_km.to_numpy()
+    )
+    n_background = int((catalog.generation[in_target] == 0).sum())
+    assert fitted.background_probability_.sum() == pytest.approx(n_background, rel=0.1)
+
+
+def test_kde_background_fit_close_to_truth(catalog: pd.DataFrame) -> None:
+    model = SpaceTimeETAS(MC, b_value=B_VALUE, background="kde", max_dist_km=30.0, tol=1e-5)
+    model.fit(catalog.t_days, catalog.x_km, catalog.y_km, catalog.magnitude, 100.0, 2000.0, BOX)
+    assert model.params_.mu == pytest.approx(TRUE.mu, rel=0.25)
+    assert model.params_.p == pytest.approx(TRUE.p, abs=0.15)
+    u = model.background_(np.array([50.0, 20.0, 150.0]), np.array([50.0, 80.0, 50.0]))
+    assert u[2] == 0.0  # outside the region
+    assert np.all((u[:2] > 0.2) & (u[:2] < 5.0))  # true u is 1
+
+
+@pytest.mark.slow
+def test_em_recovers_known_parameters_large() -> None:
+    """~4x the events (~7 000, seed 7): tighter tolerances."""
+    truth = EtasParams(mu=5e-5, k0=0.17, alpha=1.5, c_days=0.01, p=1.2, d_km2=1.0, q=1.7, gamma=0.8)
+    box = (0.0, 150.0, 0.0, 150.0)
+    cat = simulate_catalog(truth, box, 4000.0, MC, B_VALUE, np.random.default_rng(7))
+    model = SpaceTimeETAS(MC, b_value=B_VALUE, background="uniform", max_dist_km=30.0)
+    est = model.fit(cat.t_days, cat.x_km, cat.y_km, cat.magnitude, 200.0, 4000.0, box).params_
+    assert est.mu == pytest.approx(truth.mu, rel=0.07)
+    assert est.k0 == pytest.approx(truth.k0, rel=0.2)
+    assert est.alpha == pytest.approx(truth.alpha, abs=0.12)
+    assert est.p == pytest.approx(truth.p, abs=0.04)
+    assert est.d_km2 == pytest.approx(truth.d_km2, rel=0.2)
+    assert est.q == pytest.approx(truth.q, abs=0.08)
+    assert est.gamma == pytest.approx(truth.gamma, abs=0.12)
+
+
+def test_trigger_objective_gradient_matches_finite_differences() -> None:
+    rng = np.random.default_rng(3)
+    n = 60
+    t = np.sort(rng.uniform(0, 100, n))
+    x, y = rng.uniform(0, 50, n), rng.uniform(0, 50, n)
+    m_rel = rng.exponential(0.43, n)
+    region = PlanarRegion.from_bbox(0, 50, 0, 50)
+    pairs = _build_pairs(t, x, y, np.arange(n), np.inf, 40.0)
+    obj = _TriggerObjective(pairs, m_rel, 10.0 - t, 100.0 - t, region.ray_crossings(x, y, 12, 40.0))
+    obj.set_weights(rng.uniform(0, 1, len(pairs.i)))
+    theta = np.array([1.2, np.log(0.02), np.log(0.3), np.log(2.0), np.log(0.6), 0.7])
+    numeric = optimize.approx_fprime(theta, lambda th: obj(th)[0], 1e-6)
+    np.testing.assert_allclose(obj(theta)[1], numeric, rtol=1e-4, atol=1e-3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    x=st.floats(-30, 30),
+    y=st.floats(-30, 30),
+    sigma=st.floats(0.01, 400),
+    q=st.floats(1.15, 3.0),
+)
+def test_cell_masses_are_additive_and_total_one(x: float, y: float, sigma: float, q: float) -> None:
+    """A cell's mass equals the sum over its quarters; the whole plane holds mass ~1."""
+    coarse = cell_masses(
+        np.array([x]),
+        np.array([y]),
+        np.array([sigma]),
+        q,
+        np.array([[-20.0, 0.0, 20.0]]),
+        np.array([[-20.0, 0.0, 20.0]]),
+    )[0]
+    fine = cell_masses(
+        np.array([x]),
+        np.array([y]),
+        np.array([sigma]),
+        q,
+        np.array([[-20.0, -10.0, 0.0, 10.0, 20.0]]),
+        np.array([[-20.0, -10.0, 0.0, 10.0, 20.0]]),
+    )[0]
+    np.testing.assert_allclose(fine.reshape(2, 2, 2, 2).sum(axis=(1, 3)), coarse, atol=1e-9)
+    plane = cell_masses(
+        np.array([x]),
+        np.array([y]),
+        np.array([sigma]),
+        q,
+        np.array([[-1e12, 0.0, 1e12]]),
+        np.array([[-1e12, 1e12]]),
+    )
+    # Outside a square of half-width L lies the mass beyond radius L at most, beyond sqrt(2) L at
+    # least (power-law tails are heavy); 5e-6 bounds the quadrature error for q >= 1.15.
+    outside = 1.0 - plane.sum()
+    assert spatial_survival(2**0.5 * 1e12, sigma, q) - 5e-6 <= outside
+    assert outside <= spatial_survival(1e12, sigma, q) + 5e-6
+
+
+def test_cell_mass_matches_brute_force_and_radial_law() -> None:
+    sigma, q = 2.0, 1.6
+    h = 0.01
+    grid = np.arange(-4 + h / 2, 6, h)  # cell [-4, 6] x [-4, 6] about an event at 0
+    gx, gy = np.meshgrid(grid, grid)
+    dens = (q - 1) / (np.pi * sigma) * (1 + (gx**2 + gy**2) / sigma) ** -q
+    exact = cell_masses(
+        np.zeros(1),
+        np.zeros(1),
+        np.array([sigma]),
+        q,
+        np.array([[-4.0, 6.0]]),
+        np.array([[-4.0, 6.0]]),
+    )
+    assert exact.item() == pytest.approx(dens.sum() * h * h, rel=1e-3)
+    radius = spatial_sample_radius(np.random.default_rng(0), np.full(20000, sigma), q)
+    assert np.mean(radius > 3.0) == pytest.approx(spatial_survival(3.0, sigma, q), abs=0.01)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    x=st.floats(1, 99),
+    y=st.floats(1, 99),
+    sigma=st.floats(0.5, 200),
+    q=st.floats(1.2, 2.5),
+)
+def test_ray_mass_in_region_matches_exact_rectangle(
+    x: float, y: float, sigma: float, q: float
+) -> None:
+    region = PlanarRegion.from_bbox(0, 100, 0, 100)
+    ray = region.ray_crossings(np.array([x]), np.array([y]), n_angles=360).mass(
+        lambda r: spatial_survival(r, sigma, q)
+    )
+    exact = cell_masses(
+        np.array([x]),
+        np.array([y]),
+        np.array([sigma]),
+        q,
+        np.array([[0.0, 100.0]]),
+        np.array([[0.0, 100.0]]),
+    )
+    assert ray.item() == pytest.approx(exact.item(), abs=5e-3)
+
+
+def test_ray_mass_in_l_shaped_polygon_equals_sum_of_its_rectangles() -> None:
+    """Polygon regions: an L made of [0,60]x[0,20] and [0,20]x[20,60]."""
+    poly = PlanarRegion(((0, 0), (60, 0), (60, 20), (20, 20), (20, 60), (0, 60)))
+    assert poly.area_km2 == pytest.approx(60 * 20 + 20 * 40)
+    px, py, sigma, q = np.array([15.0, 40.0]), np.array([25.0, 10.0]), np.array([30.0, 5.0]), 1.5
+    ray = poly.ray_crossings(px, py, n_angles=720).mass(
+        lambda r: spatial_survival(r, sigma[:, None, None], q)
+    )
+    rects = [((0.0, 60.0), (0.0, 20.0)), ((0.0, 20.0), (20.0, 60.0))]
+    exact = sum(
+        cell_masses(px, py, sigma, q, np.tile(xe, (2, 1)), np.tile(ye, (2, 1)))[:, 0, 0]
+        for xe, ye in rects
+    )
+    np.testing.assert_allclose(ray, exact, atol=3e-3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    c=st.floats(1e-4, 1.0),
+    p=st.floats(1.01, 2.5),
+    low=st.floats(0, 100),
+    span=st.floats(1e-3, 1e3),
+)
+def test_omori_truncated_samples_stay_in_window(
+    c: float, p: float, low: float, span: float
+) -> None:
+    rng = np.random.default_rng(0)
+    lows, highs = np.full(200, low), np.full(200, low + span)
+    delay = omori_sample(rng, c, p, lows, highs)
+    assert np.all((delay >= low * (1 - 1e-9)) & (delay <= (low + span) * (1 + 1e-9)))
+    cdf = omori_cdf(np.array([0.0, low, low + span, np.inf]), c, p)
+    assert cdf[0] == 0.0 and np.all(np.diff(cdf) >= 0) and cdf[-1] == pytest.approx(1.0)
+
+
+def test_background_only_counts_integrate_to_mu_area_duration() -> None:
+    params = EtasParams(**{**TRUE.to_dict(), "k0": 0.0})
+    model = SpaceTimeETAS.from_params(params, MC, (-1e4, 1e4, -1e4, 1e4), b_value=B_VALUE)
+    edges = np.linspace(-500.0, 500.0, 21)
+    counts = model.expected_counts(
+        np.zeros(0),
+        np.zeros(0),
+        np.zeros(0),
+        np.zeros(0),
+        100.0,
+        x_edges_km=edges,
+        y_edges_km=edges,
+    )
+    assert counts.shape == (20, 20)
+    assert counts.sum() == pytest.approx(params.mu * 1000.0**2 * 40.0, rel=1e-9)
+    m5 = model.expected_counts(
+        np.zeros(0),
+        np.zeros(0),
+        np.zeros(0),
+        np.zeros(0),
+        100.0,
+        x_edges_km=edges,
+        y_edges_km=edges,
+        m_min=MC + 1.0,
+    )
+    assert m5.sum() == pytest.approx(counts.sum() * 10 ** (-B_VALUE), rel=1e-3)
+
+
+def test_triggered_counts_integrate_to_productivity_times_omori_mass() -> None:
+    params = EtasParams(**{**TRUE.to_dict(), "mu": 0.0, "d_km2": 4.0, "q": 2.5})
+    model = SpaceTimeETAS.from_params(params, MC, BOX, b_value=B_VALUE)
+    t, m = np.array([0.0, 30.0]), np.array([5.0, 4.0])
+    edges = np.linspace(-250.0, 350.0, 61)
+    counts = model.expected_counts(
+        t,
+        np.array([50.0, 52.3]),
+        np.array([50.0, 47.1]),
+        m,
+        60.0,
+        x_edges_km=edges,
+        y_edges_km=edges,
+        window_km=300.0,
+    )
+    omori = omori_cdf(60.0 + 50.0 - t, params.c_days, params.p) - omori_cdf(
+        60.0 + 10.0 - t, params.c_days, params.p
+    )
+    expected = np.sum(params.productivity(m, MC) * omori)
+    assert counts.sum() == pytest.approx(expected, rel=1e-3)
+
+
+def test_forecast_ignores_events_at_or_after_t0(fitted: SpaceTimeETAS, catalog) -> None:
+    past = catalog[catalog.t_days < 1000.0]
+    edges = np.linspace(0.0, 100.0, 11)
+
+    def counts(frame: pd.DataFrame) -> np.ndarray:
+        return fitted.expected_counts(
+            frame.t_days,
+            frame.x_km,
+            frame.y_km,
+            frame.magnitude,
+            1000.0,
+            x_edges_km=edges,
+            y_edges_km=edges,
+        )
+
+    base = counts(past)
+    future = pd.DataFrame(
+        {
+            "t_days": [1000.0, 1005.0],
+            "x_km": [50.0, 20.0],
+            "y_km": [50.0, 30.0],
+            "magnitude": [6.5, 5.0],
+        }
+    )
+    np.testing.assert_array_equal(counts(pd.concat([past, future])), base)
+    earlier = future.assign(t_days=[999.0, 990.0])
+    assert counts(pd.concat([past, earlier])).sum() > base.sum() + 1.0
+
+
+def test_expected_counts_many_equals_one_at_a_time(fitted: SpaceTimeETAS, catalog) -> None:
+    edges = np.linspace(0.0, 100.0, 11)
+    t0 = np.array([1500.0, 400.0, 1200.5, 400.0])
+    many = fitted.expected_counts_many(
+        catalog, t0, x_edges_km=edges, y_edges_km=edges, chunk_size=3
+    )
+    for k, tk in enumerate(t0):
+        past = catalog[catalog.t_days < tk]
+        single = fitted.expected_counts(
+            past.t_days,
+            past.x_km,
+            past.y_km,
+            past.magnitude,
+            tk,
+            x_edges_km=edges,
+            y_edges_km=edges,
+        )
+        np.testing.assert_allclose(many[k], single, rtol=1e-10)
+
+
+def test_simulation_forecast_agrees_with_analytic_first_order() -> None:
+    """With alpha = 0 and small k0, secondary triggering is negligible: both methods agree."""
+    params = EtasParams(
+        mu=1e-5, k0=0.05, alpha=0.0, c_days=0.05, p=1.3, d_km2=5.0, q=1.8, gamma=0.0
+    )
+    model = SpaceTimeETAS.from_params(params, MC, BOX, b_value=B_VALUE, mmax=7.0)
+    hist = dict(
+        history_t_days=np.array([0.0, 5.0]),
+        history_x_km=np.array([40.0, 60.0]),
+        history_y_km=np.array([40.0, 60.0]),
+        history_magnitude=np.array([6.0, 4.0]),
+    )
+    edges = np.linspace(0.0, 100.0, 5)
+    analytic = model.expected_counts(**hist, t0_days=10.0, x_edges_km=edges, y_edges_km=edges)
+    sim = model.expected_counts(
+        **hist,
+        t0_days=10.0,
+        x_edges_km=edges,
+        y_edges_km=edges,
+        method="simulation",
+        n_sim=400,
+        rng=np.random.default_rng(5),
+    )
+    assert sim.sum() == pytest.approx(analytic.sum(), rel=0.12)
+
+
+def test_simulate_continuation_respects_window_and_magnitudes(fitted: SpaceTimeETAS) -> None:
+    history = pd.DataFrame(
+        {
+            "t_days": [10.0, 20.0, 500.0],
+            "x_km": [50.0, 40.0, 10.0],
+            "y_km": [50.0, 60.0, 10.0],
+            "magnitude": [6.0, 4.0, 7.0],
+        }
+    )
+    sim = fitted.simulate(100.0, 150.0, history, np.random.default_rng(2))
+    assert list(sim.columns[:4]) == ["t_days", "x_km", "y_km", "magnitude"]
+    assert sim.t_days.between(100.0, 150.0).all() and sim.t_days.is_monotonic_increasing
+    assert sim.magnitude.between(MC, fitted.mmax).all()
+    again = fitted.simulate(100.0, 150.0, history, np.random.default_rng(2))
+    pd.testing.assert_frame_equal(sim, again)
+
+
+def test_bad_input_raises_input_error(catalog: pd.DataFrame) -> None:
+    model = SpaceTimeETAS(MC, b_value=B_VALUE)
+    t = catalog.t_days.to_numpy().copy()
+    t[7] = np.nan
+    with pytest.raises(InputError, match="row 7"):
+        model.fit(t, catalog.x_km, catalog.y_km, catalog.magnitude, 0.0, 2000.0, BOX)
+    with pytest.raises(InputError, match="at least 10"):
+        model.fit(catalog.t_days, catalog.x_km, catalog.y_km, catalog.magnitude, 0.0, 0.5, BOX)
+    with pytest.raises(InputError, match="explosive"):
+        simulate_catalog(
+            EtasParams(**{**TRUE.to_dict(), "k0": 2.0}),
+            BOX,
+            10.0,
+            MC,
+            B_VALUE,
+            np.random.default_rng(0),
+        )
+    with pytest.raises(InputError, match="magnitude_bin"):
+        SpaceTimeETAS(MC, magnitude_bin=0.1).fit(
+            catalog.t_days, catalog.x_km, catalog.y_km, catalog.magnitude, 0.0, 2000.0, BOX
+        )
+    with pytest.raises(InputError, match="not fitted"):
+        model.expected_counts_many(None, np.array([1.0]), x_edges_km=[0, 1], y_edges_km=[0, 1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(0, 50), min_size=1, max_size=20))
+def test_occurrence_probability_is_monotone_and_bounded(counts: list[float]) -> None:
+    arr = np.sort(np.asarray(counts))
+    prob = occurrence_probability(arr)
+    assert np.all((prob >= 0) & (prob <= 1)) and np.all(np.diff(prob) >= 0)
+    np.testing.assert_allclose(prob, 1 - np.exp(-arr), atol=1e-12)
