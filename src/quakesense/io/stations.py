@@ -1,0 +1,130 @@
+"""Station lists: StationXML (via ObsPy), CSV tables, or whitespace `name lat lon elev_km` files.
+
+Every reader ends in `core.tables.STATIONS.validate`, so callers get the canonical columns
+`station, latitude_deg, longitude_deg, elevation_m` whatever the file looked like.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from quakesense.core.errors import InputError
+from quakesense.core.store import read_table
+from quakesense.core.tables import STATIONS
+
+# Common spellings in station CSVs, mapped onto the canonical column names.
+_ALIASES: dict[str, str] = {
+    "code": "station",
+    "name": "station",
+    "sta": "station",
+    "lat": "latitude_deg",
+    "latitude": "latitude_deg",
+    "lon": "longitude_deg",
+    "lng": "longitude_deg",
+    "longitude": "longitude_deg",
+    "elevation": "elevation_m",
+    "elev": "elevation_m",
+    "elev_m": "elevation_m",
+}
+
+_XML_SUFFIXES = {".xml", ".stationxml"}
+
+
+def read_stations(path: str | Path) -> pd.DataFrame:
+    """Read a station list into the canonical STATIONS table.
+
+    Accepted formats: StationXML (`.xml`, read with ObsPy; one row per network.station),
+    CSV with a header (`station, latitude_deg, longitude_deg, elevation_m`, or the aliases
+    code/lat/lon/elevation), and headerless whitespace files `name lat lon elevation_km`
+    (the Rquake `*_sta_LLZ.txt` layout).
+
+    Raises:
+        InputError: unreadable file, missing columns, bad values or duplicate station names.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("station file not found", source=path)
+    if path.suffix.lower() in _XML_SUFFIXES:
+        frame = _read_stationxml(path)
+    elif _is_llz(path):
+        frame = _read_llz(path)
+    else:
+        frame = read_table(path)
+        frame = frame.rename(columns={c: _ALIASES.get(str(c).strip().lower(), c) for c in frame})
+    stations = STATIONS.validate(frame, source=str(path))
+    return _reject_duplicates(stations, path)
+
+
+def _read_stationxml(path: Path) -> pd.DataFrame:
+    from obspy import read_inventory
+
+    try:
+        inventory = read_inventory(str(path))
+    except Exception as exc:  # ObsPy raises many types for malformed XML; report them uniformly
+        raise InputError(
+            f"cannot read StationXML ({type(exc).__name__}: {exc})", source=path
+        ) from exc
+    rows = [
+        {
+            "station": f"{network.code}.{station.code}",
+            "latitude_deg": station.latitude,
+            "longitude_deg": station.longitude,
+            "elevation_m": station.elevation,
+        }
+        for network in inventory
+        for station in network
+    ]
+    if not rows:
+        raise InputError("StationXML holds no stations", source=path)
+    return pd.DataFrame(rows)
+
+
+def _is_llz(path: Path) -> bool:
+    """Whether the first data line is `name lat lon elev` with three numbers (no header)."""
+    for line in path.read_text(errors="replace").splitlines():
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        if len(parts) != 4 or "," in line:
+            return False
+        try:
+            [float(p) for p in parts[1:]]
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+def _read_llz(path: Path) -> pd.DataFrame:
+    rows = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines()):
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        if len(parts) != 4:
+            raise InputError(
+                f"expected 'name latitude longitude elevation_km', got {line!r}",
+                source=path,
+                row=number,
+            )
+        rows.append(parts)
+    frame = pd.DataFrame(rows, columns=["station", "latitude_deg", "longitude_deg", "elev_km"])
+    elevation_km = pd.to_numeric(frame.pop("elev_km"), errors="coerce")
+    frame["elevation_m"] = elevation_km * 1000.0
+    return frame
+
+
+def _reject_duplicates(stations: pd.DataFrame, path: Path) -> pd.DataFrame:
+    duplicated = stations["station"].duplicated().to_numpy()
+    if duplicated.any():
+        row = int(np.flatnonzero(duplicated)[0])
+        raise InputError(
+            f"station name '{stations['station'].iloc[row]}' appears twice; names must be unique",
+            source=path,
+            field="station",
+            row=row,
+        )
+    return stations

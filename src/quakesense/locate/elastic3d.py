@@ -1,0 +1,423 @@
+"""The `elastic3d` backend: deepwave 3-D elastic finite differences with reciprocity.
+
+By reciprocity, the n-component displacement at station s from a moment tensor M at x is
+`u_n(s, t) = M_pq d_q G_pn(x, s; t) * m(t)`, where G_pn(x, s) is the p-displacement at x from a
+unit force along n at the station. So three force simulations per station (n = z, y, x) give,
+recorded around every hypocentre node, the strain Green's tensors eps_pq = sym(d_q G_pn); any
+number of events at those nodes then costs one tensor contraction and a convolution with the
+event's moment-rate function each. The cost grows with stations, not events.
+
+Implementation notes (deepwave 0.1.0 has 3-D elastic propagation; it records particle velocity,
+not strain): velocities are recorded on the 27-cell stencil around each hypocentre cell,
+integrated in time to displacement and differenced to strain consistently with the staggered
+grid (`strain_from_stencil`). The force time function is a Gaussian; it is removed by a
+regularised (Wiener) deconvolution combined with the causal Butterworth high-cut, so the stored
+Green's tensors are band-limited impulse responses. The free surface is a vacuum layer above the
+model top (deepwave's improved vacuum method; vacuum cells could also carry topography, which is
+not wired here), the other faces are PMLs. The model is elastic (no Q) and its surface is flat:
+station elevations are not represented in this backend. The time step is checked against the
+CFL limit and the grid against dispersion (cells per shortest S wavelength) before anything runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from quakesense.core.errors import InputError
+from quakesense.locate.seismograms import (
+    Events,
+    WaveParameters,
+    brune_corner_frequency_hz,
+    double_couple,
+    highcut_response,
+    moment_from_mw,
+    noise,
+)
+from quakesense.locate.velocity import GridModel, density_g_cm3
+
+# Sum of |coefficients| of the staggered first-derivative stencils (orders 2 and 4): the CFL
+# limit of the velocity-stress scheme in 3-D is dt <= h / (vp_max * sqrt(3) * sum).
+STENCIL_SUM = {2: 1.0, 4: 9.0 / 8.0 + 1.0 / 24.0}
+MIN_POINTS_PER_WAVELENGTH = 5.0
+FORCE_N = 1e12
+CHANNELS = ("z", "y", "x")
+VACUUM_CELLS = 2
+
+
+@dataclass
+class FDGrid:
+    """The finite-difference grid: deepwave axis order (z down, y north, x east), SI units."""
+
+    z_km: np.ndarray
+    y_km: np.ndarray
+    x_km: np.ndarray
+    vp_m_s: np.ndarray
+    vs_m_s: np.ndarray
+    rho_kg_m3: np.ndarray
+    spacing_m: float
+    n_vacuum: int = 0
+
+    def cell(self, x_km: np.ndarray, y_km: np.ndarray, z_km: np.ndarray) -> np.ndarray:
+        """Nearest cell indices (n, 3) in (z, y, x) order."""
+        index = [
+            np.clip(
+                np.rint((np.asarray(v, float) - axis[0]) / (axis[1] - axis[0])), 0, len(axis) - 1
+            )
+            for axis, v in ((self.z_km, z_km), (self.y_km, y_km), (self.x_km, x_km))
+        ]
+        return np.stack(index, axis=-1).astype(np.int64)
+
+
+def fd_grid(model: GridModel, spacing_km: float) -> FDGrid:
+    """Resample the velocity model onto a cubic FD grid of `spacing_km` (trilinear).
+
+    `VACUUM_CELLS` rows of vacuum (zero velocities and density) are put above the model top:
+    deepwave's elastic propagator makes the free surface from them.
+    """
+    axes = []
+    for axis in (model.z_km, model.y_km, model.x_km):
+        n = int(np.floor((axis[-1] - axis[0]) / spacing_km + 1e-9)) + 1
+        if n < 5:
+            raise InputError(
+                f"grid spacing {spacing_km} km leaves fewer than 5 cells along an axis",
+                field="elastic.spacing_km",
+            )
+        axes.append(axis[0] + np.arange(n) * spacing_km)
+    gz, gy, gx = np.meshgrid(*axes, indexing="ij")
+    vp = model.sample("P", gx, gy, gz) * 1000.0
+    vs = model.sample("S", gx, gy, gz) * 1000.0
+    rho = density_g_cm3(vp / 1000.0) * 1000.0
+    pad = ((VACUUM_CELLS, 0), (0, 0), (0, 0))
+    z_km = axes[0][0] + np.arange(-VACUUM_CELLS, len(axes[0])) * spacing_km
+    return FDGrid(
+        z_km,
+        axes[1],
+        axes[2],
+        np.pad(vp, pad),
+        np.pad(vs, pad),
+        np.pad(rho, pad),
+        spacing_km * 1000.0,
+        VACUUM_CELLS,
+    )
+
+
+def check_discretisation(
+    grid: FDGrid, time_step_s: float, accuracy: int, highcut_hz: float, sampling_interval_s: float
+) -> int:
+    """Raise `InputError` for an unstable step or a too coarse grid; return output decimation."""
+    limit_s = grid.spacing_m / (grid.vp_m_s.max() * np.sqrt(3.0) * STENCIL_SUM[accuracy])
+    if time_step_s > limit_s:
+        raise InputError(
+            f"time step {time_step_s} s is unstable (CFL limit {limit_s:.4f} s for "
+            f"vp_max {grid.vp_m_s.max():.0f} m/s, spacing {grid.spacing_m:.0f} m, "
+            f"accuracy {accuracy}); reduce it",
+            field="elastic.time_step_s",
+        )
+    points = grid.vs_m_s[grid.n_vacuum :].min() / highcut_hz / grid.spacing_m
+    if points < MIN_POINTS_PER_WAVELENGTH:
+        raise InputError(
+            f"grid too coarse: {points:.1f} cells per shortest S wavelength at the "
+            f"{highcut_hz} Hz high-cut (need >= {MIN_POINTS_PER_WAVELENGTH:.0f}); reduce "
+            "elastic.spacing_km or elastic.highcut_hz",
+            field="elastic.spacing_km",
+        )
+    ratio = sampling_interval_s / time_step_s
+    if abs(ratio - round(ratio)) > 1e-6:
+        raise InputError(
+            f"sampling interval {sampling_interval_s} s must be a whole multiple of the "
+            f"time step {time_step_s} s",
+            field="elastic.time_step_s",
+        )
+    return round(ratio)
+
+
+def choose_device(device: str) -> str:
+    """`cuda` when asked for (or `auto`) and available, else `cpu`."""
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda asked for, but no CUDA device is present", field="device")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def gaussian_force(n_steps: int, time_step_s: float, highcut_hz: float) -> tuple[np.ndarray, float]:
+    """Force time function (Gaussian, half power at the high-cut) and its centre time."""
+    sigma_s = np.sqrt(np.log(2.0)) / (np.pi * highcut_hz)
+    centre_s = 4.0 * sigma_s
+    t = np.arange(n_steps) * time_step_s
+    return np.exp(-(((t - centre_s) / sigma_s) ** 2)), centre_s
+
+
+def run_forces(
+    grid: FDGrid,
+    force_channel: str,
+    source_cells: np.ndarray,
+    receiver_cells: np.ndarray,
+    amplitudes: np.ndarray,
+    time_step_s: float,
+    pml_cells: int,
+    accuracy: int,
+    device: str,
+    highcut_hz: float,
+) -> dict[str, np.ndarray]:
+    """One deepwave run: a force along `force_channel` at each source cell (one shot each).
+
+    Returns each velocity channel (z, y, x) at every receiver cell: (n_shots, n_receivers, nt).
+    """
+    import deepwave
+    import torch
+
+    model = [
+        torch.as_tensor(a, dtype=torch.float32, device=device)
+        for a in (grid.vp_m_s, grid.vs_m_s, grid.rho_kg_m3)
+    ]
+    lamb, mu, buoyancy = deepwave.vpvsrho_to_lambmubuoyancy(*model)
+    # The free surface is the vacuum layer; the face above it is left rigid (no waves reach it).
+    boundary, pml_width = deepwave.boundaries(3, top="rigid", width=pml_cells)
+    n_shots = len(source_cells)
+    receivers = torch.as_tensor(receiver_cells, device=device)[None].expand(n_shots, -1, -1)
+    kwargs: dict[str, Any] = {
+        f"source_amplitudes_{force_channel}": torch.as_tensor(
+            amplitudes, dtype=torch.float32, device=device
+        ),
+        f"source_locations_{force_channel}": torch.as_tensor(source_cells, device=device)[:, None],
+    }
+    for channel in CHANNELS:
+        kwargs[f"receiver_locations_{channel}"] = receivers
+    with warnings.catch_warnings():
+        # The band is set by us (pml_freq); deepwave's dispersion hint refers to the force pulse's
+        # inferred frequency, which we check ourselves against the high-cut.
+        warnings.simplefilter("ignore", UserWarning)
+        out = deepwave.elastic(
+            lamb,
+            mu,
+            buoyancy,
+            grid.spacing_m,
+            time_step_s,
+            boundary=boundary,
+            pml_width=pml_width,
+            pml_freq=highcut_hz,
+            accuracy=accuracy,
+            **kwargs,
+        )
+    return {c: getattr(out, f"receiver_amplitudes_{c}").cpu().numpy() for c in CHANNELS}
+
+
+STENCIL = np.array(list(itertools.product((-1, 0, 1), repeat=3)), dtype=np.int64)
+"""Receiver offsets (27, 3) around each hypocentre cell, (z, y, x) order."""
+
+
+def _at(offset: tuple[int, int, int]) -> int:
+    return int(np.dot(np.asarray(offset) + 1, (9, 3, 1)))
+
+
+def strain_from_stencil(displacement: dict[str, np.ndarray], spacing_m: float) -> np.ndarray:
+    """Strain (..., 3, 3, t) at the stencil centre from displacements on the 27-point stencil.
+
+    `displacement[c]` is (..., 27, t) for component c in (z, y, x). On deepwave's staggered grid
+    component p of cell i sits half a cell along +p from the cell centre (where the normal
+    stresses live), so d u_p / d x_p is the one-cell difference (i) - (i - e_p) and a shear term
+    d u_p / d x_q averages the central differences along q at cells i and i - e_p: both centred
+    on the cell centre.
+    """
+    unit = np.eye(3, dtype=np.int64)
+    rows = []
+    for p, channel in enumerate(CHANNELS):
+        u = displacement[channel]
+        row = []
+        for q in range(3):
+            if p == q:
+                value = (u[..., _at((0, 0, 0)), :] - u[..., _at(tuple(-unit[p])), :]) / spacing_m
+            else:
+                plus, minus = tuple(unit[q]), tuple(-unit[q])
+                shifted_plus, shifted_minus = tuple(unit[q] - unit[p]), tuple(-unit[q] - unit[p])
+                value = (
+                    u[..., _at(plus), :]
+                    - u[..., _at(minus), :]
+                    + u[..., _at(shifted_plus), :]
+                    - u[..., _at(shifted_minus), :]
+                ) / (4 * spacing_m)
+            row.append(value)
+        rows.append(np.stack(row, axis=-2))
+    gradient = np.stack(rows, axis=-3)
+    return 0.5 * (gradient + np.swapaxes(gradient, -2, -3))
+
+
+def strain_green_tensors(
+    grid: FDGrid,
+    station_cells: np.ndarray,
+    hypocentre_cells: np.ndarray,
+    params: WaveParameters,
+    time_step_s: float,
+    pml_cells: int,
+    accuracy: int,
+    device: str,
+    highcut_hz: float,
+    stations_per_run: int = 4,
+) -> np.ndarray:
+    """Strain Green's tensors (n_hyp, n_stations, 3 force [z,y,x], 3, 3, n_samples), float32.
+
+    Band-limited impulse responses per newton, at the output sampling interval. Stations are
+    simulated `stations_per_run` at a time (shots of one deepwave call) to bound memory.
+    """
+    decimation = check_discretisation(
+        grid, time_step_s, accuracy, highcut_hz, params.sampling_interval_s
+    )
+    n_steps = params.n_samples * decimation
+    force, _ = gaussian_force(n_steps, time_step_s, highcut_hz)
+    cell_volume_m3 = grid.spacing_m**3
+    amplitudes = np.broadcast_to(force * FORCE_N / cell_volume_m3, (len(station_cells), 1, n_steps))
+    # Stencils of neighbouring hypocentres overlap; deepwave needs unique receiver cells.
+    receivers, stencil_index = np.unique(
+        (hypocentre_cells[:, None, :] + STENCIL[None]).reshape(-1, 3), axis=0, return_inverse=True
+    )
+    n_fft = 2 * n_steps
+    frequency_hz = np.fft.rfftfreq(n_fft, time_step_s)
+    force_spectrum = np.fft.rfft(force, n=n_fft) * time_step_s
+    wiener = np.conj(force_spectrum) / (
+        np.abs(force_spectrum) ** 2 + (0.01 * np.abs(force_spectrum).max()) ** 2
+    )
+    response = highcut_response(frequency_hz, highcut_hz) * wiener / FORCE_N
+    n_hyp, n_st = len(hypocentre_cells), len(station_cells)
+    green = np.zeros((n_hyp, n_st, 3, 3, 3, params.n_samples), dtype=np.float32)
+    for first in range(0, n_st, stations_per_run):
+        block = slice(first, min(first + stations_per_run, n_st))
+        n_block = block.stop - block.start
+        for n, channel in enumerate(CHANNELS):
+            recorded = run_forces(
+                grid,
+                channel,
+                station_cells[block],
+                receivers,
+                np.ascontiguousarray(amplitudes[block]),
+                time_step_s,
+                pml_cells,
+                accuracy,
+                device,
+                highcut_hz,
+            )
+            # Velocity (recorded at half steps) -> displacement at whole steps (midpoint rule).
+            displacement = {
+                c: np.cumsum(recorded[c][:, stencil_index.ravel()], axis=-1).reshape(
+                    n_block, n_hyp, len(STENCIL), n_steps
+                )
+                * time_step_s
+                for c in CHANNELS
+            }
+            strain = strain_from_stencil(displacement, grid.spacing_m)
+            spectrum = np.fft.rfft(strain, n=n_fft, axis=-1) * response
+            impulse = np.fft.irfft(spectrum, n=n_fft, axis=-1)[..., :n_steps:decimation]
+            green[:, block, n] = np.moveaxis(impulse, 1, 0).astype(np.float32)
+    return green
+
+
+def contract_events(
+    green: np.ndarray, events: Events, vs_km_s: np.ndarray, params: WaveParameters
+) -> np.ndarray:
+    """Noise-free velocity (n_events, n_stations, 3 [Z, N, E], n_samples) from Green's tensors.
+
+    Args:
+        green: Each event's strain Green's tensors (n_events, n_stations, 3, 3, 3, n_samples).
+        events: Source parameters (mechanism, Mw, origin time).
+        vs_km_s: S velocity at each hypocentre (for the Brune corner frequency).
+        params: Sampling and stress drop.
+    """
+    tensor_eng = double_couple(events.strike_deg, events.dip_deg, events.rake_deg)
+    order = [2, 1, 0]  # (east, north, down) -> deepwave's (z down, y north, x east)
+    moment = moment_from_mw(events.magnitude)
+    tensor = tensor_eng[:, order][:, :, order] * moment[:, None, None]
+    n_fft = 2 * params.n_samples
+    frequency_hz = np.fft.rfftfreq(n_fft, params.sampling_interval_s)
+    corner_hz = brune_corner_frequency_hz(moment, vs_km_s, params.stress_drop_mpa)
+    rate = 1.0 / (1.0 + 1j * frequency_hz[None] / corner_hz[:, None]) ** 2
+    shift = np.exp(-2j * np.pi * frequency_hz[None] * events.origin_time_s[:, None])
+    spectra = np.fft.rfft(green, n=n_fft, axis=-1)
+    spectrum = np.einsum("epq,esnpqf->esnf", tensor, spectra) * (rate * shift)[:, None, None]
+    motion = np.fft.irfft(spectrum, n=n_fft, axis=-1)[..., : params.n_samples]
+    # force channel order (z down, y north, x east) -> (Z up, N, E)
+    return np.stack([-motion[:, :, 0], motion[:, :, 1], motion[:, :, 2]], axis=2)
+
+
+class ElasticBackend:
+    """Reciprocal elastic Green's tensors at the hypocentre cells, contracted per event.
+
+    Args:
+        network: Stations and model (`quakesense.locate.simulate.Network`).
+        params: Output sampling, noise and source settings.
+        settings: `ElasticSettings` (spacing, time step, PML, accuracy, device, high-cut).
+        events: The run's events table (x_km, y_km, depth_km), to know the hypocentre cells.
+    """
+
+    name = "elastic3d"
+
+    def __init__(self, network: Any, params: WaveParameters, settings: Any, events: Any) -> None:
+        import time
+
+        self.params = params
+        self.settings = settings
+        self.device_ = choose_device(settings.device)
+        self.grid_ = fd_grid(network.model, settings.spacing_km)
+        xyz = network.station_xyz_km
+        station_cells = self.grid_.cell(xyz[:, 0], xyz[:, 1], xyz[:, 2])
+        station_cells[:, 0] = self.grid_.n_vacuum  # on the flat free surface at the model top
+        cells = self.grid_.cell(events["x_km"], events["y_km"], events["depth_km"])
+        shape = np.array(self.grid_.vp_m_s.shape)
+        if (
+            np.any(cells[:, 0] <= self.grid_.n_vacuum)
+            or np.any(cells < 1)
+            or np.any(cells > shape - 2)
+        ):
+            raise InputError(
+                "a hypocentre lies within one cell of the finite-difference grid edge",
+                field="grid",
+            )
+        self.cells_, self.event_cell_ = np.unique(cells, axis=0, return_inverse=True)
+        self._lookup = {tuple(c): i for i, c in enumerate(self.cells_)}
+        start = time.perf_counter()
+        self.green_ = strain_green_tensors(
+            self.grid_,
+            station_cells,
+            self.cells_,
+            params,
+            settings.time_step_s,
+            settings.pml_cells,
+            settings.accuracy,
+            self.device_,
+            settings.highcut_hz,
+            settings.stations_per_run,
+        )
+        self.simulation_seconds_ = time.perf_counter() - start
+
+    def synthesize(self, events: Events, rngs: list[np.random.Generator]) -> np.ndarray:
+        """Velocity seismograms (n_events, n_stations, 3 [Z, N, E], n_samples), float32."""
+        cells = self.grid_.cell(events.x_km, events.y_km, events.depth_km)
+        index = np.array([self._lookup[tuple(c)] for c in cells])
+        vs_km_s = self.grid_.vs_m_s[tuple(cells.T)] / 1000.0
+        waves = contract_events(self.green_[index], events, vs_km_s, self.params)
+        n_fft = 2 * self.params.n_samples
+        frequency_hz = np.fft.rfftfreq(n_fft, self.params.sampling_interval_s)
+        waves += noise(waves.shape[1], self.params, frequency_hz, n_fft, rngs)
+        return waves.astype(np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        """What the backend did, for dataset.json."""
+        return {
+            "name": self.name,
+            "method": "deepwave 3-D elastic FD, 3 force simulations per station (reciprocity), "
+            "strain Green's tensors at hypocentre cells contracted with each moment tensor",
+            "grid_shape_zyx": list(self.grid_.vp_m_s.shape),
+            "spacing_m": self.grid_.spacing_m,
+            "time_step_s": self.settings.time_step_s,
+            "highcut_hz": self.settings.highcut_hz,
+            "device": self.device_,
+            "n_hypocentre_cells": len(self.cells_),
+            "simulation_seconds": round(self.simulation_seconds_, 2),
+            "limitations": "elastic (no Q), flat free surface at the model top",
+        }

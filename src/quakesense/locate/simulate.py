@@ -1,0 +1,595 @@
+"""`quakesense locate simulate`: the synthetic training set of the hypocentre CNN (seeds 001/002).
+
+Pipeline: stations + velocity model -> per-station Green's data (travel-time tables, or elastic
+reciprocal wavefields) -> per-event three-component velocity seismograms -> surface snapshot
+images (one matrix product) -> Zarr + Parquet dataset. Events are processed in chunks that Dask
+computes in parallel (local threads by default, a cluster with `scheduler="tcp://host:8786"`)
+and that the main process writes in order through `core.store.ChunkedZarrWriter`; an
+interrupted run resumes and ends byte-identical to an uninterrupted one. Everything is written
+to a hidden staging folder beside the output and moved into place only when complete, so a
+failed run never leaves a partial dataset under the requested name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from quakesense.core.errors import InputError
+from quakesense.core.geo import LocalProjection
+from quakesense.core.store import (
+    ChunkedZarrWriter,
+    read_json,
+    to_json_text,
+    write_json,
+    write_parquet,
+)
+from quakesense.locate.dataset import (
+    HoldoutBox,
+    events_batch,
+    grid_axis_deg,
+    hypocentre_nodes,
+    make_events,
+)
+from quakesense.locate.images import build_interpolation_matrix, pixel_axes, snapshots
+from quakesense.locate.seismograms import COMPONENTS, Events, WaveParameters, synthesize
+from quakesense.locate.traveltime import travel_time_tables
+from quakesense.locate.velocity import GridModel, LayeredModel, read_velocity_model
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HypocentreGrid(_Strict):
+    """Where the training events sit; bounds default to the stations' bounding box."""
+
+    latitude_min_deg: float | None = None
+    latitude_max_deg: float | None = None
+    longitude_min_deg: float | None = None
+    longitude_max_deg: float | None = None
+    spacing_deg: float = Field(0.02, gt=0, description="paper 001: 0.02, paper 002: 0.01")
+    depths_km: list[float] = Field(default_factory=lambda: [2.0, 4.0, 6.0, 8.0, 10.0])
+
+
+class SourceSettings(_Strict):
+    """Magnitudes, mechanisms and origin times of the training events."""
+
+    magnitude_min: float = 2.2
+    magnitude_max: float = 4.5
+    mechanism: Literal["reverse", "random"] = "reverse"
+    strike_deg: float = 45.0
+    dip_deg: float = 45.0
+    rake_deg: float = 90.0
+    stress_drop_mpa: float = Field(3.0, gt=0)
+    origin_time_min_s: float = Field(1.0, ge=0)
+    origin_time_max_s: float = Field(5.0, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SourceSettings:
+        if self.magnitude_max < self.magnitude_min:
+            raise ValueError("magnitude_max must be >= magnitude_min")
+        if self.origin_time_max_s < self.origin_time_min_s:
+            raise ValueError("origin_time_max_s must be >= origin_time_min_s")
+        return self
+
+
+class PropagationSettings(_Strict):
+    """Attenuation, free surface, band and noise of the `traveltime` seismograms."""
+
+    q_p: float = Field(200.0, gt=0)
+    q_s: float = Field(100.0, gt=0)
+    free_surface_factor: float = Field(2.0, gt=0)
+    highcut_hz: float = Field(2.0, gt=0)
+    noise_rms_min_m_s: float = Field(2e-7, ge=0)
+    noise_rms_max_m_s: float = Field(2e-6, ge=0)
+
+
+class ImageSettings(_Strict):
+    """Snapshot images over the network."""
+
+    height: int = Field(32, ge=2)
+    width: int = Field(32, ge=2)
+    method: Literal["idw", "linear", "nearest"] = "idw"
+    margin_km: float = Field(1.0, ge=0, description="box = station bounding box + margin")
+
+
+class ModelGridSettings(_Strict):
+    """How a 1-D layered model is laid on a 3-D grid around the stations."""
+
+    spacing_km: float = Field(1.0, gt=0)
+    margin_km: float = Field(5.0, ge=0)
+    max_depth_km: float = Field(16.0, gt=0)
+
+
+class ElasticSettings(_Strict):
+    """The `elastic3d` backend (deepwave finite differences with reciprocity)."""
+
+    spacing_km: float = Field(0.5, gt=0)
+    time_step_s: float = Field(0.02, gt=0)
+    highcut_hz: float = Field(0.5, gt=0, description="band of the FD Green's tensors")
+    pml_cells: int = Field(10, ge=2)
+    accuracy: Literal[2, 4] = 4
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    stations_per_run: int = Field(4, ge=1, description="force shots batched per deepwave call")
+
+
+class SimulateConfig(_Strict):
+    """Every setting of a synthetic training-set run (saved with the dataset)."""
+
+    stations: Path | None = Field(None, description="StationXML/CSV; default: embedded Hakone")
+    velocity: Path | None = Field(None, description=".vel.txt or NetCDF/Zarr; default: Hakone")
+    backend: Literal["traveltime", "elastic3d"] = "traveltime"
+    n_events: int | None = Field(None, ge=1, description="default: one event per grid node")
+    seed: int = 0
+    sampling_interval_s: float = Field(0.1, gt=0)
+    n_samples: int = Field(300, ge=8)
+    chunk_events: int = Field(16, ge=1)
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    holdout_box_km: tuple[float, float, float, float] | None = Field(
+        None, description="x_min, x_max, y_min, y_max of a spatial test block"
+    )
+    eikonal_refined: bool = Field(True, description="pykonal PointSourceSolver (else plain)")
+    figures: bool = Field(True, description="write the figures into report.html")
+    scheduler: str = Field("threads", description="synchronous | threads | processes | address")
+    n_workers: int = Field(2, ge=1)
+    grid: HypocentreGrid = Field(default_factory=HypocentreGrid)
+    source: SourceSettings = Field(default_factory=SourceSettings)
+    propagation: PropagationSettings = Field(default_factory=PropagationSettings)
+    image: ImageSettings = Field(default_factory=ImageSettings)
+    model_grid: ModelGridSettings = Field(default_factory=ModelGridSettings)
+    elastic: ElasticSettings = Field(default_factory=ElasticSettings)
+
+    @model_validator(mode="after")
+    def _check(self) -> SimulateConfig:
+        if (self.stations is None) != (self.velocity is None):
+            raise ValueError("give both stations and velocity, or neither (embedded default)")
+        if any(f < 0 for f in self.split_fractions) or sum(self.split_fractions) <= 0:
+            raise ValueError("split_fractions must be >= 0 with a positive sum")
+        return self
+
+
+EXECUTION_SETTINGS = ("scheduler", "n_workers", "figures")
+
+
+@dataclass
+class Network:
+    """Stations, projection and 3-D model of one run, in local km."""
+
+    stations: pd.DataFrame
+    projection: LocalProjection
+    model: GridModel
+    station_xyz_km: np.ndarray
+    origin: str
+
+
+def resolve_network(config: SimulateConfig) -> Network:
+    """Load (or build the embedded default) stations and 3-D velocity model."""
+    if config.stations is None:
+        from quakesense.synth import hakone
+
+        stations, projection, model = (
+            hakone.stations(),
+            hakone.projection(),
+            hakone.velocity_model(),
+        )
+        origin = "embedded synthetic Hakone-like network and model"
+    else:
+        from quakesense.io.stations import read_stations
+
+        stations = read_stations(config.stations)
+        loaded = read_velocity_model(config.velocity)
+        centre = (
+            loaded.rebuild.get("projection", {}) if isinstance(loaded, GridModel) else {}
+        ) or {
+            "latitude_deg": float(stations["latitude_deg"].mean()),
+            "longitude_deg": float(stations["longitude_deg"].mean()),
+        }
+        projection = LocalProjection(centre["latitude_deg"], centre["longitude_deg"])
+        model = (
+            loaded
+            if isinstance(loaded, GridModel)
+            else _layered_grid(loaded, stations, projection, config.model_grid)
+        )
+        origin = f"stations {config.stations}, velocity model {config.velocity}"
+    x_km, y_km = projection.to_xy_km(stations["latitude_deg"], stations["longitude_deg"])
+    elevation_km = stations["elevation_m"].fillna(0.0).to_numpy(float) / 1000.0
+    # A station sits at its elevation (z = -elevation); where the model top is lower than that,
+    # it sits on the model top, which then acts as the surface.
+    z_km = np.maximum(-elevation_km, model.z_km[0])
+    stations = stations.assign(x_km=x_km, y_km=y_km)
+    xyz = np.column_stack([x_km, y_km, z_km])
+    return Network(stations, projection, model, xyz, origin)
+
+
+def _layered_grid(
+    layered: LayeredModel,
+    stations: pd.DataFrame,
+    projection: LocalProjection,
+    settings: ModelGridSettings,
+) -> GridModel:
+    x_km, y_km = projection.to_xy_km(stations["latitude_deg"], stations["longitude_deg"])
+    h = settings.spacing_km
+    axes = []
+    for values in (x_km, y_km):
+        low = np.floor((values.min() - settings.margin_km) / h)
+        high = np.ceil((values.max() + settings.margin_km) / h)
+        axes.append((low + np.arange(int(high - low) + 1)) * h)
+    top_km = min(0.0, -float(np.nanmax(stations["elevation_m"].fillna(0.0))) / 1000.0)
+    top = np.floor(top_km / h)
+    bottom = np.ceil(settings.max_depth_km / h)
+    z_km = (top + np.arange(int(bottom - top) + 1)) * h
+    return layered.to_grid(axes[0], axes[1], z_km)
+
+
+def hypocentre_grid(config: SimulateConfig, network: Network) -> pd.DataFrame:
+    """Grid nodes (latitude, longitude, depth), checked against the model and the surface."""
+    grid = config.grid
+    stations = network.stations
+    bounds = {
+        "latitude_min_deg": stations["latitude_deg"].min(),
+        "latitude_max_deg": stations["latitude_deg"].max(),
+        "longitude_min_deg": stations["longitude_deg"].min(),
+        "longitude_max_deg": stations["longitude_deg"].max(),
+    }
+    bounds.update({k: v for k, v in grid.model_dump().items() if k in bounds and v is not None})
+    latitude = grid_axis_deg(
+        bounds["latitude_min_deg"], bounds["latitude_max_deg"], grid.spacing_deg
+    )
+    longitude = grid_axis_deg(
+        bounds["longitude_min_deg"], bounds["longitude_max_deg"], grid.spacing_deg
+    )
+    if len(latitude) == 0 or len(longitude) == 0 or len(grid.depths_km) == 0:
+        raise InputError(
+            f"hypocentre grid is empty ({len(latitude)} latitudes x {len(longitude)} longitudes "
+            f"x {len(grid.depths_km)} depths); check its bounds and depths_km",
+            field="grid",
+        )
+    model = network.model
+    depths = np.asarray(grid.depths_km, float)
+    if depths.min() < model.z_km[0]:
+        raise InputError(
+            f"hypocentre depth {depths.min()} km lies above the model surface "
+            f"(z = {model.z_km[0]} km, negative is above sea level)",
+            field="grid.depths_km",
+        )
+    if depths.max() > model.z_km[-1]:
+        raise InputError(
+            f"hypocentre depth {depths.max()} km lies below the model bottom ({model.z_km[-1]} km)",
+            field="grid.depths_km",
+        )
+    nodes = hypocentre_nodes(latitude, longitude, depths)
+    x_km, y_km = network.projection.to_xy_km(nodes["latitude_deg"], nodes["longitude_deg"])
+    inside = model.contains(x_km, y_km, nodes["depth_km"].to_numpy())
+    if not inside.all():
+        row = int(np.flatnonzero(~inside)[0])
+        raise InputError(
+            f"hypocentre node {nodes.iloc[row].to_dict()} lies outside the velocity model",
+            field="grid",
+        )
+    return nodes
+
+
+def build_events(config: SimulateConfig, network: Network) -> pd.DataFrame:
+    """The seeded events table of a run."""
+    source = config.source
+    holdout = HoldoutBox(*config.holdout_box_km) if config.holdout_box_km else None
+    return make_events(
+        hypocentre_grid(config, network),
+        network.projection,
+        n_events=config.n_events,
+        magnitude_range=(source.magnitude_min, source.magnitude_max),
+        mechanism=source.mechanism,
+        strike_dip_rake_deg=(source.strike_deg, source.dip_deg, source.rake_deg),
+        origin_time_range_s=(source.origin_time_min_s, source.origin_time_max_s),
+        fractions=config.split_fractions,
+        holdout=holdout,
+        rng=np.random.default_rng([config.seed, 0]),
+    )
+
+
+def wave_parameters(config: SimulateConfig) -> WaveParameters:
+    """Signal settings of the seismogram synthesis."""
+    p = config.propagation
+    return WaveParameters(
+        sampling_interval_s=config.sampling_interval_s,
+        n_samples=config.n_samples,
+        stress_drop_mpa=config.source.stress_drop_mpa,
+        q_p=p.q_p,
+        q_s=p.q_s,
+        free_surface_factor=p.free_surface_factor,
+        highcut_hz=p.highcut_hz,
+        noise_rms_min_m_s=p.noise_rms_min_m_s,
+        noise_rms_max_m_s=p.noise_rms_max_m_s,
+    )
+
+
+def event_rngs(seed: int, start: int, stop: int) -> list[np.random.Generator]:
+    """One generator per event, keyed by (seed, event index): chunking cannot change results."""
+    return [np.random.default_rng([seed, 1, index]) for index in range(start, stop)]
+
+
+class TravelTimeBackend:
+    """Ray-theory seismograms from pykonal travel-time tables (see `seismograms`)."""
+
+    name = "traveltime"
+
+    def __init__(
+        self,
+        network: Network,
+        params: WaveParameters,
+        compute: Callable[[list], list],
+        refined: bool = True,
+    ) -> None:
+        self.network = network
+        self.params = params
+        self.tables = travel_time_tables(
+            network.model,
+            network.station_xyz_km,
+            station_names=network.stations["station"].tolist(),
+            compute=compute,
+            refined=refined,
+        )
+
+    def synthesize(self, events: Events, rngs: list[np.random.Generator]) -> np.ndarray:
+        """Velocity seismograms (n_events, n_stations, 3, n_samples)."""
+        return synthesize(
+            events,
+            self.tables,
+            self.network.model,
+            self.network.station_xyz_km,
+            self.params,
+            rngs,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """What the backend did, for dataset.json."""
+        return {"name": self.name, "travel_times": "pykonal PointSourceSolver, source at station"}
+
+
+def make_compute(scheduler: str, n_workers: int) -> tuple[Callable[[list], list], Any]:
+    """A function running `[(func, *args), ...]` tasks with Dask, and the client to close.
+
+    `synchronous`, `threads` and `processes` use Dask's local schedulers; anything else is taken
+    as the address of a `dask.distributed` scheduler (e.g. tcp://10.0.0.5:8786).
+    """
+    import dask
+
+    client = None
+    if scheduler not in {"synchronous", "threads", "processes"}:
+        from dask.distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise InputError(f"cannot reach Dask scheduler ({exc})", field="scheduler") from exc
+
+    def compute(tasks: list) -> list:
+        delayed = [dask.delayed(task[0])(*task[1:]) for task in tasks]
+        if client is not None:
+            return list(client.compute(delayed, sync=True))
+        return list(dask.compute(*delayed, scheduler=scheduler, num_workers=n_workers))
+
+    return compute, client
+
+
+def _chunk_task(
+    backend: Any,
+    frame: pd.DataFrame,
+    seed: int,
+    start: int,
+    stop: int,
+    matrix: np.ndarray,
+    image: ImageSettings,
+) -> dict[str, np.ndarray]:
+    velocity = backend.synthesize(events_batch(frame), event_rngs(seed, start, stop))
+    images = snapshots(velocity[:, :, 0, :], matrix, image.height, image.width)
+    return {"velocity": velocity, "images": images.astype(np.float32)}
+
+
+def image_box(network: Network, settings: ImageSettings) -> dict[str, float]:
+    """Bounds (local km and degrees) of the snapshot images: station box plus margin."""
+    x, y = network.stations["x_km"], network.stations["y_km"]
+    box = {
+        "x_min_km": float(x.min() - settings.margin_km),
+        "x_max_km": float(x.max() + settings.margin_km),
+        "y_min_km": float(y.min() - settings.margin_km),
+        "y_max_km": float(y.max() + settings.margin_km),
+    }
+    lat, lon = network.projection.to_latlon(
+        np.array([box["x_min_km"], box["x_max_km"]]), np.array([box["y_min_km"], box["y_max_km"]])
+    )
+    box.update(
+        latitude_min_deg=float(lat.min()),
+        latitude_max_deg=float(lat.max()),
+        longitude_min_deg=float(lon.min()),
+        longitude_max_deg=float(lon.max()),
+    )
+    return box
+
+
+def make_backend(
+    config: SimulateConfig,
+    network: Network,
+    events: pd.DataFrame,
+    compute: Callable[[list], list],
+) -> Any:
+    """The chosen backend, with its per-station precomputation done."""
+    params = wave_parameters(config)
+    if config.backend == "elastic3d":
+        from quakesense.locate.elastic3d import ElasticBackend
+
+        return ElasticBackend(network, params, config.elastic, events)
+    return TravelTimeBackend(network, params, compute, config.eikonal_refined)
+
+
+@dataclass
+class SimulateResult:
+    """What a run produced."""
+
+    path: Path
+    events: pd.DataFrame
+    network: Network
+    seconds: float
+    n_images: int
+    resumed_chunks: int
+
+
+def simulate(config: SimulateConfig, out: str | Path, progress: bool = True) -> SimulateResult:
+    """Build the dataset folder `out` (see `quakesense.locate.dataset` for the layout).
+
+    Raises:
+        InputError: bad input (before anything is written), or `out` holds another dataset.
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    start_time = time.perf_counter()
+    out = Path(out)
+    # How the run is executed (scheduler, workers, figures) does not change the data, so it is
+    # not part of the job identity: a run may resume under another scheduler.
+    job = {k: v for k, v in json_config(config).items() if k not in EXECUTION_SETTINGS}
+    if (out / "dataset.json").is_file():
+        stored = read_json(out / "dataset.json").get("config", {})
+        if {k: v for k, v in stored.items() if k not in EXECUTION_SETTINGS} == job:
+            raise InputError("dataset already complete for this config; nothing to do", source=out)
+        raise InputError("folder holds another dataset; choose another --out", source=out)
+    if out.exists() and any(out.iterdir()):
+        raise InputError("output folder exists and is not empty", source=out)
+    network = resolve_network(config)
+    events = build_events(config, network)
+    box = image_box(network, config.image)
+    grid_x, grid_y = pixel_axes(
+        box["x_min_km"],
+        box["x_max_km"],
+        box["y_min_km"],
+        box["y_max_km"],
+        config.image.height,
+        config.image.width,
+    )
+    matrix = build_interpolation_matrix(
+        network.stations["x_km"], network.stations["y_km"], grid_x, grid_y, config.image.method
+    )
+    compute, client = make_compute(config.scheduler, config.n_workers)
+    try:
+        # Per-station work first: its input checks (stations inside the model, CFL, device)
+        # fail before anything is written.
+        backend = make_backend(config, network, events, compute)
+    except BaseException:
+        if client is not None:
+            client.close()
+        raise
+    staging = out.parent / f".{out.name}.partial"
+    staging.mkdir(parents=True, exist_ok=True)
+    writer = ChunkedZarrWriter(
+        staging / "dataset.zarr",
+        {
+            "velocity": ((len(network.stations), 3, config.n_samples), "float32"),
+            "images": ((config.n_samples, config.image.height, config.image.width), "float32"),
+        },
+        n_records=len(events),
+        chunk_records=config.chunk_events,
+        attrs={"config": job},
+    )
+    if "interpolation_matrix" not in writer.group:
+        writer.group.create_array(
+            "interpolation_matrix", shape=matrix.shape, dtype="float32", fill_value=0
+        )[...] = matrix
+    todo = sorted(set(range(writer.n_chunks)) - writer.done_chunks())
+    resumed = writer.n_chunks - len(todo)
+    try:
+        bar = tqdm(total=len(events), desc="simulate events", unit="ev", disable=not progress)
+        bar.update(sum(hi - lo for lo, hi in map(writer.chunk_bounds, writer.done_chunks())))
+        wave = max(1, config.n_workers)
+        for first in range(0, len(todo), wave):
+            chunks = todo[first : first + wave]
+            tasks = []
+            for chunk in chunks:
+                lo, hi = writer.chunk_bounds(chunk)
+                tasks.append(
+                    (
+                        _chunk_task,
+                        backend,
+                        events.iloc[lo:hi],
+                        config.seed,
+                        lo,
+                        hi,
+                        matrix,
+                        config.image,
+                    )
+                )
+            for chunk, data in zip(chunks, compute(tasks), strict=True):
+                writer.write_chunk(chunk, data)
+                lo, hi = writer.chunk_bounds(chunk)
+                bar.update(hi - lo)
+        bar.close()
+    finally:
+        if client is not None:
+            client.close()
+    seconds = time.perf_counter() - start_time
+    summary = {
+        "n_events": len(events),
+        "n_stations": len(network.stations),
+        "n_images": len(events) * config.n_samples,
+        "seconds": round(seconds, 2),
+        "images_per_minute": round(60 * len(events) * config.n_samples / max(seconds, 1e-9)),
+        "resumed_chunks": resumed,
+    }
+    _finish(staging, out, config, network, events, box, backend, summary)
+    return SimulateResult(out, events, network, seconds, summary["n_images"], resumed)
+
+
+def json_config(config: SimulateConfig) -> dict[str, Any]:
+    """The config as plain JSON data (what the store attributes and dataset.json hold)."""
+    import json
+
+    return json.loads(to_json_text(config.model_dump(mode="json")))
+
+
+def _finish(
+    staging: Path,
+    out: Path,
+    config: SimulateConfig,
+    network: Network,
+    events: pd.DataFrame,
+    box: dict[str, float],
+    backend: Any,
+    summary: dict[str, Any],
+) -> None:
+    from quakesense.locate.figures_synth import add_figures
+
+    write_parquet(events, staging / "events.parquet")
+    write_parquet(network.stations, staging / "stations.parquet")
+    meta = {
+        "sampling_interval_s": config.sampling_interval_s,
+        "n_samples": config.n_samples,
+        "components": list(COMPONENTS),
+        "units": "m/s (velocity)",
+        "image": {"height": config.image.height, "width": config.image.width, **box},
+        "projection": network.projection.to_dict(),
+        "interpolation": {
+            "method": config.image.method,
+            "matrix": "dataset.zarr/interpolation_matrix",
+        },
+        "velocity_model": network.model.to_dict(),
+        "inputs": network.origin,
+        "backend": backend.describe(),
+        "seed": config.seed,
+        "n_events": len(events),
+        "split_counts": events["split"].value_counts().to_dict(),
+        "config": json_config(config),
+    }
+    write_json(meta, staging / "dataset.json")
+    add_figures(staging, config, network, events, summary)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(staging, out)
