@@ -119,15 +119,15 @@ def _experiment(
     split: list[str] | None,
     out: Path,
     min_magnitude: float | None,
-    max_epochs: int,
+    max_epochs: int | None,
     sweep_trials: int,
     seed: int,
+    mlp_preset: str,
     model: Path | None = None,
 ) -> None:
-    from quakesense.core.training import TrainConfig
     from quakesense.core.units import parse_duration_s
     from quakesense.precursor.features import DEFAULT_FEATURES, SPLITS
-    from quakesense.precursor.models import MLPConfig
+    from quakesense.precursor.models import MLP_PRESETS
     from quakesense.precursor.pipeline import ExperimentConfig, run_experiment, scores_table
 
     windows, targets = _windows_and_targets(features, events, min_magnitude)
@@ -140,21 +140,24 @@ def _experiment(
     ]
     if not names:
         raise InputError("window table has no numeric feature column", source=features)
-    train = TrainConfig(
-        max_epochs=max_epochs,
-        batch_size=20,
-        learning_rate=0.05,
-        optimizer="sgd",
-        momentum=0.9,
-        patience=10,
-        progress=False,
-        seed=seed,
+    if mlp_preset not in MLP_PRESETS:
+        raise InputError(
+            f"unknown MLP preset '{mlp_preset}'; choose from {list(MLP_PRESETS)}",
+            field="--mlp-preset",
+        )
+    preset = MLP_PRESETS[mlp_preset]
+    train = preset.train.model_copy(
+        update={
+            "max_epochs": preset.train.max_epochs if max_epochs is None else max_epochs,
+            "progress": False,
+            "seed": seed,
+        }
     )
     config = ExperimentConfig(
         horizon_s=parse_duration_s(horizon, field="--horizon"),
         features=names,
         splits=chosen,
-        mlp=MLPConfig(train=train),
+        mlp=preset.model_copy(update={"train": train}),
         sweep_trials=sweep_trials,
         seed=seed,
     )
@@ -191,13 +194,25 @@ def train(
         list[str] | None, typer.Option(help="random|time-blocked|leave-one-event-out")
     ] = None,
     min_magnitude: Annotated[float | None, typer.Option(help="target events: magnitude >=")] = None,
-    max_epochs: Annotated[int, typer.Option()] = 60,
+    max_epochs: Annotated[
+        int | None, typer.Option(help="override the preset's epoch limit")
+    ] = None,
+    mlp_preset: Annotated[str, typer.Option(help="MLP settings: fast|paper")] = "fast",
     sweep_trials: Annotated[int, typer.Option(help="Optuna trials of the paper's sweep")] = 0,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Train the MLP and baselines on every split; write metrics, model and report."""
     _experiment(
-        features, events, horizon, split, out, min_magnitude, max_epochs, sweep_trials, seed
+        features,
+        events,
+        horizon,
+        split,
+        out,
+        min_magnitude,
+        max_epochs,
+        sweep_trials,
+        seed,
+        mlp_preset,
     )
 
 
@@ -210,11 +225,16 @@ def evaluate(
     horizon: Annotated[str, typer.Option()] = "17h",
     split: Annotated[list[str] | None, typer.Option()] = None,
     min_magnitude: Annotated[float | None, typer.Option()] = None,
-    max_epochs: Annotated[int, typer.Option()] = 60,
+    max_epochs: Annotated[
+        int | None, typer.Option(help="override the preset's epoch limit")
+    ] = None,
+    mlp_preset: Annotated[str, typer.Option(help="MLP settings: fast|paper")] = "fast",
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Cross-validated scores of all models on all splits (and of a saved model, if given)."""
-    _experiment(features, events, horizon, split, out, min_magnitude, max_epochs, 0, seed, model)
+    _experiment(
+        features, events, horizon, split, out, min_magnitude, max_epochs, 0, seed, mlp_preset, model
+    )
 
 
 @app.command()

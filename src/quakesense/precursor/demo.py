@@ -7,23 +7,14 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from quakesense.core.training import TrainConfig
 from quakesense.precursor.features import WindowConfig, target_events, window_features
-from quakesense.precursor.models import MLPConfig
+from quakesense.precursor.models import MLP_PRESETS
 from quakesense.precursor.pipeline import ExperimentConfig, run_experiment
 from quakesense.synth.ae_monitoring import AEMonitoringConfig, simulate, target_distance_km
 
-DEMO_TRAIN = TrainConfig(
-    max_epochs=60,
-    batch_size=20,
-    learning_rate=0.05,
-    optimizer="sgd",
-    momentum=0.9,
-    patience=10,
-    progress=False,
-)
-"""Demo budget: the paper's 3 x 20 sigmoid MLP and batch 20, but SGD with momentum, at most 60
-epochs and early stopping, so the whole demo runs in about a minute on 2 cores."""
+DEMO_MLP = MLP_PRESETS["fast"]
+"""Demo budget: the `fast` preset (paper network and batch, class-balanced BCE, Adam 0.01,
+<= 30 epochs, early stopping), so the whole demo runs in about a minute on 2 cores."""
 
 
 def run_demo(out_dir: Path, seed: int) -> Path:
@@ -41,7 +32,13 @@ def run_demo(out_dir: Path, seed: int) -> Path:
         min_magnitude=2.4,
         max_distance_km=200.0,
     )
-    config = ExperimentConfig(mlp=MLPConfig(train=DEMO_TRAIN), sweep_trials=3, seed=seed)
+    config = ExperimentConfig(
+        mlp=DEMO_MLP.model_copy(
+            update={"train": DEMO_MLP.train.model_copy(update={"progress": False})}
+        ),
+        sweep_trials=3,
+        seed=seed,
+    )
     return run_experiment(
         windows,
         targets,

@@ -289,7 +289,10 @@ def feature_matrix(
             source=source,
             field=missing[0],
         )
-    values = windows[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    table = windows[names]
+    if not all(pd.api.types.is_numeric_dtype(table[name]) for name in names):
+        table = table.apply(pd.to_numeric, errors="coerce")
+    values = table.to_numpy(dtype=float)
     if np.isinf(values).any():
         row, col = np.argwhere(np.isinf(values))[0]
         raise InputError("value is infinite", source=source, field=names[col], row=int(row))

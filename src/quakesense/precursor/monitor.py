@@ -57,17 +57,30 @@ class HitFollower:
         return hits_from_frame(frame, source=str(self.path))
 
 
+WINDOW_COLUMNS = ("time_s", "amplitude_db", "energy_eu", "avg_frequency_hz", "counts", "duration_s")
+"""The hit columns `window_features` reads; the monitor buffers only these."""
+NO_WINDOWS = pd.DataFrame()
+"""What `Monitor.push` returns when no window completed (shared: do not modify); building a
+fresh empty frame per poll cost more than the rest of a poll."""
+
+
 @dataclass
 class Monitor:
-    """Scores windows [start, start + window_s) once a hit at or after their end has arrived."""
+    """Scores windows [start, start + window_s) once a hit at or after their end has arrived.
+
+    The buffer holds, as NumPy column chunks, only the hits at or after the start of the oldest
+    open window: a poll costs O(new hits), a completed window O(hits of the open windows).
+    """
 
     model: MLPClassifier
     features: list[str]
     window: WindowConfig
     threshold: float = 0.5
     next_start_s: float | None = None
-    _buffer: list[pd.DataFrame] = field(default_factory=list)
     seen_hits: int = 0
+    _columns: list[str] = field(default_factory=list)
+    _chunks: list[np.ndarray] = field(default_factory=list)
+    _dropped_hits: int = 0
     _latest_s: float = -np.inf
 
     @classmethod
@@ -82,29 +95,49 @@ class Monitor:
             threshold,
         )
 
+    def _append(self, hits: pd.DataFrame) -> np.ndarray:
+        """Buffer the window columns of `hits` (column by column: a multi-column selection
+        costs pandas several times more per poll); returns their times."""
+        if not self._columns:
+            have = [c for c in WINDOW_COLUMNS if c in hits.columns]
+            if "avg_frequency_hz" in have:
+                have = [c for c in have if c not in ("counts", "duration_s")]
+            self._columns = have
+        chunk = np.column_stack([hits[c].to_numpy(dtype=float) for c in self._columns])
+        self._chunks.append(chunk)
+        return chunk[:, 0]
+
+    def _buffered(self) -> pd.DataFrame:
+        """The buffered hits as one frame; the buffer is kept as a single chunk afterwards."""
+        self._chunks = [np.concatenate(self._chunks)]
+        return pd.DataFrame(self._chunks[0], columns=self._columns)
+
     def push(self, hits: pd.DataFrame, *, now_s: float | None = None) -> pd.DataFrame:
-        """Add new hits; return the windows completed so far with their probability."""
+        """Add new hits; return the windows completed by them (`NO_WINDOWS` if none)."""
         if len(hits):
-            self._buffer.append(hits)
+            times = self._append(hits)
             self.seen_hits += len(hits)
-            self._latest_s = max(self._latest_s, float(hits["time_s"].iloc[-1]))
+            self._latest_s = max(self._latest_s, float(times[-1]))
             if self.next_start_s is None:
                 step = self.window.step_s
-                self.next_start_s = float(np.floor(hits["time_s"].iloc[0] / step) * step)
+                self.next_start_s = float(np.floor(times[0] / step) * step)
         if self.next_start_s is None:
-            return pd.DataFrame()
+            return NO_WINDOWS
         latest = self._latest_s if now_s is None else now_s
         elapsed = latest - self.next_start_s - self.window.window_s
         n_done = int(np.floor(elapsed / self.window.step_s)) + 1
         if n_done <= 0:
-            return pd.DataFrame()
-        buffered = pd.concat(self._buffer, ignore_index=True)
+            return NO_WINDOWS
+        buffered = self._buffered()
         end_s = self.next_start_s + (n_done - 1) * self.window.step_s + self.window.window_s
         windows = window_features(buffered, self.window, start_s=self.next_start_s, end_s=end_s)
+        windows["cumulative_hits"] += self._dropped_hits  # count from the record start
         windows["probability"] = self.model.predict_proba(feature_matrix(windows, self.features))
         windows["warning"] = windows["probability"] >= self.threshold
         self.next_start_s += n_done * self.window.step_s
-        self._buffer = [buffered[buffered["time_s"] >= self.next_start_s]]
+        keep = int(np.searchsorted(buffered["time_s"].to_numpy(), self.next_start_s, "left"))
+        self._chunks = [self._chunks[0][keep:]]
+        self._dropped_hits += keep
         return windows
 
 

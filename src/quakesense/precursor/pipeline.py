@@ -8,7 +8,7 @@ metrics.json, figures, the MLP of the time-blocked split in model/, report.html)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -59,19 +59,79 @@ def peak_function(x: np.ndarray, y0: float, *params: float) -> np.ndarray:
     return y
 
 
-def fit_peaks(x: np.ndarray, y: np.ndarray, centres: np.ndarray, width: float) -> np.ndarray:
-    """Fit `peak_function` with one peak near each of `centres` (scipy); returns (k, 3) A, xc, w."""
+class PeakFit(NamedTuple):
+    """Local peak fits: one row per requested centre; failed fits are NaN with a reason."""
+
+    baseline: np.ndarray
+    """(k,) local y0 of each fit."""
+    params: np.ndarray
+    """(k, 3) A, xc, w of each fit."""
+    reasons: list[str | None]
+    """None where the fit succeeded, else why it is NaN."""
+
+
+def fit_peaks(
+    x: np.ndarray, y: np.ndarray, centres: np.ndarray, width: float, reach: float
+) -> PeakFit:
+    """Fit y0 + A exp(-exp(-z) - z + 1) locally near each of `centres` (scipy `curve_fit`).
+
+    Each peak is fitted on its own neighbourhood, `centres[i] +- reach` cut at the midpoints to
+    the neighbouring centres, so one peak cannot drift onto another event. Initial guesses come
+    from a moving average of width `width`; bounds keep xc inside the neighbourhood,
+    step / 4 <= w <= 2 * reach and A >= 0. A fit that fails to converge, has too few points,
+    finds no peak above the baseline, ends with xc on a neighbourhood edge, or is narrower than
+    half a sample or lower than 3x the noise (MAD of first differences) is NaN with a reason.
+    """
+    from scipy.ndimage import uniform_filter1d
     from scipy.optimize import curve_fit
 
-    guess: list[float] = [float(np.median(y))]
-    for c in centres:
-        near = np.abs(x - c) < 2 * width
-        guess += [float(y[near].max() - guess[0]) if near.any() else 1.0, float(c), width]
-    try:
-        params, _ = curve_fit(peak_function, x, y, p0=guess, maxfev=20000)
-    except RuntimeError:
-        return np.full((len(centres), 3), np.nan)
-    return np.asarray(params[1:]).reshape(-1, 3)
+    order = np.argsort(centres)
+    sorted_c = np.asarray(centres, dtype=float)[order]
+    mids = 0.5 * (sorted_c[1:] + sorted_c[:-1])
+    lows = np.maximum(sorted_c - reach, np.concatenate(([-np.inf], mids)))
+    highs = np.minimum(sorted_c + reach, np.concatenate((mids, [np.inf])))
+    step = float(np.median(np.diff(x))) if x.size > 1 else 1.0
+    smooth = uniform_filter1d(np.asarray(y, dtype=float), max(1, round(width / step)))
+    k = len(centres)
+    baseline, params = np.full(k, np.nan), np.full((k, 3), np.nan)
+    reasons: list[str | None] = [None] * k
+    for i, lo, hi in zip(order, lows, highs, strict=True):
+        near = (x >= lo) & (x <= hi)
+        if np.count_nonzero(near) < 6:
+            reasons[i] = f"only {np.count_nonzero(near)} points within the neighbourhood"
+            continue
+        xs, ys, ss = x[near], y[near], smooth[near]
+        y0 = float(np.percentile(ss, 20))
+        top = int(np.argmax(ss))
+        amplitude = float(ss[top] - y0)
+        if amplitude <= 0:
+            reasons[i] = "no peak above the local baseline"
+            continue
+        span = float(np.ptp(ys)) or 1.0
+        try:
+            fitted, _ = curve_fit(
+                peak_function,
+                xs,
+                ys,
+                p0=[y0, amplitude, float(np.clip(xs[top], lo + step, hi - step)), 0.5 * width],
+                bounds=(
+                    [float(ys.min()) - span, 0.0, lo, 0.25 * step],
+                    [float(ys.max()), 10.0 * span, hi, 2.0 * reach],
+                ),
+                maxfev=5000,
+            )
+        except (RuntimeError, ValueError) as error:
+            reasons[i] = f"fit did not converge: {error}"
+            continue
+        noise = 1.4826 * float(np.median(np.abs(np.diff(ys) - np.median(np.diff(ys))))) / np.sqrt(2)
+        if min(fitted[2] - lo, hi - fitted[2]) < step:
+            reasons[i] = "fitted centre on the neighbourhood edge"
+            continue
+        if fitted[3] < 0.5 * step or fitted[1] < 3.0 * noise:
+            reasons[i] = "no peak wider than a sample and above 3x the noise"
+            continue
+        baseline[i], params[i] = fitted[0], fitted[1:]
+    return PeakFit(baseline, params, reasons)
 
 
 def _balanced(index: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -271,7 +331,9 @@ def _timeline_figure(
 def _peak_section(
     run: RunFolder, hits_time_s: np.ndarray, catalog_time_s: np.ndarray, targets_s: np.ndarray
 ) -> dict[str, Any]:
-    """Multi-peak fit of the hourly AE rate and 6-hourly earthquake counts; lead between peaks."""
+    """Local peak fits of the hourly AE rate and 6-hourly earthquake counts around each target
+    event (+-24 h); lead between the fitted peaks (earthquake xc - AE xc) and of the AE peak
+    before the catalog time of each target event."""
     edges = np.arange(0, max(hits_time_s.max(), catalog_time_s.max()) + 3600, 3600.0)
     rate, _ = np.histogram(hits_time_s, edges)
     x_h = 0.5 * (edges[1:] + edges[:-1]) / 3600.0
@@ -279,26 +341,41 @@ def _peak_section(
     quakes, _ = np.histogram(catalog_time_s, q_edges)
     xq_h = 0.5 * (q_edges[1:] + q_edges[:-1]) / 3600.0
     centres = targets_s / 3600.0
-    ae_peaks = fit_peaks(x_h, rate.astype(float), centres - 6.0, 8.0)
-    eq_peaks = fit_peaks(xq_h, quakes.astype(float), centres, 12.0)
+    ae = fit_peaks(x_h, rate.astype(float), centres, 6.0, 24.0)
+    eq = fit_peaks(xq_h, quakes.astype(float), centres, 12.0, 24.0)
     fig, ax = plt.subplots(figsize=(10, 3.2))
     ax.plot(x_h, rate, color="tab:blue", linewidth=0.6, label="AE rate (hits/h)")
-    ax.plot(x_h, peak_function(x_h, float(np.median(rate)), *ae_peaks.ravel()), color="tab:blue")
+    for y0, peak in zip(ae.baseline, ae.params, strict=True):
+        if np.isfinite(y0):
+            xs = np.linspace(peak[1] - 24.0, peak[1] + 24.0, 200)
+            ax.plot(xs, peak_function(xs, y0, *peak), color="tab:blue")
     ax2 = ax.twinx()
     ax2.bar(xq_h, quakes, width=5, color="tab:red", alpha=0.4, label="earthquakes / 6 h")
-    for xc in eq_peaks[:, 1]:
-        ax2.axvline(xc, color="tab:red", linestyle="--", linewidth=0.8)
+    for xc in eq.params[:, 1]:
+        if np.isfinite(xc):
+            ax2.axvline(xc, color="tab:red", linestyle="--", linewidth=0.8)
     ax.set_xlabel("time since record start (h)")
     ax.set_ylabel("AE rate (1/h)")
     ax2.set_ylabel("earthquakes per 6 h")
     run.figure(
         fig,
         "multipeak_fit",
-        "AE rate and earthquake counts with fitted peaks "
-        "y0 + A exp(-exp(-z) - z + 1); dashed: fitted earthquake peak centres",
+        "AE rate and earthquake counts with peaks y0 + A exp(-exp(-z) - z + 1) fitted within "
+        "+-24 h of each target event; dashed: fitted earthquake peak centres",
     )
-    lead = (eq_peaks[:, 1] - ae_peaks[:, 1]).tolist()
-    return {"ae_peaks": ae_peaks.tolist(), "eq_peaks": eq_peaks.tolist(), "peak_lead_h": lead}
+    lead = eq.params[:, 1] - ae.params[:, 1]
+
+    def listed(values: np.ndarray) -> list[Any]:
+        return [None if not np.all(np.isfinite(v)) else np.round(v, 4).tolist() for v in values]
+
+    return {
+        "ae_peaks": listed(ae.params),
+        "eq_peaks": listed(eq.params),
+        "peak_lead_h": listed(lead),
+        "ae_peak_before_event_h": listed(centres - ae.params[:, 1]),
+        "ae_fit_failures": ae.reasons,
+        "eq_fit_failures": eq.reasons,
+    }
 
 
 def scores_table(metrics: dict[str, Any]) -> pd.DataFrame:
