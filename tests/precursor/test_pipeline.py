@@ -105,8 +105,66 @@ def test_monitor_reads_a_file_written_in_pieces_once(campaign: Path, tmp_path: P
     windows = pd.concat(done, ignore_index=True)
     assert windows["end_s"].is_unique and windows["probability"].between(0, 1).all()
     offline = pd.read_csv(campaign / "windows.csv")
-    for name in ("n_hits", "cumulative_hits", "amplitude_db_mean"):
+    for name in ("n_hits", "cumulative_hits", "amplitude_db_mean", "b_value", "ib_value"):
         np.testing.assert_allclose(windows[name], offline[name].iloc[: len(windows)], rtol=1e-9)
+    assert windows["b_value"].notna().sum() > 100  # most windows hold enough hits for b
+    # (with the completeness of its buffer instead, b differed by up to 0.5 % here)
+
+
+def test_features_record_the_resolved_threshold_and_the_model_keeps_it(campaign: Path) -> None:
+    """The b-value completeness defaults to the record's minimum amplitude, is written beside the
+    table and saved in the model; recomputing the windows with that config reproduces the table."""
+    from quakesense.io.ae import read_hits
+    from quakesense.precursor.features import WindowConfig, window_features
+    from quakesense.precursor.models import MLPClassifier
+
+    hits = read_hits(campaign / "sim" / "hits.csv")
+    saved = json.loads((campaign / "windows.csv.window.json").read_text())
+    assert saved["threshold_db"] == pytest.approx(hits["amplitude_db"].min(), abs=0)
+    _, extra = MLPClassifier.load(campaign / "run" / "model")
+    assert extra["window"] == saved
+    offline = pd.read_csv(campaign / "windows.csv")
+    again = window_features(hits, WindowConfig.model_validate(saved))
+    np.testing.assert_allclose(again["b_value"], offline["b_value"], rtol=1e-9)
+
+
+def test_features_threshold_option_sets_b_completeness(campaign: Path, tmp_path: Path) -> None:
+    out = tmp_path / "w.parquet"
+    hits = str(campaign / "sim" / "hits.csv")
+    assert (
+        main(["precursor", "features", "--hits", hits, "--out", str(out), "--threshold-db", "30"])
+        == 0
+    )
+    assert json.loads((tmp_path / "w.parquet.window.json").read_text())["threshold_db"] == 30.0
+    default = pd.read_csv(campaign / "windows.csv")
+    lower_mc = pd.read_parquet(out)
+    np.testing.assert_allclose(lower_mc["rate_per_hour"], default["rate_per_hour"])
+    assert (lower_mc["b_value"] < default["b_value"]).sum() > 100  # larger excess: smaller b
+
+
+def test_train_rejects_settings_of_another_table(
+    campaign: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "w.csv"
+    table.write_bytes((campaign / "windows.csv").read_bytes())
+    settings = json.loads((campaign / "windows.csv.window.json").read_text())
+    (tmp_path / "w.csv.window.json").write_text(json.dumps({**settings, "step_s": 600.0}))
+    args = ["--events", str(campaign / "events.csv"), "--out", str(tmp_path / "o")]
+    assert main(["precursor", "train", "--features", str(table), *args]) == 2
+    assert "step_s" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_monitor_refuses_b_value_model_without_window_settings(
+    campaign: Path, tmp_path: Path
+) -> None:
+    from quakesense.core.errors import InputError
+    from quakesense.precursor.models import MLPClassifier
+
+    model, extra = MLPClassifier.load(campaign / "run" / "model")
+    model.save(tmp_path / "model", extra={**extra, "window": None})
+    with pytest.raises(InputError, match="b_value"):
+        Monitor.from_model(tmp_path / "model")
 
 
 def test_monitor_replay_cli(campaign: Path, capsys: pytest.CaptureFixture[str]) -> None:

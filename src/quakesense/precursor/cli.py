@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import pandas as pd
 import typer
 
 from quakesense.core.errors import InputError
+
+if TYPE_CHECKING:
+    from quakesense.precursor.features import WindowConfig
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -63,6 +66,31 @@ def _windows_and_targets(
     return table, targets
 
 
+def _window_config(features: Path, windows: pd.DataFrame) -> WindowConfig | None:
+    """The settings `features` saved beside the table, or None for a table made elsewhere."""
+    from pydantic import ValidationError
+
+    from quakesense.core.store import read_json
+    from quakesense.precursor.features import WindowConfig, window_config_path
+
+    sidecar = window_config_path(features)
+    if not sidecar.is_file():
+        return None
+    try:
+        config = WindowConfig.model_validate(read_json(sidecar))
+    except ValidationError as error:
+        raise InputError(f"not a window configuration: {error}", source=sidecar) from error
+    steps = np.diff(windows["end_s"].to_numpy(dtype=float))
+    if steps.size and not np.isclose(np.median(steps), config.step_s):
+        raise InputError(
+            f"step_s {config.step_s:g} does not match the table's window spacing "
+            f"{np.median(steps):g} s: settings of another table?",
+            source=sidecar,
+            field="step_s",
+        )
+    return config
+
+
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="folder for hits.csv, catalog.csv, config.json")],
@@ -91,25 +119,45 @@ def features(
     step: Annotated[str, typer.Option(help="window step")] = "1h",
     origin: Annotated[str | None, typer.Option(help="UTC time of hit time 0 (ISO 8601)")] = None,
     repair: Annotated[bool, typer.Option(help="sort hits and drop duplicates")] = False,
+    threshold_db: Annotated[
+        float | None,
+        typer.Option(help="completeness of b/Ib (dB); default: the record's minimum amplitude"),
+    ] = None,
 ) -> None:
-    """Window features (rate, amplitude, frequency, energy, b, Ib) of a hit table."""
-    from quakesense.core.store import write_table
+    """Window features (rate, amplitude, frequency, energy, b, Ib) of a hit table.
+
+    The window settings, with the threshold resolved, go to `<out>.window.json` beside the table:
+    `train` stores them in the model so that `monitor` computes the same features.
+    """
+    from quakesense.core.store import write_json, write_table
     from quakesense.core.units import parse_duration_s
     from quakesense.io.ae import read_hits
-    from quakesense.precursor.features import WindowConfig, window_features
+    from quakesense.precursor.features import (
+        WindowConfig,
+        resolve_threshold,
+        window_config_path,
+        window_features,
+    )
 
     table = read_hits(hits, repair=repair)
-    config = WindowConfig(
-        window_s=parse_duration_s(window, field="--window"),
-        step_s=parse_duration_s(step, field="--step"),
+    config = resolve_threshold(
+        table,
+        WindowConfig(
+            window_s=parse_duration_s(window, field="--window"),
+            step_s=parse_duration_s(step, field="--step"),
+            threshold_db=threshold_db,
+        ),
     )
     windows = window_features(table, config)
     end = windows["end_s"]
     windows.insert(
         0, "time", pd.Timestamp(origin) + pd.to_timedelta(end, unit="s") if origin else end
     )
+    sidecar = window_config_path(out)
+    sidecar.unlink(missing_ok=True)  # a table must never sit beside another table's settings
     write_table(windows.drop(columns=["start_s", "end_s"]), out)
-    typer.echo(f"{len(windows)} windows -> {out}")
+    write_json(config.model_dump(mode="json"), sidecar)
+    typer.echo(f"{len(windows)} windows -> {out} (settings: {sidecar.name})")
 
 
 def _experiment(
@@ -131,6 +179,7 @@ def _experiment(
     from quakesense.precursor.pipeline import ExperimentConfig, run_experiment, scores_table
 
     windows, targets = _windows_and_targets(features, events, min_magnitude)
+    window = _window_config(features, windows)
     chosen = split or list(SPLITS)
     bad = sorted(set(chosen) - set(SPLITS))
     if bad:
@@ -166,6 +215,7 @@ def _experiment(
         targets,
         config,
         out,
+        window=window,
         extra_config={"features_file": str(features), "events": str(events)},
     )
     metrics = json.loads((out / "metrics.json").read_text())

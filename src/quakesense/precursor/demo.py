@@ -22,7 +22,8 @@ def run_demo(out_dir: Path, seed: int) -> Path:
     torch.set_num_threads(1)
     sim = AEMonitoringConfig(seed=seed)
     hits, catalog = simulate(sim)
-    windows = window_features(hits, WindowConfig(threshold_db=sim.threshold_db))
+    window = WindowConfig(threshold_db=sim.threshold_db)
+    windows = window_features(hits, window)
     origin = pd.Timestamp(sim.start_time)
     event_s = (catalog["time"] - origin).dt.total_seconds().to_numpy()
     targets = target_events(
@@ -45,6 +46,7 @@ def run_demo(out_dir: Path, seed: int) -> Path:
         config,
         Path(out_dir),
         title=f"AE precursor detection, simulated tunnel station (seed {seed})",
+        window=window,
         extra_config={
             "simulator": sim.model_dump(mode="json"),
             "targets": {"min_magnitude": 2.4, "max_distance_km": 200.0},

@@ -12,6 +12,7 @@ window of another part.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -31,6 +32,8 @@ DEFAULT_FEATURES = [
     "b_value",
     "ib_value",
 ]
+B_FEATURES = ("b_value", "ib_value")
+"""Features that depend on `WindowConfig.threshold_db`, `min_hits_b` and `ib_alpha`."""
 
 
 class WindowConfig(BaseModel):
@@ -43,6 +46,26 @@ class WindowConfig(BaseModel):
     min_hits_b: int = Field(15, ge=3, description="fewer hits in a window: b and Ib are NaN")
     ib_alpha: tuple[float, float] = Field((1.0, 1.0), description="Ib's alpha1, alpha2")
     threshold_db: float | None = Field(None, description="completeness for b; default: min amp")
+
+
+def resolve_threshold(hits: pd.DataFrame, config: WindowConfig) -> WindowConfig:
+    """`config` with `threshold_db` fixed (default: the minimum amplitude of `hits`).
+
+    The completeness of b must be one number for training and monitoring alike: a monitor that
+    took the minimum of its own buffer would compute other b-values than the training windows.
+    """
+    if config.threshold_db is not None:
+        return config
+    amp_db = hits["amplitude_db"].to_numpy(dtype=float)
+    if not np.isfinite(amp_db).any():
+        raise InputError("no finite hit amplitude: cannot set threshold_db", field="amplitude_db")
+    return config.model_copy(update={"threshold_db": float(np.nanmin(amp_db))})
+
+
+def window_config_path(table: str | Path) -> Path:
+    """Where the `WindowConfig` of a window table is kept: `<table>.window.json` beside it."""
+    table = Path(table)
+    return table.with_name(table.name + ".window.json")
 
 
 def aki_b_value(magnitudes: np.ndarray, mc: float) -> float:
@@ -127,7 +150,7 @@ def window_features(
             }
         )
     magnitudes = amp_db / 20.0
-    mc = (np.nanmin(amp_db) if config.threshold_db is None else config.threshold_db) / 20.0
+    mc = resolve_threshold(hits, config).threshold_db / 20.0
     amp_max, b_values, ib_values = (np.full(starts.size, np.nan) for _ in range(3))
     for i, (a, b) in enumerate(zip(lo, hi, strict=True)):
         if b > a:

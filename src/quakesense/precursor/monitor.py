@@ -19,7 +19,12 @@ import pandas as pd
 
 from quakesense.core.errors import InputError
 from quakesense.io.ae import hits_from_frame, read_pridb
-from quakesense.precursor.features import WindowConfig, feature_matrix, window_features
+from quakesense.precursor.features import (
+    B_FEATURES,
+    WindowConfig,
+    feature_matrix,
+    window_features,
+)
 from quakesense.precursor.models import MLPClassifier
 
 
@@ -85,15 +90,31 @@ class Monitor:
 
     @classmethod
     def from_model(cls, path: str | Path, threshold: float = 0.5) -> Monitor:
-        """Build from a saved precursor MLP folder."""
+        """Build from a saved precursor MLP folder, with the window configuration of its
+        training features.
+
+        A model trained on a table without saved settings records only `window_s`: its b/Ib
+        settings are unknown, and a model that uses them is refused rather than fed b-values
+        computed with another completeness threshold.
+        """
         model, extra = MLPClassifier.load(path)
-        window_s = float(extra.get("window_s", 3600.0))
-        return cls(
-            model,
-            list(extra["features"]),
-            WindowConfig(window_s=window_s, step_s=window_s),
-            threshold,
-        )
+        features = list(extra["features"])
+        if extra.get("window") is not None:
+            window = WindowConfig.model_validate(extra["window"])
+        else:
+            window_s = float(extra.get("window_s", 3600.0))
+            window = WindowConfig(window_s=window_s, step_s=window_s)
+        uses_b = [name for name in features if name in B_FEATURES]
+        if uses_b and window.threshold_db is None:
+            raise InputError(
+                f"the model uses {uses_b} but does not record the b-value settings "
+                "(threshold_db) of its training features, so the monitor cannot reproduce them; "
+                "train on a table made by `quakesense precursor features` (its settings are in "
+                "<table>.window.json) or without the b/Ib columns",
+                source=path,
+                field=uses_b[0],
+            )
+        return cls(model, features, window, threshold)
 
     def _append(self, hits: pd.DataFrame) -> np.ndarray:
         """Buffer the window columns of `hits` (column by column: a multi-column selection

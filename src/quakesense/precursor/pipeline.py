@@ -24,6 +24,7 @@ from quakesense.precursor.features import (
     SPLITS,
     Fold,
     SplitName,
+    WindowConfig,
     feature_matrix,
     label_windows,
     make_folds,
@@ -173,11 +174,17 @@ def run_experiment(
     out_dir: str | Path,
     *,
     title: str = "AE precursor detection",
+    window: WindowConfig | None = None,
     extra_config: dict[str, Any] | None = None,
     hits_time_s: np.ndarray | None = None,
     catalog_time_s: np.ndarray | None = None,
 ) -> Path:
-    """Train and score all models on all splits; write the run folder; return report.html."""
+    """Train and score all models on all splits; write the run folder; return report.html.
+
+    `window` is the configuration (threshold resolved) that made `windows`; it is saved in the
+    model so that the monitor computes the same features. None: made elsewhere, unknown.
+    """
+    window_json = None if window is None else window.model_dump(mode="json")
     x = feature_matrix(windows, config.features)
     y = label_windows(windows, targets_s, config.horizon_s)
     if y.sum() == 0:
@@ -234,7 +241,13 @@ def run_experiment(
         metrics["lead_time_h"] = _lead_times(windows, timeline, targets_s, config.horizon_s)
     with atomic_dir(out_dir) as tmp:
         run = RunFolder(tmp, title)
-        run.save_config({"experiment": config.model_dump(mode="json"), **(extra_config or {})})
+        run.save_config(
+            {
+                "experiment": config.model_dump(mode="json"),
+                "window": window_json,
+                **(extra_config or {}),
+            }
+        )
         if timeline is not None:
             run.figure(
                 _timeline_figure(windows, timeline, y, targets_s),
@@ -254,7 +267,8 @@ def run_experiment(
                 extra={
                     "features": config.features,
                     "horizon_s": config.horizon_s,
-                    "window_s": float(_window_s(windows)),
+                    "window_s": _window_s(windows) if window is None else window.window_s,
+                    "window": window_json,
                 },
             )
         run.save_metrics(metrics)
