@@ -9,8 +9,13 @@
    (measured with one explosion-source shot on the same grid) at 1,000 and 10,000 events.
 3. Cross-check of the two backends on a small 1-D network (same events, 0.3 Hz band): first-motion
    polarity agreement and peak-amplitude ratio.
+4. Independent reference for 3: the analytic full-space double-couple solution (Stokes' Green's
+   function, Aki and Richards eq. 4.23, differentiated at the source) against its far-field part
+   (what ray theory keeps) at 1 Hz and 0.3 Hz, and the elastic3d reciprocal path in a full space
+   against the analytic solution.
 
 Usage: python benchmarks/bench_wavefield.py [--events 512] [--elastic-spacing-km 0.5]
+       python benchmarks/bench_wavefield.py --near-field-only   (section 4 alone, ~30 s)
 """
 
 from __future__ import annotations
@@ -291,6 +296,146 @@ def cross_check(out_root: Path) -> None:
     )
 
 
+def _rate_pulse(
+    highcut_hz: float, vs_km_s: float, magnitude: float, time_s: np.ndarray
+) -> np.ndarray:
+    """Normalised moment rate (Brune x causal high-cut, as both backends use) starting at t=1 s."""
+    from quakesense.locate.seismograms import (
+        brune_corner_frequency_hz,
+        highcut_response,
+        moment_from_mw,
+    )
+
+    interval_s, n = time_s[1] - time_s[0], len(time_s)
+    frequency_hz = np.fft.rfftfreq(2 * n, interval_s)
+    corner_hz = brune_corner_frequency_hz(moment_from_mw(magnitude), vs_km_s, 3.0)
+    spectrum = highcut_response(frequency_hz, highcut_hz) / (1 + 1j * frequency_hz / corner_hz) ** 2
+    spectrum = spectrum * np.exp(-2j * np.pi * frequency_hz)
+    return np.fft.irfft(spectrum, 2 * n)[:n] / interval_s
+
+
+def _stokes(
+    offset_m: np.ndarray, time_s: np.ndarray, pulse: np.ndarray, media: tuple
+) -> np.ndarray:
+    """(3, 3, nt) displacement n from a force p with time function `pulse` (A&R eq. 4.23)."""
+    vp, vs, rho = media
+    r = np.linalg.norm(offset_m)
+    gg, unit = np.outer(offset_m, offset_m) / r**2, np.eye(3)
+    delay_s = np.linspace(r / vp, r / vs, 300)
+    lagged = np.interp(time_s[:, None] - delay_s[None], time_s, pulse, left=0.0)
+    near = np.trapezoid(delay_s * lagged, delay_s, axis=1) / r**3
+    p_wave = np.interp(time_s - r / vp, time_s, pulse, left=0.0) / (vp**2 * r)
+    s_wave = np.interp(time_s - r / vs, time_s, pulse, left=0.0) / (vs**2 * r)
+    terms = (3 * gg - unit)[..., None] * near + gg[..., None] * p_wave
+    return (terms - (gg - unit)[..., None] * s_wave) / (4 * np.pi * rho)
+
+
+def _double_couple_velocity(
+    offset_m: np.ndarray, tensor: np.ndarray, time_s: np.ndarray, pulse: np.ndarray, media: tuple
+) -> tuple[np.ndarray, np.ndarray]:
+    """Full and far-field-only velocity (3 [E, N, down], nt) of moment tensor `tensor` (N m).
+
+    Full: v_n = M_pq d/d(xi_q) G_np convolved with the moment rate (central differences of 5 m
+    at the source). Far field: the 1/r terms of Aki and Richards eq. 4.29 (ray theory).
+    """
+    vp, vs, rho = media
+    full = np.zeros((3, len(time_s)))
+    for q in range(3):
+        step = np.eye(3)[q] * 5.0
+        gradient = (
+            _stokes(offset_m - step, time_s, pulse, media)
+            - _stokes(offset_m + step, time_s, pulse, media)
+        ) / 10.0
+        full += np.einsum("p,npt->nt", tensor[:, q], gradient)
+    r = np.linalg.norm(offset_m)
+    gamma = offset_m / r
+    rate_change = np.gradient(pulse, time_s)
+    pattern = gamma @ tensor @ gamma
+    far = np.outer(gamma * pattern, np.interp(time_s - r / vp, time_s, rate_change, left=0.0)) / (
+        4 * np.pi * rho * vp**3 * r
+    )
+    transverse = tensor @ gamma - pattern * gamma
+    far += np.outer(transverse, np.interp(time_s - r / vs, time_s, rate_change, left=0.0)) / (
+        4 * np.pi * rho * vs**3 * r
+    )
+    return full, far
+
+
+def _lag_s(reference: np.ndarray, trace: np.ndarray, interval_s: float) -> float:
+    """Lag (s) of `trace` behind `reference` at their best cross-correlation."""
+    correlation = np.correlate(trace, reference, mode="full")
+    return (int(np.argmax(correlation)) - (len(reference) - 1)) * interval_s
+
+
+def near_field_check() -> None:
+    """Section 4: what ray theory misses at the cross-check's band, and elastic3d vs analytic."""
+    import torch
+
+    from quakesense.locate.elastic3d import FDGrid, contract_events, strain_green_tensors
+    from quakesense.locate.seismograms import Events, WaveParameters, double_couple, moment_from_mw
+    from quakesense.locate.velocity import density_g_cm3
+
+    vp_km_s, vs_km_s = 6.0, 6.0 / np.sqrt(3.0)
+    media = (vp_km_s * 1000, vs_km_s * 1000, density_g_cm3(vp_km_s) * 1000)
+    tensor = double_couple([30.0], [60.0], [40.0])[0] * moment_from_mw(2.5)
+    stations_m = np.array([[7000.0, 0, 8000], [0, 7000, 8000], [4000, -6000, 10000]])
+    source_m = np.array([0.0, 0.0, 15000.0])
+    time_s = np.arange(2000) * 0.01
+    rows = []
+    for highcut_hz in (1.0, 0.3):
+        pulse = _rate_pulse(highcut_hz, vs_km_s, 2.5, time_s)
+        lags, ratios = [], []
+        for station in stations_m:
+            full, far = _double_couple_velocity(station - source_m, tensor, time_s, pulse, media)
+            for component in range(3):
+                lags.append(_lag_s(far[component], full[component], 0.01))
+                ratios.append(np.abs(full[component]).max() / np.abs(far[component]).max())
+        rows.append(
+            (
+                f"full / far field at {highcut_hz} Hz: lag (s), peak ratio",
+                f"{min(lags):+.2f}..{max(lags):+.2f}",
+                f"median lag {np.median(lags):+.2f} s; peak ratio {min(ratios):.2f}-"
+                f"{max(ratios):.2f}, median {np.median(ratios):.2f} (3 stations x 3 comp., "
+                "r 9.9-10.8 km)",
+            )
+        )
+    # elastic3d's reciprocal path in a homogeneous full space (no vacuum layer) at 1 Hz.
+    torch.set_num_threads(1)
+    fine = np.arange(0.0, 20.01, 0.5)
+    across = np.arange(-8.0, 8.01, 0.5)
+    shape = (len(fine), len(across), len(across))
+    grid = FDGrid(fine, across, across, *(np.full(shape, v) for v in media), 500.0, 0)
+    cells = np.rint((stations_m[:2, ::-1] / 1000.0 - [0.0, -8.0, -8.0]) / 0.5).astype(np.int64)
+    params = WaveParameters(
+        n_samples=70, highcut_hz=1.0, noise_rms_min_m_s=0.0, noise_rms_max_m_s=0.0
+    )
+    start = time.perf_counter()
+    green = strain_green_tensors(
+        grid, cells, np.array([[30, 16, 16]]), params, 0.025, 6, 4, "cpu", 1.0
+    )
+    events = Events(*(np.array([v]) for v in (0.0, 0.0, 15.0, 2.5, 30.0, 60.0, 40.0, 1.0)))
+    elastic = contract_events(green, events, np.array([vs_km_s]), params)[0]
+    seconds = time.perf_counter() - start
+    pulse = _rate_pulse(1.0, vs_km_s, 2.5, time_s)
+    correlations, amplitudes = [], []
+    for index, station in enumerate(stations_m[:2]):
+        full, _ = _double_couple_velocity(station - source_m, tensor, time_s, pulse, media)
+        reference = np.stack([-full[2], full[1], full[0]])[:, ::10][:, :70]
+        for component in range(3):
+            a, b = reference[component], elastic[index, component]
+            correlations.append(np.corrcoef(a, b)[0, 1])
+            amplitudes.append(a @ b / (a @ a))
+    rows.append(
+        (
+            "elastic3d (full space, 0.5 km, 1 Hz) vs analytic",
+            f"{min(correlations):.3f}-{max(correlations):.3f}",
+            f"correlation; least-squares amplitude {min(amplitudes):.2f}-{max(amplitudes):.2f} "
+            f"(2 stations x 3 components, {seconds:.0f} s)",
+        )
+    )
+    _table(rows, "independent reference: analytic full-space double couple (Vp 6, Vs 3.46 km/s)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the three benchmarks and print their tables."""
     import torch
@@ -299,13 +444,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=512)
     parser.add_argument("--elastic-spacing-km", type=float, default=0.5)
     parser.add_argument("--elastic-steps", type=int, default=1500)
+    parser.add_argument("--near-field-only", action="store_true", help="section 4 alone")
     args = parser.parse_args(argv)
+    if args.near_field_only:
+        near_field_check()
+        return 0
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         bench_traveltime(args.events, root)
         bench_elastic(args.elastic_spacing_km, args.elastic_steps)
         cross_check(root)
+    near_field_check()
     return 0
 
 

@@ -176,6 +176,15 @@ def test_cli_simulate_and_config_typo(tmp_path: Path, capsys: pytest.CaptureFixt
         == 0
     )
     assert "simulated 4 events x 5 stations" in capsys.readouterr().out
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "o").rglob("*")}
+    rerun = ["locate", "simulate", "--config", str(good), "--out", str(tmp_path / "o")]
+    assert main([*rerun, "--no-progress"]) == 0
+    assert "already complete for this config; nothing to do" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "o").rglob("*")} == stamps
+    assert main([*rerun, "--seed", "99"]) == 2
+    assert f"{tmp_path / 'o'}: folder holds a dataset made with another config" in (
+        capsys.readouterr().err
+    )
     settings["grid"]["spacing"] = 0.1
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(settings))

@@ -455,14 +455,9 @@ def simulate(config: SimulateConfig, out: str | Path, progress: bool = True) -> 
 
     start_time = time.perf_counter()
     out = Path(out)
-    # How the run is executed (scheduler, workers, figures) does not change the data, so it is
-    # not part of the job identity: a run may resume under another scheduler.
-    job = {k: v for k, v in json_config(config).items() if k not in EXECUTION_SETTINGS}
-    if (out / "dataset.json").is_file():
-        stored = read_json(out / "dataset.json").get("config", {})
-        if {k: v for k, v in stored.items() if k not in EXECUTION_SETTINGS} == job:
-            raise InputError("dataset already complete for this config; nothing to do", source=out)
-        raise InputError("folder holds another dataset; choose another --out", source=out)
+    job = _job_identity(config)
+    if dataset_complete(config, out):
+        raise InputError("dataset already complete for this config; nothing to do", source=out)
     if out.exists() and any(out.iterdir()):
         raise InputError("output folder exists and is not empty", source=out)
     network = resolve_network(config)
@@ -546,6 +541,32 @@ def simulate(config: SimulateConfig, out: str | Path, progress: bool = True) -> 
     }
     _finish(staging, out, config, network, events, box, backend, summary)
     return SimulateResult(out, events, network, seconds, summary["n_images"], resumed)
+
+
+def _job_identity(config: SimulateConfig) -> dict[str, Any]:
+    """The settings that decide the data.
+
+    How the run is executed (scheduler, workers, figures) does not change the data, so it is
+    not part of the job identity: a run may resume under another scheduler.
+    """
+    return {k: v for k, v in json_config(config).items() if k not in EXECUTION_SETTINGS}
+
+
+def dataset_complete(config: SimulateConfig, out: str | Path) -> bool:
+    """Whether `out` already holds the finished dataset of `config` (then there is nothing to do).
+
+    Raises:
+        InputError: `out` holds a finished dataset made with other settings (names the folder).
+    """
+    out = Path(out)
+    if not (out / "dataset.json").is_file():
+        return False
+    stored = read_json(out / "dataset.json").get("config", {})
+    if {k: v for k, v in stored.items() if k not in EXECUTION_SETTINGS} != _job_identity(config):
+        raise InputError(
+            "folder holds a dataset made with another config; choose another --out", source=out
+        )
+    return True
 
 
 def json_config(config: SimulateConfig) -> dict[str, Any]:
