@@ -1,0 +1,472 @@
+"""Source location from arrival times: physics (Geiger, grid search) and learned regressors.
+
+All locators follow scikit-learn conventions: `fit(times, sensors_xyz, truth_xyz)` then
+`predict(times) -> LocationResult`. `times` is an (events, sensors) array of P arrival times in
+seconds, NaN where a pick is missing. Origin times are never needed: the physics locators
+eliminate them analytically (demeaned residuals), the regressors see arrival-time profiles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import least_squares
+from scipy.spatial.transform import Rotation
+
+from quakesense.aeclass.profiles import arrival_time_profiles, profile_features
+from quakesense.core.errors import InputError
+from quakesense.core.models import Normalisation
+
+PLANAR_TOLERANCE = 1e-3
+"""Points whose smallest principal extent is below this fraction of the largest are coplanar."""
+
+
+@dataclass
+class LocationResult:
+    """Located events: positions (metres), origin times (s) and RMS time residuals (s)."""
+
+    xyz_m: np.ndarray
+    origin_time_s: np.ndarray
+    residual_s: np.ndarray
+
+
+def _plane_basis(points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Centre and 3x2 orthonormal basis of the plane holding `points`, or None if not planar."""
+    centre = points.mean(axis=0)
+    _, singular, vt = np.linalg.svd(points - centre, full_matrices=False)
+    if len(points) >= 3 and singular[-1] <= PLANAR_TOLERANCE * max(singular[0], 1e-30):
+        return centre, vt[:2].T
+    return None
+
+
+def _misfit(times: np.ndarray, travel: np.ndarray) -> np.ndarray:
+    """Sum of squared demeaned residuals of every event (rows of `times`) at every candidate.
+
+    Expands sum_j w (t - tt - t0)^2 minimised over t0 into matrix products, so all events are
+    scored against all candidate sources at once; times are first centred per event, which
+    leaves the misfit unchanged and avoids cancellation for large origin times.
+    """
+    weight = np.isfinite(times).astype(float)
+    count = weight.sum(axis=1, keepdims=True)
+    centre = np.where(weight > 0, times, 0.0).sum(axis=1, keepdims=True) / count
+    t = np.where(weight > 0, times - centre, 0.0)
+    cross = (weight * t) @ travel.T
+    shift = (weight * t).sum(axis=1, keepdims=True) - weight @ travel.T
+    return (
+        (weight * t**2).sum(axis=1, keepdims=True)
+        - 2 * cross
+        + weight @ (travel**2).T
+        - shift**2 / count
+    )
+
+
+class PhysicsLocator:
+    """Straight-ray locator: homogeneous or elliptically anisotropic velocity, station delays.
+
+    The velocity (and the corrections) are fitted by linear least squares to training events of
+    known position; without training truth `velocity_m_s` must be given. With `anisotropic`,
+    travel time is |A^T (x - s)| with a lower-triangular slowness matrix A (6 parameters, an
+    ellipsoidal velocity surface) fitted by nonlinear least squares from the isotropic solution.
+    Sources are searched in the plane of the training sources when those are coplanar (a fault,
+    a plate), else in the plane of the sensors when those are coplanar, else in 3-D.
+
+    Args:
+        method: "geiger" (Gauss-Newton least squares from a coarse-grid start) or "grid"
+            (two-level grid search).
+        velocity_m_s: Fixed velocity; None: fit it to the training truth.
+        station_corrections: Fit one time delay per sensor (needs training truth).
+        anisotropic: Fit an ellipsoidal velocity (needs training truth).
+        grid_points: Grid points per axis of each grid level (None: 121 in 2-D, 41 in 3-D).
+        margin: Search box around sensors and training sources, as a fraction of their span.
+    """
+
+    def __init__(
+        self,
+        method: str = "geiger",
+        velocity_m_s: float | None = None,
+        station_corrections: bool = False,
+        anisotropic: bool = False,
+        grid_points: int | None = None,
+        margin: float = 0.25,
+    ) -> None:
+        self.method = method
+        self.velocity_m_s = velocity_m_s
+        self.station_corrections = station_corrections
+        self.anisotropic = anisotropic
+        self.grid_points = grid_points
+        self.margin = margin
+
+    def fit(
+        self, times: np.ndarray, sensors_xyz: np.ndarray, truth_xyz: np.ndarray | None = None
+    ) -> PhysicsLocator:
+        """Fit velocity/corrections to events of known position and choose the search domain."""
+        if self.method not in {"geiger", "grid"}:
+            raise InputError(f"unknown physics method '{self.method}'", field="method")
+        self.sensors_xyz_ = np.asarray(sensors_xyz, dtype=float)
+        n_sensors = len(self.sensors_xyz_)
+        self.corrections_s_ = np.zeros(n_sensors)
+        self.slowness_matrix_ = None
+        has_truth = truth_xyz is not None and np.isfinite(truth_xyz).all() and len(truth_xyz)
+        if has_truth:
+            self._fit_velocity(np.asarray(times, dtype=float), np.asarray(truth_xyz, dtype=float))
+            if self.anisotropic:
+                self._fit_anisotropy(np.asarray(times, dtype=float), np.asarray(truth_xyz))
+        elif self.anisotropic or self.station_corrections:
+            raise InputError(
+                "station corrections and anisotropy are fitted to events of known position "
+                "(x_m, y_m, z_m); the picks have none",
+                field="x_m",
+            )
+        elif self.velocity_m_s is None:
+            raise InputError(
+                "no velocity: give one or events with known positions (x_m, y_m, z_m)",
+                field="velocity_m_s",
+            )
+        else:
+            self.velocity_m_s_ = float(self.velocity_m_s)
+        anchors = self.sensors_xyz_
+        plane = _plane_basis(np.asarray(truth_xyz, dtype=float)) if has_truth else None
+        if has_truth:
+            anchors = np.vstack([anchors, truth_xyz])
+        if plane is None:
+            plane = _plane_basis(self.sensors_xyz_)
+        if plane is None:
+            self.origin_, self.basis_ = anchors.mean(axis=0), np.eye(3)
+        else:
+            self.origin_, self.basis_ = plane
+        local = (anchors - self.origin_) @ self.basis_
+        span = np.ptp(local, axis=0).max()
+        self.low_ = local.min(axis=0) - self.margin * span
+        self.high_ = local.max(axis=0) + self.margin * span
+        return self
+
+    def _fit_velocity(self, times: np.ndarray, truth: np.ndarray) -> None:
+        distance = np.linalg.norm(truth[:, None, :] - self.sensors_xyz_[None], axis=2)
+        observed = np.isfinite(times)
+        count = observed.sum(axis=1, keepdims=True)
+
+        def demean(values: np.ndarray) -> np.ndarray:
+            values = np.where(observed, values, 0.0)
+            return np.where(observed, values - values.sum(axis=1, keepdims=True) / count, 0.0)
+
+        columns = [demean(distance)[observed]]
+        if self.station_corrections:
+            for j in range(times.shape[1]):
+                indicator = np.zeros_like(times)
+                indicator[:, j] = 1.0
+                columns.append(demean(indicator)[observed])
+        design = np.column_stack(columns)
+        target = demean(times)[observed]
+        if self.velocity_m_s is not None:
+            target = target - design[:, 0] / self.velocity_m_s
+            design = design[:, 1:]
+        solution = np.linalg.lstsq(design, target, rcond=None)[0] if design.size else []
+        if self.velocity_m_s is None:
+            slowness, solution = float(solution[0]), solution[1:]
+            if slowness <= 0:
+                raise InputError("fitted velocity is not positive: check picks and positions")
+            self.velocity_m_s_ = 1.0 / slowness
+        else:
+            self.velocity_m_s_ = float(self.velocity_m_s)
+        if self.station_corrections:
+            self.corrections_s_ = np.asarray(solution, dtype=float)
+
+    def _fit_anisotropy(self, times: np.ndarray, truth: np.ndarray) -> None:
+        observed = np.isfinite(times)
+        count = observed.sum(axis=1, keepdims=True)
+        offset = truth[:, None, :] - self.sensors_xyz_[None]
+        rows, cols = np.tril_indices(3)
+        n_corr = len(self.sensors_xyz_) if self.station_corrections else 0
+
+        def unpack(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            matrix = np.zeros((3, 3))
+            matrix[rows, cols] = q[:6]
+            corrections = q[6:] if n_corr else np.zeros(len(self.sensors_xyz_))
+            return matrix, corrections
+
+        def residual(q: np.ndarray) -> np.ndarray:
+            matrix, corrections = unpack(q)
+            misfit = np.where(observed, times - np.linalg.norm(offset @ matrix, axis=2), 0.0)
+            misfit = misfit - corrections
+            mean = np.where(observed, misfit, 0.0).sum(axis=1, keepdims=True) / count
+            return (np.where(observed, misfit - mean, 0.0) * self.velocity_m_s_).ravel()
+
+        start = np.eye(3)[rows, cols] / self.velocity_m_s_
+        start = np.concatenate([start, self.corrections_s_[:n_corr]])
+        self.slowness_matrix_, self.corrections_s_ = unpack(
+            least_squares(residual, start, x_scale="jac").x
+        )
+
+    def travel_time_s(self, xyz_m: np.ndarray) -> np.ndarray:
+        """Predicted travel times (candidates, sensors), corrections included."""
+        offset = np.asarray(xyz_m)[:, None, :] - self.sensors_xyz_[None]
+        if self.slowness_matrix_ is not None:
+            return np.linalg.norm(offset @ self.slowness_matrix_, axis=2) + self.corrections_s_
+        return np.linalg.norm(offset, axis=2) / self.velocity_m_s_ + self.corrections_s_
+
+    def _to_xyz(self, local: np.ndarray) -> np.ndarray:
+        return self.origin_ + local @ self.basis_.T
+
+    def _grid(self, low: np.ndarray, high: np.ndarray, points: int) -> np.ndarray:
+        axes = [np.linspace(lo, hi, points) for lo, hi in zip(low, high, strict=True)]
+        return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
+
+    def _grid_search(self, times: np.ndarray, points: int, levels: int) -> np.ndarray:
+        best = np.empty((len(times), len(self.low_)))
+        chunk = max(1, int(2e7 // points ** len(self.low_)))
+        for start in range(0, len(times), chunk):
+            block = times[start : start + chunk]
+            local = self._grid(self.low_, self.high_, points)
+            found = local[np.argmin(_misfit(block, self.travel_time_s(self._to_xyz(local))), 1)]
+            step = (self.high_ - self.low_) / (points - 1)
+            for _ in range(levels - 1):
+                for i, centre in enumerate(found):
+                    fine = self._grid(centre - 2 * step, centre + 2 * step, points)
+                    cost = _misfit(block[i : i + 1], self.travel_time_s(self._to_xyz(fine)))
+                    found[i] = fine[np.argmin(cost[0])]
+                step = 4 * step / (points - 1)
+            best[start : start + chunk] = found
+        return best
+
+    def _geiger(self, times: np.ndarray, start: np.ndarray) -> np.ndarray:
+        located = start.copy()
+        scale = float(np.max(self.high_ - self.low_))
+        for i, row in enumerate(times):
+            observed = np.isfinite(row)
+
+            def residual(q: np.ndarray, row: np.ndarray = row, observed: np.ndarray = observed):
+                travel = self.travel_time_s(self._to_xyz(q[None]))[0][observed]
+                misfit = row[observed] - travel
+                return (misfit - misfit.mean()) * self.velocity_m_s_ / scale
+
+            located[i] = least_squares(residual, start[i], method="lm").x
+        return located
+
+    def predict(self, times: np.ndarray) -> LocationResult:
+        """Locate every event (row of `times`)."""
+        times = np.asarray(times, dtype=float)
+        if self.method == "grid":
+            points = self.grid_points or (121 if len(self.low_) == 2 else 41)
+            local = self._grid_search(times, points, levels=3)
+        else:
+            local = self._geiger(times, self._grid_search(times, 21, levels=1))
+        xyz = self._to_xyz(local)
+        misfit = times - self.travel_time_s(xyz)
+        origin = np.nanmean(misfit, axis=1)
+        residual = np.sqrt(np.nanmean((misfit - origin[:, None]) ** 2, axis=1))
+        return LocationResult(xyz_m=xyz, origin_time_s=origin, residual_s=residual)
+
+
+class ProfileRegressor:
+    """Source coordinates regressed from arrival-time profiles (Gaussian process or MLP).
+
+    Features are origin-time-free profiles in seconds (`scale="none"`) with the documented
+    imputation, plus mask columns when the training picks have gaps, standardised on the
+    training events. The MLP is scikit-learn's (L-BFGS): leave-one-out on tens of events needs
+    many tiny fits, where a Lightning run per fit would cost more in start-up than in training.
+
+    Args:
+        kind: "gp" or "mlp".
+        hidden_units: MLP hidden layer sizes.
+        seed: Seed of the MLP initialisation and the GP optimiser restarts.
+    """
+
+    def __init__(self, kind: str = "gp", hidden_units: tuple[int, ...] = (32,), seed: int = 0):
+        self.kind = kind
+        self.hidden_units = hidden_units
+        self.seed = seed
+
+    def _features(self, times: np.ndarray, mask_channel: bool) -> np.ndarray:
+        profile = arrival_time_profiles(np.asarray(times, dtype=float)[:, :, None], scale="none")
+        return profile_features(profile, mask_channel=mask_channel)
+
+    def _model(self) -> Any:
+        if self.kind == "gp":
+            from sklearn.gaussian_process import GaussianProcessRegressor
+            from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+            n_features = self.n_features_
+            kernel = ConstantKernel(1.0) * RBF(np.full(n_features, 3.0), (1e-2, 1e3))
+            kernel = kernel + WhiteKernel(1e-2, (1e-6, 1.0))
+            return GaussianProcessRegressor(
+                kernel, normalize_y=True, n_restarts_optimizer=2, random_state=self.seed
+            )
+        if self.kind == "mlp":
+            from sklearn.neural_network import MLPRegressor
+
+            return MLPRegressor(
+                hidden_layer_sizes=self.hidden_units,
+                activation="tanh",
+                solver="lbfgs",
+                alpha=1e-2,
+                max_iter=5000,
+                random_state=self.seed,
+            )
+        raise InputError(f"unknown regressor '{self.kind}' (gp or mlp)", field="method")
+
+    def fit(self, times: np.ndarray, truth_xyz: np.ndarray) -> ProfileRegressor:
+        """Fit on events of known position."""
+        self.mask_channel_ = bool(np.isnan(times).any())
+        features = self._features(times, self.mask_channel_)
+        self.n_features_ = features.shape[1]
+        self.inputs_ = Normalisation.fit(features)
+        self.targets_ = Normalisation.fit(truth_xyz)
+        self.model_ = self._model().fit(
+            self.inputs_.apply(features), self.targets_.apply(truth_xyz)
+        )
+        return self
+
+    def predict_xyz(self, times: np.ndarray) -> np.ndarray:
+        """Predicted positions (events, 3)."""
+        features = self._features(times, self.mask_channel_)
+        return self.targets_.invert(self.model_.predict(self.inputs_.apply(features)))
+
+
+class HybridLocator:
+    """Physics location corrected by a Gaussian process trained on the physics errors.
+
+    The anisotropic, station-corrected model explains most of the arrival times; what it misses
+    (heterogeneity, sensor size, picking bias) varies smoothly with the source, so a GP on the
+    arrival-time profile learns the location error of the physics model from the training events.
+    """
+
+    def __init__(self, method: str = "geiger", seed: int = 0) -> None:
+        self.method = method
+        self.seed = seed
+
+    def fit(
+        self, times: np.ndarray, sensors_xyz: np.ndarray, truth_xyz: np.ndarray
+    ) -> HybridLocator:
+        """Fit the physics model, locate the training events, fit the GP on their errors."""
+        self.physics_ = PhysicsLocator(self.method, station_corrections=True, anisotropic=True).fit(
+            times, sensors_xyz, truth_xyz
+        )
+        located = self.physics_.predict(times).xyz_m
+        self.correction_ = ProfileRegressor("gp", seed=self.seed).fit(times, truth_xyz - located)
+        return self
+
+    def predict(self, times: np.ndarray) -> LocationResult:
+        """Physics location plus the learned correction."""
+        result = self.physics_.predict(times)
+        result.xyz_m = result.xyz_m + self.correction_.predict_xyz(times)
+        return result
+
+
+def make_locator(
+    method: str, *, velocity_m_s: float | None = None, seed: int = 0
+) -> PhysicsLocator | ProfileRegressor | HybridLocator:
+    """Locator named `method`: geiger, grid (homogeneous), geiger-sc/grid-sc (station
+    corrections), aniso (anisotropic + station corrections, Geiger), gp, mlp, hybrid."""
+    if method in {"geiger", "grid"}:
+        return PhysicsLocator(method, velocity_m_s=velocity_m_s)
+    if method in {"geiger-sc", "grid-sc"}:
+        return PhysicsLocator(method[:-3], velocity_m_s=velocity_m_s, station_corrections=True)
+    if method == "aniso":
+        return PhysicsLocator("geiger", station_corrections=True, anisotropic=True)
+    if method in {"gp", "mlp"}:
+        return ProfileRegressor(method, seed=seed)
+    if method == "hybrid":
+        return HybridLocator(seed=seed)
+    raise InputError(
+        f"unknown method '{method}' (geiger, grid, geiger-sc, grid-sc, aniso, gp, mlp, hybrid)",
+        field="--method",
+    )
+
+
+def fit_predict(
+    method: str,
+    train_times: np.ndarray,
+    sensors_xyz: np.ndarray,
+    train_truth: np.ndarray | None,
+    times: np.ndarray,
+    *,
+    velocity_m_s: float | None = None,
+    seed: int = 0,
+) -> LocationResult:
+    """Fit the locator `method` on training events and locate `times`."""
+    locator = make_locator(method, velocity_m_s=velocity_m_s, seed=seed)
+    if isinstance(locator, ProfileRegressor):
+        if train_truth is None:
+            raise InputError(f"method '{method}' learns from events with known x_m, y_m, z_m")
+        locator.fit(train_times, train_truth)
+        xyz = locator.predict_xyz(times)
+        physics = PhysicsLocator("grid", velocity_m_s=velocity_m_s).fit(
+            train_times, sensors_xyz, train_truth
+        )
+        misfit = times - physics.travel_time_s(xyz)
+        origin = np.nanmean(misfit, axis=1)
+        residual = np.sqrt(np.nanmean((misfit - origin[:, None]) ** 2, axis=1))
+        return LocationResult(xyz_m=xyz, origin_time_s=origin, residual_s=residual)
+    if isinstance(locator, HybridLocator):
+        if train_truth is None:
+            raise InputError("method 'hybrid' learns from events with known x_m, y_m, z_m")
+        return locator.fit(train_times, sensors_xyz, train_truth).predict(times)
+    return locator.fit(train_times, sensors_xyz, train_truth).predict(times)
+
+
+def leave_one_out(
+    method: str,
+    times: np.ndarray,
+    sensors_xyz: np.ndarray,
+    truth_xyz: np.ndarray,
+    *,
+    seed: int = 0,
+) -> LocationResult:
+    """Locate each event with a locator fitted on all the other events."""
+    located = [
+        fit_predict(
+            method,
+            np.delete(times, i, axis=0),
+            sensors_xyz,
+            np.delete(truth_xyz, i, axis=0),
+            times[i : i + 1],
+            seed=seed,
+        )
+        for i in range(len(times))
+    ]
+    return LocationResult(
+        xyz_m=np.vstack([r.xyz_m for r in located]),
+        origin_time_s=np.concatenate([r.origin_time_s for r in located]),
+        residual_s=np.concatenate([r.residual_s for r in located]),
+    )
+
+
+def fit_plane_embedding(
+    times: np.ndarray, sensors_xyz: np.ndarray, plane_uw: np.ndarray, *, seed: int = 0
+) -> np.ndarray:
+    """Place sources known only by in-plane coordinates (u, w) into the sensor frame.
+
+    Fits a rigid transform (rotation, translation) of the plane and a homogeneous velocity to
+    the arrival times by least squares, from many starting orientations; used where a data set
+    gives source positions on a fault but not the fault's position in the block.
+
+    Returns:
+        (events, 3) source positions in the sensor frame.
+    """
+    rng = np.random.default_rng(seed)
+    flat = np.column_stack([plane_uw[:, 0], np.zeros(len(plane_uw)), plane_uw[:, 1]])
+    aperture = float(np.ptp(sensors_xyz, axis=0).max())
+    spread = np.nanmedian(np.nanmax(times, 1) - np.nanmin(times, 1))
+    observed = np.isfinite(times)
+
+    def place(p: np.ndarray) -> np.ndarray:
+        return Rotation.from_rotvec(p[3:6]).apply(flat) + p[:3]
+
+    def residual(p: np.ndarray) -> np.ndarray:
+        travel = np.linalg.norm(place(p)[:, None] - sensors_xyz[None], axis=2) / p[6]
+        misfit = np.where(observed, times - travel, 0.0)
+        mean = misfit.sum(1, keepdims=True) / observed.sum(1, keepdims=True)
+        return (np.where(observed, misfit - mean, 0.0) / spread).ravel()
+
+    best = None
+    for rotation in Rotation.create_group("O"):
+        for _ in range(2):
+            shift = sensors_xyz.mean(0) - rotation.apply(flat).mean(0)
+            shift = shift + rng.normal(0, 0.2 * aperture, 3)
+            start = np.r_[shift, rotation.as_rotvec(), aperture / spread]
+            solution = least_squares(residual, start, x_scale="jac")
+            if best is None or solution.cost < best.cost:
+                best = solution
+    return place(best.x)

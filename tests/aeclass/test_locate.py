@@ -1,0 +1,130 @@
+"""Tests of the physics and learned locators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quakesense.aeclass.locate import (
+    PhysicsLocator,
+    ProfileRegressor,
+    _misfit,
+    fit_plane_embedding,
+    leave_one_out,
+)
+
+SENSORS = np.array(
+    [[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1], [1, 0, 1], [0, 1, 1], [1, 1, 0.8]]
+)
+
+
+def _events(n: int, velocity: float = 3000.0, seed: int = 0, corrections=None):
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0.2, 0.8, (n, 3))
+    origin = rng.uniform(0, 1, n)
+    times = origin[:, None] + np.linalg.norm(truth[:, None] - SENSORS[None], axis=2) / velocity
+    if corrections is not None:
+        times = times + corrections
+    return times, truth
+
+
+def test_misfit_matches_a_plain_loop() -> None:
+    times, _ = _events(3)
+    times[1, 2] = np.nan
+    travel = np.random.default_rng(1).uniform(0, 1e-3, (5, 8))
+    fast = _misfit(times, travel)
+    for i in range(3):
+        for k in range(5):
+            r = (times[i] - travel[k])[np.isfinite(times[i])]
+            assert fast[i, k] == pytest.approx(((r - r.mean()) ** 2).sum(), abs=1e-15)
+
+
+@pytest.mark.parametrize("method", ["geiger", "grid"])
+def test_physics_recovers_sources_with_known_velocity(method: str) -> None:
+    times, truth = _events(6)
+    times[0, 4] = np.nan
+    result = PhysicsLocator(method, velocity_m_s=3000.0).fit(times, SENSORS).predict(times)
+    tolerance = 1e-6 if method == "geiger" else 5e-3
+    assert np.abs(result.xyz_m - truth).max() < tolerance
+    assert result.residual_s.max() < (1e-9 if method == "geiger" else 2e-6)
+
+
+def test_velocity_and_station_corrections_are_fitted() -> None:
+    corrections = np.array([0, 2, -1, 0, 1, 0, -2, 0]) * 1e-6
+    times, truth = _events(30, velocity=4200.0, corrections=corrections)
+    locator = PhysicsLocator(station_corrections=True).fit(times, SENSORS, truth)
+    assert locator.velocity_m_s_ == pytest.approx(4200.0, rel=1e-6)
+    np.testing.assert_allclose(
+        locator.corrections_s_ - locator.corrections_s_.mean(),
+        corrections - corrections.mean(),
+        atol=1e-10,
+    )
+
+
+def test_without_velocity_or_truth_is_an_input_error() -> None:
+    from quakesense.core.errors import InputError
+
+    times, _ = _events(2)
+    with pytest.raises(InputError, match="velocity"):
+        PhysicsLocator().fit(times, SENSORS)
+
+
+def test_gp_regressor_beats_the_mean_position() -> None:
+    times, truth = _events(40, seed=3)
+    for kind in ("gp", "mlp"):
+        predicted = ProfileRegressor(kind).fit(times[:30], truth[:30]).predict_xyz(times[30:])
+        error = np.linalg.norm(predicted - truth[30:], axis=1)
+        naive = np.linalg.norm(truth[30:] - truth[:30].mean(0), axis=1)
+        assert np.sqrt(np.mean(error**2)) < 0.5 * np.sqrt(np.mean(naive**2))
+
+
+def test_leave_one_out_never_sees_the_held_out_event() -> None:
+    times, truth = _events(8, seed=4)
+    moved = truth.copy()
+    moved[0] += 0.3
+    first = leave_one_out("geiger", times, SENSORS, truth).xyz_m[0]
+    second = leave_one_out("geiger", times, SENSORS, moved).xyz_m[0]
+    np.testing.assert_allclose(first, second)
+
+
+def test_plane_embedding_recovers_a_rotated_fault() -> None:
+    rng = np.random.default_rng(2)
+    uw = rng.uniform(0, 0.6, (25, 2))
+    angle = 0.7
+    true = np.column_stack(
+        [0.2 + uw[:, 0] * np.cos(angle), 0.2 + uw[:, 0] * np.sin(angle), uw[:, 1]]
+    )
+    sensors = SENSORS * 0.8
+    times = np.linalg.norm(true[:, None] - sensors[None], axis=2) / 3000.0 + 1.0
+    placed = fit_plane_embedding(times, sensors, uw)
+    assert np.abs(placed - true).max() < 1e-4
+
+
+@pytest.mark.shared_data
+def test_steel_plate_pencil_lead_break(shared_data: Path) -> None:
+    from quakesense.aeclass.profiles import pick_matrix
+    from quakesense.aeclass.waveforms import pick_tradb
+    from quakesense.io.picks import read_vaex_sensors
+
+    folder = shared_data / "ae/vallenae_examples/steel_plate"
+    sensors, velocity = read_vaex_sensors(folder / "sample.vaex")
+    picks = pick_tradb(folder / "sample.tradb")
+    times = pick_matrix(picks, list(sensors["sensor"]), ["P"]).time_s[:, :, 0]
+    xyz = sensors[["x_m", "y_m", "z_m"]].to_numpy()
+    for method in ("geiger", "grid"):
+        result = PhysicsLocator(method, velocity_m_s=velocity).fit(times, xyz).predict(times)
+        assert np.hypot(*(result.xyz_m[0, :2] - [0.222, 0.366])) < 2e-3
+
+
+def test_anisotropic_model_is_recovered_and_locates() -> None:
+    rng = np.random.default_rng(5)
+    truth = rng.uniform(0.2, 0.8, (40, 3))
+    slowness = np.array([[1 / 3000, 0, 0], [0.2 / 3000, 1 / 4000, 0], [0, 0, 1 / 3500]])
+    times = np.linalg.norm((truth[:, None] - SENSORS[None]) @ slowness, axis=2) + 0.5
+    isotropic = PhysicsLocator().fit(times[:30], SENSORS, truth[:30]).predict(times[30:])
+    locator = PhysicsLocator(anisotropic=True).fit(times[:30], SENSORS, truth[:30])
+    located = locator.predict(times[30:])
+    assert np.abs(located.xyz_m - truth[30:]).max() < 1e-4
+    assert np.abs(isotropic.xyz_m - truth[30:]).max() > 1e-2
