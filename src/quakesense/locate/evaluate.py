@@ -1,0 +1,431 @@
+"""Accuracy of located events: against a reference catalog, and on held-out synthetic events.
+
+`compare` joins estimates and a reference catalog by event id and gives per-event errors in km
+and seconds; `rmse_table` summarises them per method (the paper's Table 1 has the same columns);
+`error_map` and `depth_section` draw reference-to-estimate arrows like the paper's Figs 6-8.
+`evaluate_synthetic` locates the test split of a simulated dataset under the paper's conditions
+(clean, added noise, 1-3 stations cut out) with the network, and with the grid-search baseline
+on the very same waveforms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from quakesense.core.errors import InputError
+from quakesense.core.geo import LocalProjection, haversine_km
+from quakesense.locate.detect import NoTriggerError, TriggerConfig, detect, estimate_in_time
+from quakesense.locate.gridsearch import GridSearchLocator, PickerConfig, pick_event
+from quakesense.locate.train import SimulatedSet, TrainedLocator
+
+ERROR_COLUMNS: tuple[str, ...] = (
+    "epicentre_km",
+    "north_km",
+    "east_km",
+    "depth_km",
+    "origin_time_s",
+    "magnitude",
+)
+
+
+def compare(estimates: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Per-event errors (estimate - reference) for events located in both tables.
+
+    Both tables need event_id, latitude_deg, longitude_deg, depth_km and magnitude; origin time
+    as `origin_time` (estimates) and `time` or `origin_time` (reference), or `origin_time_s`.
+
+    Raises:
+        InputError: no event id in common.
+    """
+    ref = reference.rename(columns={"time": "origin_time"})
+    est = estimates[estimates.get("status", "ok") == "ok"] if "status" in estimates else estimates
+    merged = est.merge(ref, on="event_id", suffixes=("", "_ref"))
+    if merged.empty:
+        raise InputError(
+            "no event_id in common between the estimates and the reference catalog",
+            field="event_id",
+        )
+    lat0, lon0 = (
+        merged["latitude_deg_ref"].to_numpy(float),
+        merged["longitude_deg_ref"].to_numpy(float),
+    )
+    lat, lon = merged["latitude_deg"].to_numpy(float), merged["longitude_deg"].to_numpy(float)
+    out = pd.DataFrame({"event_id": merged["event_id"]})
+    if "method" in merged:
+        out["method"] = merged["method"]
+    out["epicentre_km"] = haversine_km(lat0, lon0, lat, lon)
+    out["north_km"] = np.sign(lat - lat0) * haversine_km(lat0, lon0, lat, lon0)
+    out["east_km"] = np.sign(lon - lon0) * haversine_km(lat0, lon0, lat0, lon)
+    out["depth_km"] = merged["depth_km"].to_numpy(float) - merged["depth_km_ref"].to_numpy(float)
+    if "origin_time_s" in merged and "origin_time_s_ref" in merged:
+        out["origin_time_s"] = merged["origin_time_s"] - merged["origin_time_s_ref"]
+    elif "origin_time" in merged and "origin_time_ref" in merged:
+        delta = pd.to_datetime(merged["origin_time"], utc=True, format="ISO8601") - pd.to_datetime(
+            merged["origin_time_ref"], utc=True, format="ISO8601"
+        )
+        out["origin_time_s"] = delta.dt.total_seconds()
+    else:
+        out["origin_time_s"] = np.nan
+    out["magnitude"] = merged["magnitude"].astype(float) - merged["magnitude_ref"].astype(float)
+    for name in ("latitude_deg", "longitude_deg", "depth_km"):
+        out[f"{name}_ref"] = merged[f"{name}_ref"].to_numpy(float)
+        out[f"{name}_est"] = merged[name].to_numpy(float)
+    return out
+
+
+def rmse_table(errors: pd.DataFrame, by: str = "method") -> pd.DataFrame:
+    """RMSE of every error column per group (`epicentre_km` is the RMS epicentral distance)."""
+    groups = errors.groupby(by, sort=False) if by in errors else [("all", errors)]
+    rows = []
+    for name, part in groups:
+        row = {by: name, "n_events": len(part)}
+        for column in ERROR_COLUMNS:
+            values = part[column].to_numpy(float)
+            finite = values[np.isfinite(values)]
+            row[column] = float(np.sqrt(np.mean(finite**2))) if finite.size else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _xy(errors: pd.DataFrame, kind: str, projection: LocalProjection) -> tuple[np.ndarray, ...]:
+    return projection.to_xy_km(errors[f"latitude_deg_{kind}"], errors[f"longitude_deg_{kind}"])
+
+
+def error_map(
+    errors: pd.DataFrame,
+    projection: LocalProjection,
+    stations: pd.DataFrame | None = None,
+    title: str = "",
+) -> plt.Figure:
+    """Epicentres: reference (circles) -> estimate (arrows), per method, stations as triangles."""
+    fig, ax = plt.subplots(figsize=(6, 6))
+    if stations is not None:
+        sx, sy = projection.to_xy_km(stations["latitude_deg"], stations["longitude_deg"])
+        ax.scatter(sx, sy, marker="^", color="k", s=30, label="stations")
+    methods = errors["method"].unique() if "method" in errors else ["estimate"]
+    for k, method in enumerate(methods):
+        part = errors[errors["method"] == method] if "method" in errors else errors
+        x0, y0 = _xy(part, "ref", projection)
+        x1, y1 = _xy(part, "est", projection)
+        colour = f"C{k}"
+        ax.scatter(x0, y0, facecolors="none", edgecolors="grey", s=25)
+        ax.quiver(
+            x0,
+            y0,
+            x1 - x0,
+            y1 - y0,
+            angles="xy",
+            scale_units="xy",
+            scale=1,
+            color=colour,
+            width=0.004,
+            label=str(method),
+        )
+    ax.set_xlabel("east (km)")
+    ax.set_ylabel("north (km)")
+    ax.set_aspect("equal")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "epicentres: reference -> estimate")
+    return fig
+
+
+def depth_section(errors: pd.DataFrame, projection: LocalProjection, title: str = "") -> plt.Figure:
+    """East-depth section: reference -> estimate arrows per method (depth down)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    methods = errors["method"].unique() if "method" in errors else ["estimate"]
+    for k, method in enumerate(methods):
+        part = errors[errors["method"] == method] if "method" in errors else errors
+        x0, _ = _xy(part, "ref", projection)
+        x1, _ = _xy(part, "est", projection)
+        z0, z1 = part["depth_km_ref"].to_numpy(), part["depth_km_est"].to_numpy()
+        ax.scatter(x0, z0, facecolors="none", edgecolors="grey", s=25)
+        ax.quiver(
+            x0,
+            z0,
+            x1 - x0,
+            z1 - z0,
+            angles="xy",
+            scale_units="xy",
+            scale=1,
+            color=f"C{k}",
+            width=0.004,
+            label=str(method),
+        )
+    ax.invert_yaxis()
+    ax.set_xlabel("east (km)")
+    ax.set_ylabel("depth (km below sea level)")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "depth section: reference -> estimate")
+    return fig
+
+
+@dataclass
+class Condition:
+    """A test condition: extra noise (x the event's vertical peak) and stations cut out."""
+
+    name: str
+    noise_relative: float = 0.0
+    n_cutout: int = 0
+
+
+DEFAULT_CONDITIONS: tuple[Condition, ...] = (
+    Condition("clean"),
+    Condition("noise 5%", noise_relative=0.05),
+    Condition("cutout 1", n_cutout=1),
+    Condition("cutout 2", n_cutout=2),
+    Condition("cutout 3", n_cutout=3),
+)
+
+
+def _apply(values: np.ndarray, condition: Condition, rng: np.random.Generator) -> np.ndarray:
+    out = np.array(values, dtype=np.float32, copy=True)
+    if condition.noise_relative:
+        level = condition.noise_relative * np.abs(out[:, 0]).max()
+        out += rng.normal(0.0, level, out.shape).astype(np.float32)
+    if condition.n_cutout:
+        out[rng.choice(out.shape[0], condition.n_cutout, replace=False)] = 0.0
+    return out
+
+
+def evaluate_synthetic(
+    data: SimulatedSet,
+    locator: TrainedLocator,
+    *,
+    split: str = "test",
+    conditions: tuple[Condition, ...] = DEFAULT_CONDITIONS,
+    trigger: TriggerConfig | None = None,
+    gridsearch: GridSearchLocator | None = None,
+    picker: PickerConfig | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Locate the events of `split` under each condition; one row per event, condition, method.
+
+    The network answers `trigger.answer_after_s` after the STA/LTA detection; the grid search
+    (if given) locates the same perturbed waveforms from ObsPy AR-AIC picks. Events without a
+    trigger or with too few picks are kept as rows with status explaining why.
+    """
+    trigger = trigger or TriggerConfig()
+    if picker is None:
+        highcut_hz = data.meta.get("config", {}).get("propagation", {}).get("highcut_hz", 4.0)
+        picker = PickerConfig(freqmax_hz=min(highcut_hz, 0.4 / data.sampling_interval_s))
+    projection = LocalProjection(**data.meta["projection"])
+    rows_idx = data.split_indices(split)
+    if len(rows_idx) == 0:
+        raise InputError(f"no events in split '{split}'", source=data.path, field="split")
+    stations = [str(s) for s in data.stations["station"]]
+    dt = data.sampling_interval_s
+    rng = np.random.default_rng(seed)
+    rows = []
+    for row in tqdm(rows_idx, desc="evaluate", disable=not progress):
+        event = data.events.iloc[int(row)]
+        clean = data.event_values(int(row))
+        for condition in conditions:
+            values = _apply(clean, condition, rng)
+            base = {"event_id": event["event_id"], "condition": condition.name}
+            try:
+                onset = detect(values, dt, trigger, source=str(event["event_id"]))
+                answer = estimate_in_time(locator, values, onset, trigger.answer_after_s).answer
+                rows.append(
+                    {
+                        **base,
+                        "method": locator.spec.model_type,
+                        "status": "ok",
+                        "latitude_deg": answer[0],
+                        "longitude_deg": answer[1],
+                        "depth_km": answer[2],
+                        "origin_time_s": answer[3],
+                        "magnitude": answer[4],
+                    }
+                )
+            except NoTriggerError as exc:
+                rows.append({**base, "method": locator.spec.model_type, "status": str(exc)})
+            if gridsearch is None:
+                continue
+            picks = pick_event(values, dt, stations, picker)
+            try:
+                found = gridsearch.locate(picks, source=str(event["event_id"]))
+            except InputError as exc:
+                rows.append({**base, "method": "gridsearch", "status": str(exc)})
+                continue
+            lat, lon = projection.to_latlon(found.x_km, found.y_km)
+            rows.append(
+                {
+                    **base,
+                    "method": "gridsearch",
+                    "status": "ok",
+                    "latitude_deg": float(lat),
+                    "longitude_deg": float(lon),
+                    "depth_km": found.z_km,
+                    "origin_time_s": found.origin_time_s,
+                    "magnitude": np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def synthetic_rmse(results: pd.DataFrame, data: SimulatedSet) -> pd.DataFrame:
+    """RMSE per condition and method of `evaluate_synthetic` results, with located counts."""
+    reference = data.events[
+        ["event_id", "latitude_deg", "longitude_deg", "depth_km", "magnitude", "origin_time_s"]
+    ]
+    tables = []
+    for (condition, method), part in results.groupby(["condition", "method"], sort=False):
+        located = part[part["status"] == "ok"]
+        if located.empty:
+            continue
+        errors = compare(located, reference)
+        table = rmse_table(errors.assign(method=method))
+        table.insert(0, "condition", condition)
+        table["n_failed"] = int((part["status"] != "ok").sum())
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+
+def _read_locations(path: Path) -> pd.DataFrame:
+    from quakesense.core.store import read_table
+
+    table = read_table(path)
+    for column in ("event_id", "latitude_deg", "longitude_deg", "depth_km"):
+        if column not in table:
+            raise InputError("location table lacks a column", source=path, field=column)
+    table["event_id"] = table["event_id"].astype(str)
+    if "method" not in table:
+        table["method"] = Path(path).stem
+    if "magnitude" not in table:
+        table["magnitude"] = np.nan
+    return table
+
+
+def run_evaluation(
+    out: Path,
+    *,
+    predictions: list[Path],
+    reference: Path | None = None,
+    reference_waveforms: Path | None = None,
+    stations: Path | None = None,
+    data: Path | None = None,
+    model: Path | None = None,
+    velocity: Path | None = None,
+    seed: int = 0,
+    gridsearch: bool = True,
+) -> Path:
+    """`quakesense locate evaluate`: against a reference catalog, or on a dataset's test split."""
+    from quakesense.core.report import RunFolder
+
+    run = RunFolder(out, "locate evaluate")
+    run.save_config(
+        {
+            "predictions": [str(p) for p in predictions],
+            "reference": str(reference) if reference else None,
+            "reference_waveforms": str(reference_waveforms) if reference_waveforms else None,
+            "data": str(data) if data else None,
+            "model": str(model) if model else None,
+            "velocity": str(velocity) if velocity else None,
+            "seed": seed,
+        }
+    )
+    if data is not None:
+        metrics = _evaluate_dataset(run, data, model, velocity, seed, gridsearch)
+    elif predictions:
+        metrics = _evaluate_catalog(run, predictions, reference, reference_waveforms, stations)
+    else:
+        raise InputError(
+            "give --predictions with a reference, or --data with --model", field="--data"
+        )
+    run.save_metrics(metrics)
+    return run.write_report()
+
+
+def _evaluate_catalog(
+    run: object,
+    predictions: list[Path],
+    reference: Path | None,
+    reference_waveforms: Path | None,
+    stations: Path | None,
+) -> dict:
+    from quakesense.core.store import read_table
+    from quakesense.io.waveforms import read_catalog_from_headers
+
+    if reference is not None:
+        ref = read_table(reference)
+        ref["event_id"] = ref["event_id"].astype(str)
+    elif reference_waveforms is not None:
+        ref = read_catalog_from_headers(reference_waveforms)
+    else:
+        raise InputError("give --reference or --reference-waveforms", field="--reference")
+    errors = pd.concat([compare(_read_locations(p), ref) for p in predictions], ignore_index=True)
+    table = rmse_table(errors)
+    projection = LocalProjection(
+        float(ref["latitude_deg"].mean()), float(ref["longitude_deg"].mean())
+    )
+    station_table = None
+    if stations is not None:
+        from quakesense.io.stations import read_stations
+
+        station_table = read_stations(stations)
+    run.figure(error_map(errors, projection, station_table), "error_map", "epicentres")
+    run.figure(depth_section(errors, projection), "depth_section", "depth section")
+    run.heading("RMSE per parameter against the reference")
+    run.table(table, caption=f"{len(ref)} reference events; magnitude NaN where absent")
+    run.heading("per-event errors")
+    run.table(errors)
+    return {"rmse": table.to_dict("records"), "errors": errors.to_dict("records")}
+
+
+def _evaluate_dataset(
+    run: object,
+    data_dir: Path,
+    model: Path | None,
+    velocity: Path | None,
+    seed: int,
+    gridsearch: bool,
+) -> dict:
+    from quakesense.locate.detect import evolution_figure
+    from quakesense.locate.gridsearch import GridSearchLocator, build_tables, tables_from_dataset
+
+    if model is None:
+        raise InputError("--data needs --model", field="--model")
+    data = SimulatedSet.open(data_dir)
+    locator = TrainedLocator.load(model)
+    projection = LocalProjection(**data.meta["projection"])
+    baseline = None
+    if gridsearch:
+        if velocity is not None:
+            from quakesense.locate.velocity import read_velocity_model
+
+            tables = build_tables(data.stations, read_velocity_model(velocity), projection)
+        else:
+            tables, _ = tables_from_dataset(data.meta)
+        baseline = GridSearchLocator(tables, [str(s) for s in data.stations["station"]])
+    trigger = locator.trigger
+    results = evaluate_synthetic(
+        data, locator, trigger=trigger, gridsearch=baseline, seed=seed, progress=True
+    )
+    table = synthetic_rmse(results, data)
+    reference = data.events[["event_id", "latitude_deg", "longitude_deg", "depth_km", "magnitude"]]
+    clean = results[(results["condition"] == "clean") & (results["status"] == "ok")]
+    errors = compare(clean, reference)
+    run.figure(error_map(errors, projection, data.stations), "error_map", "clean test events")
+    run.figure(depth_section(errors, projection), "depth_section", "clean test events")
+    first = int(data.split_indices("test")[0])
+    values = data.event_values(first)
+    evolution = estimate_in_time(
+        locator, values, detect(values, data.sampling_interval_s, trigger), trigger.answer_after_s
+    )
+    truth = data.targets(first, np.array([0]))[0]
+    truth[3] = data.events["origin_time_s"].iloc[first]
+    run.figure(evolution_figure(evolution, truth), "evolution", "estimates after detection")
+    run.heading("RMSE per parameter on the test split")
+    run.text(
+        f"data {data_dir}, split test ({len(data.split_indices('test'))} events), seed {seed}; "
+        f"answer {trigger.answer_after_s} s after STA/LTA detection"
+    )
+    run.table(table)
+    return {"rmse": table.to_dict("records"), "seed": seed, "data": str(data_dir)}

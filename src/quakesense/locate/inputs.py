@@ -1,0 +1,152 @@
+"""Network inputs from station values: one code path for training, evaluation and real data.
+
+Station values (n_stations, 3, n_samples) in m/s become, for a time step f:
+- `cnn2d`: the vertical-velocity snapshot at f (H, W), one product with the interpolation matrix;
+- `cnn3d`: the clip of the T snapshots ending at f (T, H, W), zeros before the record start;
+- `convnetquake`: the T samples of all stations and components ending at f (n_stations * 3, T).
+With `transform="rms"` the station values are first replaced by their causal running RMS over
+`rms_window_s` (sign dropped, only past samples used, so a real-time estimate at f never sees the
+future). Where the network is small against the wavelengths the snapshots of raw velocity are
+spatially aliased (15 stations cannot sample a 300 m wavelength); the RMS map of "where it shakes
+now" stays smooth and is what makes such networks learnable.
+Amplitudes are compressed by `asinh(v / amplitude_scale_m_s)`: linear for small values, logarithmic
+for large ones, so events two orders of magnitude apart in size stay in a trainable range while
+the amplitude (needed for the magnitude) is kept. The scale is fitted on the training events and
+saved with the model, so real data are transformed exactly like the training data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from quakesense.core.errors import InputError
+
+ModelType = Literal["cnn2d", "cnn3d", "convnetquake"]
+Transform = Literal["velocity", "rms"]
+MODEL_TYPES: tuple[str, ...] = ("cnn2d", "cnn3d", "convnetquake")
+REGISTRY_NAMES = {
+    "cnn2d": "locate.cnn2d",
+    "cnn3d": "locate.cnn3d",
+    "convnetquake": "locate.convnetquake",
+}
+
+
+@dataclass
+class InputSpec:
+    """Everything needed to turn station values into the inputs a trained network expects.
+
+    Attributes:
+        model_type: `cnn2d`, `cnn3d` or `convnetquake`.
+        stations: Station codes in the order of the value rows.
+        sampling_interval_s: Time step of the values (the training rate).
+        height, width: Snapshot size.
+        matrix: (height * width, n_stations) interpolation matrix of the training set.
+        n_frames: Clip or window length in samples (1 for `cnn2d`).
+        amplitude_scale_m_s: Scale of the asinh amplitude compression.
+        transform: `velocity` (the paper's snapshots) or `rms` (causal running RMS).
+        rms_window_s: Window of the running RMS.
+    """
+
+    model_type: str
+    stations: list[str]
+    sampling_interval_s: float
+    height: int
+    width: int
+    matrix: np.ndarray
+    n_frames: int
+    amplitude_scale_m_s: float
+    transform: str = "velocity"
+    rms_window_s: float = 0.1
+
+    def __post_init__(self) -> None:
+        self.matrix = np.asarray(self.matrix, dtype=np.float32)
+        if self.model_type not in MODEL_TYPES:
+            raise InputError(
+                f"unknown model type '{self.model_type}'; choose from {MODEL_TYPES}",
+                field="model_type",
+            )
+        if self.matrix.shape != (self.height * self.width, len(self.stations)):
+            raise InputError(
+                f"interpolation matrix {self.matrix.shape} does not fit {len(self.stations)} "
+                f"stations and {self.height} x {self.width} images",
+                field="interpolation_matrix",
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (stored in the model folder)."""
+        data = asdict(self)
+        data["matrix"] = self.matrix.tolist()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InputSpec:
+        """Inverse of `to_dict`."""
+        return cls(**data)
+
+
+def running_rms(values: np.ndarray, window_samples: int) -> np.ndarray:
+    """Causal RMS over the last `window_samples` samples (fewer at the start), last axis."""
+    squared = np.square(np.asarray(values, dtype=np.float64))
+    total = np.cumsum(squared, axis=-1)
+    lagged = np.zeros_like(total)
+    lagged[..., window_samples:] = total[..., :-window_samples]
+    count = np.minimum(np.arange(1, squared.shape[-1] + 1), window_samples)
+    return np.sqrt(np.maximum(total - lagged, 0.0) / count).astype(np.float32)
+
+
+def transform_values(spec: InputSpec, values: np.ndarray) -> np.ndarray:
+    """Apply the spec's station-value transform (identity for `velocity`)."""
+    if spec.transform == "rms":
+        window = max(1, round(spec.rms_window_s / spec.sampling_interval_s))
+        return running_rms(values, window)
+    return np.asarray(values, dtype=np.float32)
+
+
+def clip_indices(frames: np.ndarray, n_frames: int) -> np.ndarray:
+    """(n, n_frames) sample indices of the windows ending at each frame; -1 before the start."""
+    frames = np.asarray(frames, dtype=np.int64)
+    index = frames[:, None] - np.arange(n_frames - 1, -1, -1)[None, :]
+    return np.where(index >= 0, index, -1)
+
+
+def build_inputs(spec: InputSpec, values: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Inputs for the time steps `frames` of one event's station values.
+
+    Args:
+        spec: The model's input specification.
+        values: (n_stations, 3, n_samples) velocity, m/s, rows in `spec.stations` order.
+        frames: Sample indices at which the network estimates.
+
+    Returns:
+        float32 (n, H, W), (n, T, H, W) or (n, n_stations * 3, T), amplitude-compressed.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    frames = np.asarray(frames, dtype=np.int64)
+    if values.ndim != 3 or values.shape[0] != len(spec.stations):
+        raise InputError(
+            f"station values of shape {values.shape} do not fit the model's "
+            f"{len(spec.stations)} stations",
+            field="values",
+        )
+    if frames.size and (frames.min() < 0 or frames.max() >= values.shape[-1]):
+        raise InputError(
+            f"time steps {frames.min()}..{frames.max()} outside 0..{values.shape[-1] - 1}",
+            field="frames",
+        )
+    values = transform_values(spec, values)
+    if spec.model_type == "cnn2d":
+        pixels = values[:, 0, frames].T @ spec.matrix.T
+        out = pixels.reshape(len(frames), spec.height, spec.width)
+    else:
+        index = clip_indices(frames, spec.n_frames)
+        padded = np.concatenate([values, np.zeros_like(values[..., :1])], axis=-1)
+        window = padded[..., index]  # (S, 3, n, T); index -1 reads the zero column
+        if spec.model_type == "cnn3d":
+            pixels = np.einsum("snt,ps->ntp", window[:, 0], spec.matrix)
+            out = pixels.reshape(len(frames), spec.n_frames, spec.height, spec.width)
+        else:
+            out = np.moveaxis(window, 2, 0).reshape(len(frames), -1, spec.n_frames)
+    return np.arcsinh(out / spec.amplitude_scale_m_s).astype(np.float32)

@@ -1,0 +1,165 @@
+"""End to end on the real Newberry events: synthetics of a 1-D model -> CNN -> real locations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from quakesense.cli import main
+
+NEWBERRY = Path("waveforms/newberry_egs_subset")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+@pytest.mark.shared_data
+def test_newberry_train_predict_evaluate(shared_data: Path, tmp_path: Path) -> None:
+    raw = pd.read_csv(shared_data / NEWBERRY / "staInfo_df.csv")
+    stations = tmp_path / "stations.csv"
+    pd.DataFrame(
+        {
+            "station": raw.iloc[:, 0],
+            "latitude_deg": raw["lat"],
+            "longitude_deg": raw["lon"],
+            "elevation_m": raw["depth"] * 1000.0,
+        }
+    ).to_csv(stations, index=False)
+    velocity = shared_data / "velocity" / "rquake_wu_coso.vel.txt"
+    sim = tmp_path / "sim.yaml"
+    sim.write_text(
+        yaml.safe_dump(
+            {
+                "stations": str(stations),
+                "velocity": str(velocity),
+                "n_events": 40,
+                "seed": 0,
+                "sampling_interval_s": 0.02,
+                "n_samples": 200,
+                "chunk_events": 40,
+                "figures": False,
+                "scheduler": "synchronous",
+                "grid": {"spacing_deg": 0.01, "depths_km": [0.0, 1.0, 2.0]},
+                "source": {"magnitude_min": 0.0, "magnitude_max": 2.0, "origin_time_max_s": 2.0},
+                "propagation": {
+                    "highcut_hz": 15.0,
+                    "noise_rms_min_m_s": 3e-9,
+                    "noise_rms_max_m_s": 3e-8,
+                },
+                "model_grid": {"spacing_km": 0.5, "margin_km": 2.0, "max_depth_km": 6.0},
+            }
+        )
+    )
+    assert (
+        main(
+            [
+                "locate",
+                "simulate",
+                "--config",
+                str(sim),
+                "--out",
+                str(tmp_path / "set"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    train = tmp_path / "train.yaml"
+    train.write_text(
+        yaml.safe_dump(
+            {
+                "transform": "rms",
+                "channels": [4],
+                "kernels": [5],
+                "dense_units": [8],
+                "epochs": 1,
+                "frames_per_event": 2,
+                "window_after_detection_s": 1.0,
+                "patience": None,
+                "trigger": {"sta_s": 0.1, "lta_s": 1.0, "answer_after_s": 1.0},
+            }
+        )
+    )
+    assert (
+        main(
+            [
+                "locate",
+                "train",
+                "--data",
+                str(tmp_path / "set"),
+                "--config",
+                str(train),
+                "--out",
+                str(tmp_path / "run"),
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    waveforms = shared_data / NEWBERRY / "raw_sac_subset"
+    common = ["--waveforms", str(waveforms), "--stations", str(stations), "--units", "velocity"]
+    assert (
+        main(
+            [
+                "locate",
+                "predict",
+                *common,
+                "--method",
+                "cnn2d",
+                "--model",
+                str(tmp_path / "run" / "model"),
+                "--sta",
+                "0.5",
+                "--lta",
+                "5",
+                "--out",
+                str(tmp_path / "cnn.csv"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "locate",
+                "predict",
+                *common,
+                "--method",
+                "gridsearch",
+                "--velocity",
+                str(velocity),
+                "--out",
+                str(tmp_path / "grid.csv"),
+            ]
+        )
+        == 0
+    )
+    for name in ("cnn.csv", "grid.csv"):
+        table = pd.read_csv(tmp_path / name)
+        assert len(table) == 5 and set(table["event_id"].astype(str)) == {
+            p.name for p in waveforms.iterdir()
+        }
+    assert (
+        main(
+            [
+                "locate",
+                "evaluate",
+                "--predictions",
+                str(tmp_path / "cnn.csv"),
+                "--predictions",
+                str(tmp_path / "grid.csv"),
+                "--reference-waveforms",
+                str(waveforms),
+                "--stations",
+                str(stations),
+                "--out",
+                str(tmp_path / "eval"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "eval" / "report.html").is_file()

@@ -1,0 +1,102 @@
+"""Training on a simulated dataset: inputs, augmentation, saved models, the three network types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quakesense.core.errors import InputError
+from quakesense.locate.inputs import InputSpec, build_inputs, running_rms
+from quakesense.locate.train import (
+    Augmenter,
+    SimulatedSet,
+    TrainedLocator,
+    train_locator,
+)
+from tests.locate.tiny_data import tiny_dataset, tiny_train_config
+
+__all__ = ["tiny_dataset"]
+
+
+def _spec(model_type: str, n_stations: int = 3, n_frames: int = 4) -> InputSpec:
+    matrix = np.random.default_rng(0).random((4 * 5, n_stations)).astype(np.float32)
+    return InputSpec(
+        model_type,
+        [f"S{i}" for i in range(n_stations)],
+        0.1,
+        4,
+        5,
+        matrix,
+        n_frames,
+        amplitude_scale_m_s=1.0,
+    )
+
+
+def test_inputs_are_interpolated_snapshots_and_clips() -> None:
+    values = np.random.default_rng(1).normal(size=(3, 3, 20)).astype(np.float32)
+    spec2 = _spec("cnn2d", n_frames=1)
+    images = build_inputs(spec2, values, np.array([0, 7]))
+    expected = np.arcsinh((spec2.matrix @ values[:, 0, 7]).reshape(4, 5))
+    assert images.shape == (2, 4, 5)
+    np.testing.assert_allclose(images[1], expected, rtol=1e-5)
+    clips = build_inputs(_spec("cnn3d"), values, np.array([1, 10]))
+    assert clips.shape == (2, 4, 4, 5)
+    assert not clips[0, :2].any()  # before the record start: zeros
+    np.testing.assert_allclose(
+        clips[1, -1], build_inputs(spec2, values, np.array([10]))[0], rtol=1e-5
+    )
+    waves = build_inputs(_spec("convnetquake"), values, np.array([5]))
+    assert waves.shape == (1, 9, 4)
+    np.testing.assert_allclose(waves[0, 0], np.arcsinh(values[0, 0, 2:6]), rtol=1e-5)
+
+
+def test_running_rms_is_causal() -> None:
+    x = np.zeros((1, 30), dtype=np.float32)
+    x[0, 20] = 2.0
+    rms = running_rms(x, 4)
+    assert not rms[0, :20].any()  # nothing before the spike leaks in
+    assert rms[0, 20] == pytest.approx(1.0) and rms[0, 24] == 0.0
+
+
+def test_augmenter_cuts_out_whole_stations_and_is_seeded() -> None:
+    values = np.ones((6, 3, 50), dtype=np.float32)
+    make = lambda seed: Augmenter(3, 1.0, 0.0, 0, np.random.default_rng(seed))  # noqa: E731
+    out = make(4)(values)
+    dead = ~out.reshape(6, -1).any(axis=1)
+    assert 1 <= dead.sum() <= 3
+    assert np.all(out[~dead] == 1.0)
+    np.testing.assert_array_equal(out, make(4)(values))
+    shifted = Augmenter(0, 0.0, 0.0, 2, np.random.default_rng(0))(values)
+    assert shifted[:, :, 2:-2].all()  # only the edges can be emptied by a shift
+
+
+def test_train_save_load_predicts_the_same(tiny_dataset: Path, tmp_path: Path) -> None:
+    data = SimulatedSet.open(tiny_dataset)
+    assert data.in_memory
+    locator = train_locator(data, tiny_train_config(transform="rms"))
+    assert len(locator.history) == 1 and np.isfinite(locator.history[0]["val_loss"])
+    locator.save(tmp_path / "model")
+    loaded = TrainedLocator.load(tmp_path / "model")
+    values = data.event_values(0)
+    frames = np.array([20, 40])
+    np.testing.assert_allclose(
+        locator.predict(values, frames), loaded.predict(values, frames), rtol=1e-5
+    )
+    assert loaded.spec.transform == "rms" and loaded.trigger.lta_s == 1.5
+    assert loaded.spec.stations == [str(s) for s in data.stations["station"]]
+
+
+@pytest.mark.parametrize("model_type", ["cnn3d", "convnetquake"])
+def test_other_network_types_train(tiny_dataset: Path, model_type: str) -> None:
+    data = SimulatedSet.open(tiny_dataset, memory_limit_mb=0.001)  # streamed from Zarr
+    assert not data.in_memory
+    locator = train_locator(data, tiny_train_config(model_type=model_type, separate=True))
+    estimate = locator.predict(data.event_values(1), np.array([50]))
+    assert estimate.shape == (1, 5) and np.isfinite(estimate).all()
+
+
+def test_bad_dataset_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not a simulated dataset"):
+        SimulatedSet.open(tmp_path)
