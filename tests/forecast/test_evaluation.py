@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import poisson
 
+from quakesense.core.geo import Axis
 from quakesense.forecast.evaluation import (
+    csep_catalog,
     csep_consistency_tests,
+    csep_region,
     information_gain,
     molchan_curve,
     recall_at_alarm_fraction,
@@ -57,16 +61,77 @@ def test_score_model_reports_both_masks_and_threshold_counts() -> None:
     assert row["tp"] + row["fn"] == y.sum() and sum(row[k] for k in ("tp", "fn", "fp", "tn")) == 80
 
 
-def test_csep_n_test_flags_a_forecast_with_ten_times_too_many_events() -> None:
-    rng = np.random.default_rng(3)
-    rate = rng.uniform(0.01, 0.2, (10, 10))
-    observed = rng.poisson(rate)
-    mask = np.ones((10, 10), bool)
-    good = csep_consistency_tests(-np.expm1(-rate), observed, mask)
-    bad = csep_consistency_tests(-np.expm1(-10 * rate), observed, mask)
-    assert good["n_test"]["delta_2"] > 0.025 and good["n_test"]["delta_1"] > 0.025
-    assert bad["n_test"]["delta_2"] < 0.001
-    assert bad["n_expected"] == pytest.approx(10 * rate.sum(), rel=1e-6)
+def _csep_case(
+    seed: int, n_events: int
+) -> tuple[Axis, Axis, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A 5 x 6 grid of 12.5 km cells off a non-round origin, two cells outside the region,
+    and `n_events` uniform events in the box (some outside the region)."""
+    rng = np.random.default_rng(seed)
+    x_axis, y_axis = Axis(origin=-37.3, step=12.5, n=6), Axis(origin=-20.1, step=12.5, n=5)
+    mask = np.ones((5, 6), bool)
+    mask[0, 0] = mask[4, 5] = False
+    x_km = rng.uniform(x_axis.edges[0], x_axis.edges[-1], n_events)
+    y_km = rng.uniform(y_axis.edges[0], y_axis.edges[-1], n_events)
+    return x_axis, y_axis, mask, x_km, y_km, rng.uniform(0.01, 0.2, mask.shape)
+
+
+def _catalog(x_axis: Axis, y_axis: Axis, mask: np.ndarray, x_km: np.ndarray, y_km: np.ndarray):
+    region = csep_region(x_axis, y_axis, mask, 4.0)
+    n = x_km.size
+    return csep_catalog(x_km, y_km, np.full(n, 4.5), np.arange(n) * 1000, region)
+
+
+def test_csep_catalog_bins_events_into_our_cells_and_drops_those_outside_the_region() -> None:
+    x_axis, y_axis, mask, x_km, y_km, _ = _csep_case(0, 200)
+    catalog = _catalog(x_axis, y_axis, mask, x_km, y_km)
+    ix, iy = x_axis.index(x_km), y_axis.index(y_km)
+    ours = np.zeros(mask.shape)
+    np.add.at(ours, (iy, ix), 1)
+    assert catalog.event_count == ours[mask].sum() < 200
+    np.testing.assert_array_equal(catalog.spatial_counts(), ours[mask])
+    assert catalog.region.num_nodes == mask.sum()
+
+
+def test_csep_n_test_of_a_forecast_matching_the_observed_count_is_central() -> None:
+    x_axis, y_axis, mask, x_km, y_km, shape_rate = _csep_case(1, 40)
+    catalog = _catalog(x_axis, y_axis, mask, x_km, y_km)
+    n_obs = catalog.event_count
+    rate = shape_rate * n_obs / shape_rate[mask].sum()
+    out = csep_consistency_tests(-np.expm1(-rate), catalog, mask)
+    assert out["n_expected"] == pytest.approx(n_obs, rel=1e-9) and out["n_observed"] == n_obs
+    d1, d2 = out["n_test"]["delta_1"], out["n_test"]["delta_2"]
+    assert d1 == pytest.approx(poisson.sf(n_obs - 1, n_obs), rel=1e-6)
+    assert d2 == pytest.approx(poisson.cdf(n_obs, n_obs), rel=1e-6)
+    assert 0.5 < d1 < 0.6 and 0.5 < d2 < 0.6
+    bad = csep_consistency_tests(-np.expm1(-3 * rate), catalog, mask)
+    assert bad["n_test"]["delta_2"] < 1e-6 and bad["n_expected"] == pytest.approx(3 * n_obs)
+
+
+def test_csep_object_level_tests_agree_with_the_ndarray_kernels() -> None:
+    from csep.core import poisson_evaluations as pe
+
+    x_axis, y_axis, mask, x_km, y_km, rate = _csep_case(2, 60)
+    catalog = _catalog(x_axis, y_axis, mask, x_km, y_km)
+    out = csep_consistency_tests(-np.expm1(-rate), catalog, mask, seed=7, n_simulations=200)
+    counts = np.zeros(mask.shape)
+    np.add.at(counts, (y_axis.index(y_km), x_axis.index(x_km)), 1)
+    r = -np.log1p(-np.clip(-np.expm1(-rate[mask]), 0, 1 - 1e-9))
+    observed = counts[mask]
+    expected = {"n_test": pe._number_test_ndarray(r.sum(), observed.sum())}
+    for key, normalise in (("s_test", True), ("cl_test", False)):
+        expected[key] = pe._poisson_likelihood_test(
+            r, observed, num_simulations=200, seed=7, normalize_likelihood=normalise
+        )[:2]
+    assert out["n_test"]["delta_1"] == pytest.approx(expected["n_test"][0], rel=1e-12)
+    assert out["n_test"]["delta_2"] == pytest.approx(expected["n_test"][1], rel=1e-12)
+    for key in ("s_test", "cl_test"):
+        assert out[key]["quantile"] == expected[key][0]
+        assert out[key]["observed_log_likelihood"] == pytest.approx(expected[key][1], rel=1e-12)
+
+
+def test_csep_region_needs_square_cells() -> None:
+    with pytest.raises(ValueError, match="square"):
+        csep_region(Axis(0.0, 10.0, 3), Axis(0.0, 20.0, 3), np.ones((3, 3), bool), 4.0)
 
 
 def test_log_likelihood_stays_finite_for_float32_certainties() -> None:

@@ -5,16 +5,22 @@ time. Scores: ROC AUC and PR AUC (scikit-learn, via core.metrics) on the active-
 all region cells, FN/FP counts at fixed thresholds (the seed paper's Table III), recall at fixed
 alarm fractions, the Molchan diagram and its area skill score, Brier score, Bernoulli
 log-likelihood, information gain per target earthquake with a bootstrap over forecast times, and
-pyCSEP's Poisson consistency tests (N, S, CL).
+pyCSEP's Poisson consistency tests (N, S, CL) on a `GriddedForecast` over a `CartesianGrid2D`
+region of the local-km grid.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from quakesense.core.geo import Axis
 from quakesense.core.metrics import binary_scores, bootstrap
+
+if TYPE_CHECKING:
+    from csep.core.catalogs import CSEPCatalog
+    from csep.core.regions import CartesianGrid2D
 
 THRESHOLDS = (1e-4, 1e-3, 1e-2, 0.1, 0.3, 0.5, 0.9, 0.99)
 ALARM_FRACTIONS = (0.01, 0.05)
@@ -130,43 +136,101 @@ def information_gain(
     }
 
 
+def csep_region(x_axis: Axis, y_axis: Axis, mask: np.ndarray, mc: float) -> CartesianGrid2D:
+    """pyCSEP region of the `mask` cells (ny, nx) in our local km frame, magnitude axis [mc, inf).
+
+    One square polygon per True cell of `mask`, in row-major order (the order of
+    `array[mask]`). pyCSEP's grid arithmetic (`bin1d_vec`, `cleaner_range`, `get_index_of`) only
+    needs origins and `dh` in one consistent unit, so the "lon"/"lat" slots hold x/y in km; no
+    geographic function (`get_cell_area`, map plots) may be called on this region. Origins are
+    rounded to 1e-6 km because `cleaner_range` scales by 10**(decimals of the first origin).
+    """
+    from csep.core.regions import CartesianGrid2D
+
+    if not np.isclose(x_axis.step, y_axis.step):
+        raise ValueError(f"pyCSEP cells are square; got steps {x_axis.step} and {y_axis.step} km")
+    iy, ix = np.nonzero(mask)
+    x0 = x_axis.origin + ix.astype(np.int64) * x_axis.step
+    y0 = y_axis.origin + iy.astype(np.int64) * y_axis.step
+    origins = np.round(np.column_stack([x0, y0]), 6)
+    return CartesianGrid2D.from_origins(
+        origins, dh=x_axis.step, magnitudes=np.array([mc]), name="quakesense-local-km"
+    )
+
+
+def csep_catalog(
+    x_km: np.ndarray,
+    y_km: np.ndarray,
+    magnitude: np.ndarray,
+    time_ms: np.ndarray,
+    region: CartesianGrid2D,
+) -> CSEPCatalog:
+    """Observed target events as a pyCSEP catalog in the region's km frame (x in the longitude
+    slot, y in the latitude slot); events outside the region's cells are dropped by pyCSEP's
+    own `filter_spatial`, so pyCSEP decides the cell of every event."""
+    from csep.core.catalogs import CSEPCatalog
+
+    n = np.size(x_km)
+    data = np.zeros(n, dtype=CSEPCatalog.dtype)
+    data["id"] = np.arange(n).astype("S256")
+    data["origin_time"] = np.asarray(time_ms, dtype=np.int64)
+    data["longitude"], data["latitude"] = x_km, y_km
+    data["magnitude"] = magnitude
+    catalog = CSEPCatalog(data=data, region=region, name="observed")
+    return catalog.filter_spatial(region, update_stats=True)
+
+
 def csep_consistency_tests(
     probability: np.ndarray,
-    observed_counts: np.ndarray,
+    catalog: CSEPCatalog,
     mask: np.ndarray,
     *,
     seed: int = 0,
     n_simulations: int = 1000,
+    name: str = "forecast",
 ) -> dict[str, Any]:
-    """pyCSEP Poisson N-, S- and CL-tests of one forecast window.
+    """pyCSEP Poisson N-, S- and CL-tests of one forecast window on `catalog.region`.
 
-    The probability of at least one event is turned into the Poisson rate
-    `lambda = -log(1 - p)` per cell (same P(N >= 1)); `observed_counts` are the M >= Mc events
-    per cell in the window. The ndarray kernels of pyCSEP are used because the grid is in local
-    km, not in the lon/lat cells of pyCSEP's region classes.
+    Args:
+        probability: P(at least one M >= Mc event) per cell, (ny, nx); turned into the Poisson
+            rate `lambda = -log(1 - p)` (same P(N >= 1)) of a `GriddedForecast`.
+        catalog: Observed target events of the window, from `csep_catalog` on the region
+            built by `csep_region` with this `mask`.
+        mask: The cells of the region (ny, nx), same as given to `csep_region`.
+        seed: Seed of pyCSEP's simulations (S- and CL-tests).
+        n_simulations: Simulated catalogs per test.
+        name: Forecast name stored in pyCSEP's results.
     """
     from csep.core import poisson_evaluations as pe
+    from csep.core.forecasts import GriddedForecast
 
     # float64 throughout: pyCSEP samples from the cumulative sum of the normalised rates, and a
     # float32 sum ending below 1 sends a draw past the last cell.
     p = np.clip(np.asarray(probability, dtype=np.float64)[mask], 0, 1 - EPS)
     rate = np.maximum(-np.log1p(-p), 1e-12)
-    observed = observed_counts[mask].astype(float)
-    n_obs = float(observed.sum())
-    delta_1, delta_2 = pe._number_test_ndarray(rate.sum(), n_obs)
-    common = {"num_simulations": n_simulations, "seed": seed, "use_observed_counts": True}
-    qs, obs_ll_s, _ = pe._poisson_likelihood_test(
-        rate, observed, normalize_likelihood=True, **common
+    forecast = GriddedForecast(
+        data=rate[:, None],
+        region=catalog.region,
+        magnitudes=catalog.region.magnitudes,
+        name=name,
     )
-    qcl, obs_ll_cl, _ = pe._poisson_likelihood_test(
-        rate, observed, normalize_likelihood=False, **common
-    )
+    n_test = pe.number_test(forecast, catalog)
+    common = {"num_simulations": n_simulations, "seed": seed}
+    s_test = pe.spatial_test(forecast, catalog, **common)
+    cl_test = pe.conditional_likelihood_test(forecast, catalog, **common)
+    delta_1, delta_2 = n_test.quantile
     return {
-        "n_observed": n_obs,
-        "n_expected": float(rate.sum()),
+        "n_observed": float(n_test.observed_statistic),
+        "n_expected": float(forecast.event_count),
         "n_test": {"delta_1": float(delta_1), "delta_2": float(delta_2)},
-        "s_test": {"quantile": float(qs), "observed_log_likelihood": float(obs_ll_s)},
-        "cl_test": {"quantile": float(qcl), "observed_log_likelihood": float(obs_ll_cl)},
+        "s_test": {
+            "quantile": float(s_test.quantile),
+            "observed_log_likelihood": float(s_test.observed_statistic),
+        },
+        "cl_test": {
+            "quantile": float(cl_test.quantile),
+            "observed_log_likelihood": float(cl_test.observed_statistic),
+        },
         "n_simulations": n_simulations,
         "seed": seed,
     }

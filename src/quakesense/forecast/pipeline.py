@@ -582,20 +582,28 @@ def score_split(
 ) -> dict[str, Any]:
     """Scores of every model on the test period, information gains and pyCSEP tests."""
     from quakesense.forecast.evaluation import (
+        csep_catalog,
         csep_consistency_tests,
+        csep_region,
         information_gain,
         score_model,
     )
 
-    config, shape = prep.config, prep.spec.shape
+    config, spec = prep.config, prep.spec
     h0, h1 = prep.horizon
     stride = max(1, -(-(h1 - h0) // config.eval_stride_days))
     window_idx = np.arange(0, split.test_days.size, stride)
-    observed = np.stack(
-        [
-            prep.events.window(int(d) + h0, int(d) + h1, config.mc).count_map(shape)
-            for d in split.test_days[window_idx]
-        ]
+    region = csep_region(spec.x, spec.y, prep.masks["all"], config.mc)
+    observed = [
+        prep.events.window(int(d) + h0, int(d) + h1, config.mc) for d in split.test_days[window_idx]
+    ]
+    origin_ms = spec.origin.value // 1_000_000
+    catalog = csep_catalog(
+        np.concatenate([e.x_km for e in observed]),
+        np.concatenate([e.y_km for e in observed]),
+        np.concatenate([e.magnitude for e in observed]),
+        origin_ms + np.round(np.concatenate([e.t_days for e in observed]) * 86_400_000),
+        region,
     )
     metrics: dict[str, Any] = {}
     for name, probability in preds.test.items():
@@ -617,7 +625,7 @@ def score_split(
         chosen = np.asarray(probability[window_idx], dtype=np.float64)
         rate = -np.log1p(-np.clip(chosen, 0, 1 - 1e-9)).sum(axis=0)
         entry["csep"] = csep_consistency_tests(
-            -np.expm1(-rate), observed.sum(axis=0), prep.masks["all"], seed=config.seed
+            -np.expm1(-rate), catalog, prep.masks["all"], seed=config.seed, name=name
         )
         entry["csep"]["n_windows"] = int(window_idx.size)
         metrics[name] = entry
