@@ -76,12 +76,12 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     for name, net, spec in (
         (
             "2-D CNN (paper LeNet)",
-            SnapshotCNN2D(),
+            SnapshotCNN2D(in_channels=2),
             InputSpec("cnn2d", list(stations["station"]), 0.1, 32, 32, matrix, 1, 1e-8),
         ),
         (
             "3-D CNN (10 frames)",
-            SnapshotCNN3D(n_frames=10),
+            SnapshotCNN3D(n_frames=10, in_channels=2),
             InputSpec("cnn3d", list(stations["station"]), 0.1, 32, 32, matrix, 10, 1e-8),
         ),
     ):

@@ -43,6 +43,8 @@ def tiny_config(folder: Path, **changes: Any) -> dict[str, Any]:
         "grid": {"spacing_deg": 0.04, "depths_km": [2.0, 4.0]},
         "image": {"height": 8, "width": 8},
         "model_grid": {"spacing_km": 2.0, "margin_km": 4.0, "max_depth_km": 8.0},
+        # 10 s records: origins early enough that the arrivals fit.
+        "source": {"origin_time_min_s": 1.0, "origin_time_max_s": 5.0},
     }
     settings.update(changes)
     return settings

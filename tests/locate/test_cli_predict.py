@@ -12,9 +12,8 @@ from obspy import Stream, Trace, UTCDateTime, read_events
 
 from quakesense.cli import main
 from quakesense.locate.train import SimulatedSet
-from tests.locate.tiny_data import TINY_TRIGGER, tiny_dataset
+from tests.locate.tiny_data import TINY_TRIGGER
 
-__all__ = ["tiny_dataset"]
 START = UTCDateTime(2020, 6, 1)
 
 

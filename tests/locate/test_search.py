@@ -7,9 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from quakesense.locate.search import SearchSpace, run_search
-from tests.locate.tiny_data import tiny_dataset, tiny_train_config
-
-__all__ = ["tiny_dataset"]
+from tests.locate.tiny_data import tiny_train_config
 
 
 def test_search_stores_trials_and_resumes(tiny_dataset: Path, tmp_path: Path) -> None:

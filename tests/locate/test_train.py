@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quakesense.core.errors import InputError
 from quakesense.locate.inputs import InputSpec, build_inputs, running_rms
@@ -15,12 +17,12 @@ from quakesense.locate.train import (
     TrainedLocator,
     train_locator,
 )
-from tests.locate.tiny_data import tiny_dataset, tiny_train_config
-
-__all__ = ["tiny_dataset"]
+from tests.locate.tiny_data import tiny_train_config
 
 
-def _spec(model_type: str, n_stations: int = 3, n_frames: int = 4) -> InputSpec:
+def _spec(
+    model_type: str, n_stations: int = 3, n_frames: int = 4, amplitude: str = "global"
+) -> InputSpec:
     matrix = np.random.default_rng(0).random((4 * 5, n_stations)).astype(np.float32)
     return InputSpec(
         model_type,
@@ -31,6 +33,7 @@ def _spec(model_type: str, n_stations: int = 3, n_frames: int = 4) -> InputSpec:
         matrix,
         n_frames,
         amplitude_scale_m_s=1.0,
+        amplitude=amplitude,
     )
 
 
@@ -50,6 +53,34 @@ def test_inputs_are_interpolated_snapshots_and_clips() -> None:
     waves = build_inputs(_spec("convnetquake"), values, np.array([5]))
     assert waves.shape == (1, 9, 4)
     np.testing.assert_allclose(waves[0, 0], np.arcsinh(values[0, 0, 2:6]), rtol=1e-5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    model_type=st.sampled_from(["cnn2d", "cnn3d", "convnetquake"]),
+    log_gain=st.floats(-4, 4),
+    seed=st.integers(0, 1000),
+)
+def test_peak_inputs_keep_the_pattern_and_carry_the_level(
+    model_type: str, log_gain: float, seed: int
+) -> None:
+    """Scaling an event leaves the normalised pattern alone and shifts only the level input."""
+    values = np.random.default_rng(seed).normal(size=(3, 3, 20)).astype(np.float32)
+    spec = _spec(model_type, amplitude="peak")
+    frames = np.array([6, 12])
+    base = build_inputs(spec, values, frames)
+    scaled = build_inputs(spec, values * np.float32(10.0**log_gain), frames)
+    if model_type == "convnetquake":
+        pattern, level = base[:, :-1], base[:, -1]
+        pattern_scaled, level_scaled = scaled[:, :-1], scaled[:, -1]
+        assert base.shape == (2, 10, 4)
+    else:
+        pattern, level = base[:, 0], base[:, 1]
+        pattern_scaled, level_scaled = scaled[:, 0], scaled[:, 1]
+        assert base.shape[1] == 2 and spec.in_channels == 2
+    np.testing.assert_allclose(np.abs(pattern).reshape(2, -1).max(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(pattern_scaled, pattern, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(level_scaled - level, log_gain, atol=1e-3)
 
 
 def test_running_rms_is_causal() -> None:

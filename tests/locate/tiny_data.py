@@ -1,14 +1,10 @@
-"""A tiny simulated dataset shared by the CNN-side locate tests (built once per session).
+"""Settings for the tiny dataset of the CNN-side locate tests (`conftest.tiny_dataset`).
 
-It goes through the SYNTH side's real `simulate` (embedded Hakone-like default, 30 events,
-12 s records at 0.1 s), so the tests exercise the actual dataset contract.
+The dataset goes through the real `simulate` (embedded Hakone-like default, 30 events, 12 s
+records at 0.1 s), so the tests exercise the actual dataset contract.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
 
 from quakesense.locate.detect import TriggerConfig
 from quakesense.locate.train import LocateTrainConfig
@@ -34,21 +30,3 @@ def tiny_train_config(**changes: object) -> LocateTrainConfig:
     }
     settings.update(changes)
     return LocateTrainConfig(**settings)
-
-
-@pytest.fixture(scope="session")
-def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Folder of a 30-event dataset written by `quakesense.locate.simulate.simulate`."""
-    from quakesense.locate.simulate import SimulateConfig, simulate
-
-    out = tmp_path_factory.mktemp("locate") / "tiny"
-    config = SimulateConfig(
-        n_events=30,
-        seed=3,
-        n_samples=120,
-        chunk_events=30,
-        figures=False,
-        scheduler="synchronous",
-    )
-    simulate(config, out, progress=False)
-    return out

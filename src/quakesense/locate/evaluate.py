@@ -167,7 +167,7 @@ def depth_section(errors: pd.DataFrame, projection: LocalProjection, title: str 
 
 @dataclass
 class Condition:
-    """A test condition: extra noise (x the event's vertical peak) and stations cut out."""
+    """A test condition: extra noise (x the split's median vertical peak), stations cut out."""
 
     name: str
     noise_relative: float = 0.0
@@ -183,10 +183,12 @@ DEFAULT_CONDITIONS: tuple[Condition, ...] = (
 )
 
 
-def _apply(values: np.ndarray, condition: Condition, rng: np.random.Generator) -> np.ndarray:
+def _apply(
+    values: np.ndarray, condition: Condition, rng: np.random.Generator, reference_m_s: float
+) -> np.ndarray:
     out = np.array(values, dtype=np.float32, copy=True)
     if condition.noise_relative:
-        level = condition.noise_relative * np.abs(out[:, 0]).max()
+        level = condition.noise_relative * reference_m_s
         out += rng.normal(0.0, level, out.shape).astype(np.float32)
     if condition.n_cutout:
         out[rng.choice(out.shape[0], condition.n_cutout, replace=False)] = 0.0
@@ -209,7 +211,8 @@ def evaluate_synthetic(
 
     The network answers `trigger.answer_after_s` after the STA/LTA detection; the grid search
     (if given) locates the same perturbed waveforms from ObsPy AR-AIC picks. Events without a
-    trigger or with too few picks are kept as rows with status explaining why.
+    trigger or with too few picks are kept as rows with status explaining why. Rows of the
+    no-skill reference (`MEAN_METHOD`, the train-split mean) come with the first condition.
     """
     trigger = trigger or TriggerConfig()
     if picker is None:
@@ -222,12 +225,17 @@ def evaluate_synthetic(
     stations = [str(s) for s in data.stations["station"]]
     dt = data.sampling_interval_s
     rng = np.random.default_rng(seed)
+    # One noise level for the split (relative to its median vertical peak): noise scaled by
+    # each event's own peak would tell the network the event's size before it is recorded.
+    reference_m_s = float(
+        np.median([np.abs(data.event_values(int(r))[:, 0]).max() for r in rows_idx])
+    )
     rows = []
     for row in tqdm(rows_idx, desc="evaluate", disable=not progress):
         event = data.events.iloc[int(row)]
         clean = data.event_values(int(row))
         for condition in conditions:
-            values = _apply(clean, condition, rng)
+            values = _apply(clean, condition, rng, reference_m_s)
             base = {"event_id": event["event_id"], "condition": condition.name}
             try:
                 onset = detect(values, dt, trigger, source=str(event["event_id"]))
@@ -267,7 +275,33 @@ def evaluate_synthetic(
                     "magnitude": np.nan,
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows + mean_baseline_rows(data, rows_idx, conditions[0].name))
+
+
+MEAN_METHOD = "mean (no skill)"
+"""Method name of the no-skill reference rows in `evaluate_synthetic` results."""
+
+
+def mean_baseline_rows(data: SimulatedSet, rows: np.ndarray, condition: str) -> list[dict]:
+    """The no-skill reference: every event answered with the train-split mean hypocentre.
+
+    Any network must beat this to have learnt something; origin time has no meaningful mean
+    (origins are relative to each record), so it is left out.
+    """
+    train = data.events.iloc[data.split_indices("train")]
+    answer = {k: float(train[k].mean()) for k in ("latitude_deg", "longitude_deg", "depth_km")}
+    answer["magnitude"] = float(train["magnitude"].mean())
+    return [
+        {
+            "event_id": data.events.iloc[int(row)]["event_id"],
+            "condition": condition,
+            "method": MEAN_METHOD,
+            "status": "ok",
+            "origin_time_s": np.nan,
+            **answer,
+        }
+        for row in rows
+    ]
 
 
 def synthetic_rmse(results: pd.DataFrame, data: SimulatedSet) -> pd.DataFrame:
@@ -410,7 +444,11 @@ def _evaluate_dataset(
     )
     table = synthetic_rmse(results, data)
     reference = data.events[["event_id", "latitude_deg", "longitude_deg", "depth_km", "magnitude"]]
-    clean = results[(results["condition"] == "clean") & (results["status"] == "ok")]
+    clean = results[
+        (results["condition"] == "clean")
+        & (results["status"] == "ok")
+        & (results["method"] != MEAN_METHOD)
+    ]
     errors = compare(clean, reference)
     run.figure(error_map(errors, projection, data.stations), "error_map", "clean test events")
     run.figure(depth_section(errors, projection), "depth_section", "clean test events")

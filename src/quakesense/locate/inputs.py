@@ -9,10 +9,17 @@ With `transform="rms"` the station values are first replaced by their causal run
 future). Where the network is small against the wavelengths the snapshots of raw velocity are
 spatially aliased (15 stations cannot sample a 300 m wavelength); the RMS map of "where it shakes
 now" stays smooth and is what makes such networks learnable.
-Amplitudes are compressed by `asinh(v / amplitude_scale_m_s)`: linear for small values, logarithmic
-for large ones, so events two orders of magnitude apart in size stay in a trainable range while
-the amplitude (needed for the magnitude) is kept. The scale is fitted on the training events and
-saved with the model, so real data are transformed exactly like the training data.
+Amplitudes span orders of magnitude with magnitude and distance. Two ways to tame them:
+- `amplitude="global"`: `asinh(v / amplitude_scale_m_s)`, linear for small values, logarithmic
+  for large ones, one scale for all samples. The pattern of a small event is then a faint copy
+  of that of a big one, and a CNN on a few thousand samples learns the size, not the place.
+- `amplitude="peak"` (default): each sample is taken relative to its own peak on a log scale
+  (3 decades), so the wavefront pattern (which stations shake, how much less than the
+  nearest, with which sign) looks the same for every size, and the
+  overall level `log10(peak / amplitude_scale_m_s)` is fed as a second, constant input channel
+  (or row, for `convnetquake`) so the magnitude stays learnable.
+The scale is fitted on the training events and saved with the model, so real data are
+transformed exactly like the training data.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from quakesense.core.errors import InputError
 
 ModelType = Literal["cnn2d", "cnn3d", "convnetquake"]
 Transform = Literal["velocity", "rms"]
+Amplitude = Literal["global", "peak"]
 MODEL_TYPES: tuple[str, ...] = ("cnn2d", "cnn3d", "convnetquake")
 REGISTRY_NAMES = {
     "cnn2d": "locate.cnn2d",
@@ -48,6 +56,7 @@ class InputSpec:
         amplitude_scale_m_s: Scale of the asinh amplitude compression.
         transform: `velocity` (the paper's snapshots) or `rms` (causal running RMS).
         rms_window_s: Window of the running RMS.
+        amplitude: `peak` (per-sample peak normalisation + level channel) or `global` (asinh).
     """
 
     model_type: str
@@ -60,6 +69,12 @@ class InputSpec:
     amplitude_scale_m_s: float
     transform: str = "velocity"
     rms_window_s: float = 0.1
+    amplitude: str = "peak"
+
+    @property
+    def in_channels(self) -> int:
+        """Input channels of the network (the level channel comes with `peak`)."""
+        return 2 if self.amplitude == "peak" else 1
 
     def __post_init__(self) -> None:
         self.matrix = np.asarray(self.matrix, dtype=np.float32)
@@ -83,8 +98,8 @@ class InputSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InputSpec:
-        """Inverse of `to_dict`."""
-        return cls(**data)
+        """Inverse of `to_dict` (model folders written before `amplitude` existed: global)."""
+        return cls(**{"amplitude": "global", **data})
 
 
 def running_rms(values: np.ndarray, window_samples: int) -> np.ndarray:
@@ -121,7 +136,9 @@ def build_inputs(spec: InputSpec, values: np.ndarray, frames: np.ndarray) -> np.
         frames: Sample indices at which the network estimates.
 
     Returns:
-        float32 (n, H, W), (n, T, H, W) or (n, n_stations * 3, T), amplitude-compressed.
+        float32 with amplitude `global`: (n, H, W), (n, T, H, W) or (n, n_stations * 3, T),
+        asinh-compressed; with `peak`: (n, 2, H, W), (n, 2, T, H, W) or
+        (n, n_stations * 3 + 1, T), the peak-normalised values and the level channel.
     """
     values = np.asarray(values, dtype=np.float32)
     frames = np.asarray(frames, dtype=np.int64)
@@ -149,4 +166,32 @@ def build_inputs(spec: InputSpec, values: np.ndarray, frames: np.ndarray) -> np.
             out = pixels.reshape(len(frames), spec.n_frames, spec.height, spec.width)
         else:
             out = np.moveaxis(window, 2, 0).reshape(len(frames), -1, spec.n_frames)
-    return np.arcsinh(out / spec.amplitude_scale_m_s).astype(np.float32)
+    if spec.amplitude == "global":
+        return np.arcsinh(out / spec.amplitude_scale_m_s).astype(np.float32)
+    return _peak_normalised(out, spec.amplitude_scale_m_s, stack=spec.model_type != "convnetquake")
+
+
+PEAK_DYNAMIC_RANGE_DECADES = 3.0
+"""Values more than this many decades below the sample's peak read as zero in the pattern."""
+
+
+def _peak_normalised(out: np.ndarray, scale_m_s: float, *, stack: bool) -> np.ndarray:
+    """Each sample's log pattern relative to its own peak, plus a constant level channel.
+
+    Pattern: `sign(v) * (log10(|v| / peak) + D) / D` clipped at 0, D the dynamic range in
+    decades: 1 at the peak, linear in log-amplitude, so the decay with distance from the
+    source (what locates it) spans the same range for every event size. Level channel:
+    `log10(peak / scale)`, the size information the pattern no longer carries.
+    """
+    axes = tuple(range(1, out.ndim))
+    peak = np.abs(out).max(axis=axes, keepdims=True)
+    # A floor far below any noise level: an all-zero input stays zero instead of NaN.
+    peak = np.maximum(peak, np.float32(1e-6 * scale_m_s))
+    decades = PEAK_DYNAMIC_RANGE_DECADES
+    floor = np.float32(10.0**-decades)
+    relative = np.maximum(np.abs(out) / peak, floor)
+    pattern = np.sign(out) * (np.log10(relative) + decades) / decades
+    level = np.broadcast_to(np.log10(peak / scale_m_s), out.shape)
+    if stack:
+        return np.stack([pattern, level], axis=1).astype(np.float32)
+    return np.concatenate([pattern, level[:, :1]], axis=1).astype(np.float32)

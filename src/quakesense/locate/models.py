@@ -50,7 +50,11 @@ def _dense_head(
 
 
 def _conv_trunk(
-    dims: int, in_shape: tuple[int, ...], channels: Sequence[int], kernels: Sequence[int]
+    dims: int,
+    in_shape: tuple[int, ...],
+    channels: Sequence[int],
+    kernels: Sequence[int],
+    in_channels: int = 1,
 ) -> tuple[nn.Sequential, int]:
     """Conv (no padding) -> batch norm -> ReLU -> max pool, per layer; returns (trunk, n_out).
 
@@ -68,7 +72,7 @@ def _conv_trunk(
         )
     layers: list[nn.Module] = []
     shape = list(in_shape)
-    width = 1
+    width = in_channels
     for out_channels, kernel in zip(channels, kernels, strict=True):
         sizes = [min(kernel, s) if i == 0 and dims == 3 else kernel for i, s in enumerate(shape)]
         shape = [s - k + 1 for s, k in zip(shape, sizes, strict=True)]
@@ -123,6 +127,8 @@ class SnapshotCNN2D(_Regressor):
         dense_units: Width of each hidden fully connected layer (0-3 layers).
         dropout: Dropout before the output layer (paper: 0.5).
         separate: Two networks, for (lat, lon) and (depth, origin delay, magnitude).
+        in_channels: Input channels (2 with the peak-normalised input and its level channel);
+            a (batch, H, W) input is read as one channel.
     """
 
     def __init__(
@@ -134,17 +140,19 @@ class SnapshotCNN2D(_Regressor):
         dense_units: Sequence[int] = (128,),
         dropout: float = 0.5,
         separate: bool = False,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
 
         def branch(n_outputs: int) -> nn.Sequential:
-            trunk, n_features = _conv_trunk(2, (height, width), channels, kernels)
+            trunk, n_features = _conv_trunk(2, (height, width), channels, kernels, in_channels)
             return nn.Sequential(trunk, _dense_head(n_features, dense_units, n_outputs, dropout))
 
         self._build(branch, separate)
+        self._image_ndim = 2
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
-        return x.unsqueeze(1)
+        return x.unsqueeze(1) if x.ndim == self._image_ndim + 1 else x
 
 
 @register_model("locate.cnn3d")
@@ -156,6 +164,7 @@ class SnapshotCNN3D(_Regressor):
         height, width: Image size.
         channels, kernels, dense_units, dropout, separate: As for `SnapshotCNN2D`; a kernel
             longer than the remaining time axis is shortened to fit it.
+        in_channels: As for `SnapshotCNN2D`; a (batch, T, H, W) input is read as one channel.
     """
 
     def __init__(
@@ -168,17 +177,21 @@ class SnapshotCNN3D(_Regressor):
         dense_units: Sequence[int] = (128,),
         dropout: float = 0.5,
         separate: bool = False,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
 
         def branch(n_outputs: int) -> nn.Sequential:
-            trunk, n_features = _conv_trunk(3, (n_frames, height, width), channels, kernels)
+            trunk, n_features = _conv_trunk(
+                3, (n_frames, height, width), channels, kernels, in_channels
+            )
             return nn.Sequential(trunk, _dense_head(n_features, dense_units, n_outputs, dropout))
 
         self._build(branch, separate)
+        self._image_ndim = 3
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
-        return x.unsqueeze(1)
+        return x.unsqueeze(1) if x.ndim == self._image_ndim + 1 else x
 
 
 @register_model("locate.convnetquake")
