@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 from quakesense.aeclass.locate import (
+    FaultPlacement,
     PhysicsLocator,
     ProfileRegressor,
+    _l1_misfit,
     _misfit,
-    fit_plane_embedding,
     leave_one_out,
+    leave_one_out_on_fault,
 )
 
 SENSORS = np.array(
@@ -30,15 +32,16 @@ def _events(n: int, velocity: float = 3000.0, seed: int = 0, corrections=None):
     return times, truth
 
 
-def test_misfit_matches_a_plain_loop() -> None:
+def test_misfits_match_a_plain_loop() -> None:
     times, _ = _events(3)
     times[1, 2] = np.nan
     travel = np.random.default_rng(1).uniform(0, 1e-3, (5, 8))
-    fast = _misfit(times, travel)
+    squared, absolute = _misfit(times, travel), _l1_misfit(times, travel)
     for i in range(3):
         for k in range(5):
             r = (times[i] - travel[k])[np.isfinite(times[i])]
-            assert fast[i, k] == pytest.approx(((r - r.mean()) ** 2).sum(), abs=1e-15)
+            assert squared[i, k] == pytest.approx(((r - r.mean()) ** 2).sum(), abs=1e-15)
+            assert absolute[i, k] == pytest.approx(np.abs(r - np.median(r)).sum(), abs=1e-12)
 
 
 @pytest.mark.parametrize("method", ["geiger", "grid"])
@@ -89,17 +92,54 @@ def test_leave_one_out_never_sees_the_held_out_event() -> None:
     np.testing.assert_allclose(first, second)
 
 
-def test_plane_embedding_recovers_a_rotated_fault() -> None:
-    rng = np.random.default_rng(2)
-    uw = rng.uniform(0, 0.6, (25, 2))
+def _rotated_fault(n: int, seed: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    uw = rng.uniform(0, 0.6, (n, 2))
     angle = 0.7
     true = np.column_stack(
         [0.2 + uw[:, 0] * np.cos(angle), 0.2 + uw[:, 0] * np.sin(angle), uw[:, 1]]
     )
-    sensors = SENSORS * 0.8
-    times = np.linalg.norm(true[:, None] - sensors[None], axis=2) / 3000.0 + 1.0
-    placed = fit_plane_embedding(times, sensors, uw)
-    assert np.abs(placed - true).max() < 1e-4
+    times = np.linalg.norm(true[:, None] - SENSORS[None] * 0.8, axis=2) / 3000.0 + 1.0
+    return times, uw, true
+
+
+def test_fault_placement_recovers_a_rotated_fault_and_inverts() -> None:
+    times, uw, true = _rotated_fault(25)
+    placement = FaultPlacement().fit(times, SENSORS * 0.8, uw)
+    assert np.abs(placement.to_xyz(uw) - true).max() < 1e-4
+    assert placement.velocity_m_s_ == pytest.approx(3000.0, rel=1e-4)
+    np.testing.assert_allclose(placement.to_uw(placement.to_xyz(uw)), uw, atol=1e-12)
+
+
+def test_per_fold_placement_never_sees_the_held_out_event() -> None:
+    times, uw, _ = _rotated_fault(6)
+    moved = uw.copy()
+    moved[0] += 0.1
+    first = leave_one_out_on_fault(["geiger"], times, SENSORS * 0.8, uw)["geiger"]
+    second = leave_one_out_on_fault(["geiger"], times, SENSORS * 0.8, moved)["geiger"]
+    np.testing.assert_allclose(first[0], second[0])
+    np.testing.assert_allclose(first, uw, atol=1e-4)
+
+
+def test_robust_loss_resists_an_outlier_pick() -> None:
+    times, truth = _events(30, seed=6)
+    noisy = times + np.random.default_rng(7).normal(0, 1e-6, times.shape)
+    target = noisy[:1].copy()
+    target[0, 3] += 30e-6
+    errors = {}
+    for loss in ("linear", "soft_l1"):
+        locator = PhysicsLocator(loss=loss).fit(noisy[1:], SENSORS, truth[1:])
+        errors[loss] = np.linalg.norm(locator.predict(target).xyz_m[0] - truth[0])
+    assert errors["soft_l1"] < 0.3 * errors["linear"]
+
+
+@pytest.mark.parametrize("loss", ["huber", "l3"])
+def test_robust_loss_without_truth_or_unknown_is_an_input_error(loss: str) -> None:
+    from quakesense.core.errors import InputError
+
+    times, _ = _events(2)
+    with pytest.raises(InputError, match="loss"):
+        PhysicsLocator(velocity_m_s=3000.0, loss=loss).fit(times, SENSORS)
 
 
 @pytest.mark.shared_data
@@ -128,3 +168,23 @@ def test_anisotropic_model_is_recovered_and_locates() -> None:
     located = locator.predict(times[30:])
     assert np.abs(located.xyz_m - truth[30:]).max() < 1e-4
     assert np.abs(isotropic.xyz_m - truth[30:]).max() > 1e-2
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_pencil_lead_breaks_leave_one_out(shared_data: Path) -> None:
+    from quakesense.aeclass.profiles import pick_matrix
+    from quakesense.io.picks import read_plb_relocation
+
+    picks, sensors, fault = read_plb_relocation(shared_data / "ae/plb_relocation_lab_fault")
+    times = pick_matrix(picks, list(sensors["sensor"]), ["P"]).time_s[:, :, 0]
+    truth_uw = fault[["u_m", "w_m"]].to_numpy()
+    located = leave_one_out_on_fault(
+        ["geiger", "aniso"], times, sensors[["x_m", "y_m", "z_m"]].to_numpy(), truth_uw
+    )
+    rmse_mm = {
+        method: 1e3 * np.sqrt(np.mean(np.sum((uw - truth_uw) ** 2, axis=1)))
+        for method, uw in located.items()
+    }
+    assert rmse_mm["aniso"] < 12.0
+    assert rmse_mm["aniso"] < 0.6 * rmse_mm["geiger"]

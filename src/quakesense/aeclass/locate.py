@@ -2,8 +2,9 @@
 
 All locators follow scikit-learn conventions: `fit(times, sensors_xyz, truth_xyz)` then
 `predict(times) -> LocationResult`. `times` is an (events, sensors) array of P arrival times in
-seconds, NaN where a pick is missing. Origin times are never needed: the physics locators
-eliminate them analytically (demeaned residuals), the regressors see arrival-time profiles.
+seconds, NaN where a pick is missing. Origin times are never needed as input: the grid search
+eliminates them analytically (demeaned residuals, or the median for a robust loss), Geiger fits
+them with the position, and the regressors see arrival-time profiles.
 """
 
 from __future__ import annotations
@@ -62,6 +63,36 @@ def _misfit(times: np.ndarray, travel: np.ndarray) -> np.ndarray:
     )
 
 
+LOSSES = ("linear", "soft_l1", "huber", "cauchy")
+"""Misfits of the physics locators (scipy.optimize.least_squares names)."""
+
+ROBUST_LOSS = "soft_l1"
+"""Misfit of the anisotropic locators: outlier picks cost linearly, not quadratically."""
+
+HUBER_K = 1.345
+"""Robust-loss scale in units of the residuals' robust standard deviation (Huber's 95 % value)."""
+
+
+def _robust_scale_m(residual_m: np.ndarray) -> float:
+    """Scale where a robust loss turns from quadratic to linear: Huber's k times the MAD sigma.
+
+    Taken from the training events' residuals, so it never looks at an event being located.
+    """
+    nonzero = np.abs(residual_m[residual_m != 0])
+    return HUBER_K * 1.4826 * float(np.median(nonzero)) if nonzero.size else 1.0
+
+
+def _l1_misfit(times: np.ndarray, travel: np.ndarray) -> np.ndarray:
+    """Sum of absolute residuals about their median of every event at every candidate.
+
+    The outlier-robust counterpart of `_misfit` (the median is the L1-optimal origin time), so a
+    grid search is not pulled into a wrong basin by one bad pick before a robust Geiger step.
+    """
+    residual = times[:, None, :] - travel[None]
+    residual = residual - np.nanmedian(residual, axis=2, keepdims=True)
+    return np.nansum(np.abs(residual), axis=2)
+
+
 class PhysicsLocator:
     """Straight-ray locator: homogeneous or elliptically anisotropic velocity, station delays.
 
@@ -80,6 +111,10 @@ class PhysicsLocator:
         anisotropic: Fit an ellipsoidal velocity (needs training truth).
         grid_points: Grid points per axis of each grid level (None: 121 in 2-D, 41 in 3-D).
         margin: Search box around sensors and training sources, as a fraction of their span.
+        loss: Misfit of the Geiger and anisotropy fits: "linear" (least squares) or one of
+            scipy's robust losses ("soft_l1", "huber", "cauchy"), which down-weight outlier picks
+            beyond a scale taken from the training residuals (needs training truth); with a
+            robust loss the grid search minimises absolute residuals about their median.
     """
 
     def __init__(
@@ -90,6 +125,7 @@ class PhysicsLocator:
         anisotropic: bool = False,
         grid_points: int | None = None,
         margin: float = 0.25,
+        loss: str = "linear",
     ) -> None:
         self.method = method
         self.velocity_m_s = velocity_m_s
@@ -97,6 +133,7 @@ class PhysicsLocator:
         self.anisotropic = anisotropic
         self.grid_points = grid_points
         self.margin = margin
+        self.loss = loss
 
     def fit(
         self, times: np.ndarray, sensors_xyz: np.ndarray, truth_xyz: np.ndarray | None = None
@@ -104,15 +141,27 @@ class PhysicsLocator:
         """Fit velocity/corrections to events of known position and choose the search domain."""
         if self.method not in {"geiger", "grid"}:
             raise InputError(f"unknown physics method '{self.method}'", field="method")
+        if self.loss not in LOSSES:
+            raise InputError(f"unknown loss '{self.loss}' ({', '.join(LOSSES)})", field="loss")
         self.sensors_xyz_ = np.asarray(sensors_xyz, dtype=float)
         n_sensors = len(self.sensors_xyz_)
         self.corrections_s_ = np.zeros(n_sensors)
         self.slowness_matrix_ = None
         has_truth = truth_xyz is not None and np.isfinite(truth_xyz).all() and len(truth_xyz)
+        if self.loss != "linear" and not has_truth:
+            raise InputError(
+                f"loss '{self.loss}' takes its scale from events of known position "
+                "(x_m, y_m, z_m); the picks have none",
+                field="loss",
+            )
         if has_truth:
-            self._fit_velocity(np.asarray(times, dtype=float), np.asarray(truth_xyz, dtype=float))
+            times, truth_xyz = np.asarray(times, dtype=float), np.asarray(truth_xyz, dtype=float)
+            self._fit_velocity(times, truth_xyz)
             if self.anisotropic:
-                self._fit_anisotropy(np.asarray(times, dtype=float), np.asarray(truth_xyz))
+                self._fit_anisotropy(times, truth_xyz)
+            misfit = times - self.travel_time_s(truth_xyz)
+            misfit = misfit - np.nanmean(misfit, axis=1, keepdims=True)
+            self.f_scale_m_ = _robust_scale_m(misfit[np.isfinite(misfit)] * self.velocity_m_s_)
         elif self.anisotropic or self.station_corrections:
             raise InputError(
                 "station corrections and anisotropy are fitted to events of known position "
@@ -174,30 +223,35 @@ class PhysicsLocator:
             self.corrections_s_ = np.asarray(solution, dtype=float)
 
     def _fit_anisotropy(self, times: np.ndarray, truth: np.ndarray) -> None:
+        """Fit the slowness matrix, delays and every event's origin time (unknowns, not
+        eliminated by demeaning, so that a robust loss isolates a bad pick)."""
         observed = np.isfinite(times)
-        count = observed.sum(axis=1, keepdims=True)
         offset = truth[:, None, :] - self.sensors_xyz_[None]
         rows, cols = np.tril_indices(3)
         n_corr = len(self.sensors_xyz_) if self.station_corrections else 0
 
-        def unpack(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def unpack(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             matrix = np.zeros((3, 3))
             matrix[rows, cols] = q[:6]
-            corrections = q[6:] if n_corr else np.zeros(len(self.sensors_xyz_))
-            return matrix, corrections
+            corrections = q[6 : 6 + n_corr] if n_corr else np.zeros(len(self.sensors_xyz_))
+            return matrix, corrections, q[6 + n_corr :, None]
 
         def residual(q: np.ndarray) -> np.ndarray:
-            matrix, corrections = unpack(q)
-            misfit = np.where(observed, times - np.linalg.norm(offset @ matrix, axis=2), 0.0)
-            misfit = misfit - corrections
-            mean = np.where(observed, misfit, 0.0).sum(axis=1, keepdims=True) / count
-            return (np.where(observed, misfit - mean, 0.0) * self.velocity_m_s_).ravel()
+            matrix, corrections, origin = unpack(q)
+            misfit = times - np.linalg.norm(offset @ matrix, axis=2) - corrections - origin
+            return misfit[observed] * self.velocity_m_s_
 
         start = np.eye(3)[rows, cols] / self.velocity_m_s_
-        start = np.concatenate([start, self.corrections_s_[:n_corr]])
-        self.slowness_matrix_, self.corrections_s_ = unpack(
-            least_squares(residual, start, x_scale="jac").x
+        start = np.concatenate([start, self.corrections_s_[:n_corr], np.zeros(len(times))])
+        start[6 + n_corr :] = np.nanmedian(times - self.travel_time_s(truth), axis=1)
+        solution = least_squares(
+            residual,
+            start,
+            x_scale="jac",
+            loss=self.loss,
+            f_scale=_robust_scale_m(residual(start)),
         )
+        self.slowness_matrix_, self.corrections_s_, _ = unpack(solution.x)
 
     def travel_time_s(self, xyz_m: np.ndarray) -> np.ndarray:
         """Predicted travel times (candidates, sensors), corrections included."""
@@ -215,33 +269,42 @@ class PhysicsLocator:
 
     def _grid_search(self, times: np.ndarray, points: int, levels: int) -> np.ndarray:
         best = np.empty((len(times), len(self.low_)))
-        chunk = max(1, int(2e7 // points ** len(self.low_)))
+        misfit = _misfit if self.loss == "linear" else _l1_misfit
+        chunk = max(1, int(2e7 // (points ** len(self.low_) * times.shape[1])))
         for start in range(0, len(times), chunk):
             block = times[start : start + chunk]
             local = self._grid(self.low_, self.high_, points)
-            found = local[np.argmin(_misfit(block, self.travel_time_s(self._to_xyz(local))), 1)]
+            found = local[np.argmin(misfit(block, self.travel_time_s(self._to_xyz(local))), 1)]
             step = (self.high_ - self.low_) / (points - 1)
             for _ in range(levels - 1):
                 for i, centre in enumerate(found):
                     fine = self._grid(centre - 2 * step, centre + 2 * step, points)
-                    cost = _misfit(block[i : i + 1], self.travel_time_s(self._to_xyz(fine)))
+                    cost = misfit(block[i : i + 1], self.travel_time_s(self._to_xyz(fine)))
                     found[i] = fine[np.argmin(cost[0])]
                 step = 4 * step / (points - 1)
             best[start : start + chunk] = found
         return best
 
     def _geiger(self, times: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """Refine each event's position and origin time (both unknowns, so that a robust loss
+        sees the raw residuals: demeaning would spread one bad pick over all of them)."""
         located = start.copy()
         scale = float(np.max(self.high_ - self.low_))
+        to_units = self.velocity_m_s_ / scale
+        options = (
+            {"method": "lm"}
+            if self.loss == "linear"
+            else {"loss": self.loss, "f_scale": self.f_scale_m_ / scale}
+        )
         for i, row in enumerate(times):
             observed = np.isfinite(row)
 
             def residual(q: np.ndarray, row: np.ndarray = row, observed: np.ndarray = observed):
-                travel = self.travel_time_s(self._to_xyz(q[None]))[0][observed]
-                misfit = row[observed] - travel
-                return (misfit - misfit.mean()) * self.velocity_m_s_ / scale
+                travel = self.travel_time_s(self._to_xyz(q[None, :-1]))[0][observed]
+                return (row[observed] - travel) * to_units - q[-1]
 
-            located[i] = least_squares(residual, start[i], method="lm").x
+            origin = np.median(residual(np.r_[start[i], 0.0]))
+            located[i] = least_squares(residual, np.r_[start[i], origin], **options).x[:-1]
         return located
 
     def predict(self, times: np.ndarray) -> LocationResult:
@@ -340,9 +403,9 @@ class HybridLocator:
         self, times: np.ndarray, sensors_xyz: np.ndarray, truth_xyz: np.ndarray
     ) -> HybridLocator:
         """Fit the physics model, locate the training events, fit the GP on their errors."""
-        self.physics_ = PhysicsLocator(self.method, station_corrections=True, anisotropic=True).fit(
-            times, sensors_xyz, truth_xyz
-        )
+        self.physics_ = PhysicsLocator(
+            self.method, station_corrections=True, anisotropic=True, loss=ROBUST_LOSS
+        ).fit(times, sensors_xyz, truth_xyz)
         located = self.physics_.predict(times).xyz_m
         self.correction_ = ProfileRegressor("gp", seed=self.seed).fit(times, truth_xyz - located)
         return self
@@ -358,13 +421,15 @@ def make_locator(
     method: str, *, velocity_m_s: float | None = None, seed: int = 0
 ) -> PhysicsLocator | ProfileRegressor | HybridLocator:
     """Locator named `method`: geiger, grid (homogeneous), geiger-sc/grid-sc (station
-    corrections), aniso (anisotropic + station corrections, Geiger), gp, mlp, hybrid."""
+    corrections), aniso (anisotropic + station corrections, robust Geiger), gp, mlp, hybrid."""
     if method in {"geiger", "grid"}:
         return PhysicsLocator(method, velocity_m_s=velocity_m_s)
     if method in {"geiger-sc", "grid-sc"}:
         return PhysicsLocator(method[:-3], velocity_m_s=velocity_m_s, station_corrections=True)
     if method == "aniso":
-        return PhysicsLocator("geiger", station_corrections=True, anisotropic=True)
+        return PhysicsLocator(
+            "geiger", station_corrections=True, anisotropic=True, loss=ROBUST_LOSS
+        )
     if method in {"gp", "mlp"}:
         return ProfileRegressor(method, seed=seed)
     if method == "hybrid":
@@ -433,40 +498,96 @@ def leave_one_out(
     )
 
 
-def fit_plane_embedding(
-    times: np.ndarray, sensors_xyz: np.ndarray, plane_uw: np.ndarray, *, seed: int = 0
-) -> np.ndarray:
-    """Place sources known only by in-plane coordinates (u, w) into the sensor frame.
+class FaultPlacement:
+    """Rigid placement of a fault plane, known only by in-plane coordinates (u, w), in the block.
 
-    Fits a rigid transform (rotation, translation) of the plane and a homogeneous velocity to
-    the arrival times by least squares, from many starting orientations; used where a data set
-    gives source positions on a fault but not the fault's position in the block.
+    Fits a rotation, a translation and a homogeneous velocity (7 parameters) to the arrival times
+    of sources of known in-plane position by least squares, from many starting orientations; used
+    where a data set gives source positions on a fault but not the fault's position in the block.
+    `to_uw` maps located sources back to in-plane coordinates, where they are scored.
+
+    Args:
+        seed: Seed of the random starting translations.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def fit(
+        self, times: np.ndarray, sensors_xyz: np.ndarray, plane_uw: np.ndarray
+    ) -> FaultPlacement:
+        """Fit the placement to the arrival times of sources at `plane_uw` (events, 2)."""
+        rng = np.random.default_rng(self.seed)
+        flat = _flat(plane_uw)
+        aperture = float(np.ptp(sensors_xyz, axis=0).max())
+        spread = np.nanmedian(np.nanmax(times, 1) - np.nanmin(times, 1))
+        observed = np.isfinite(times)
+
+        def residual(p: np.ndarray) -> np.ndarray:
+            placed = Rotation.from_rotvec(p[3:6]).apply(flat) + p[:3]
+            travel = np.linalg.norm(placed[:, None] - sensors_xyz[None], axis=2) / p[6]
+            misfit = np.where(observed, times - travel, 0.0)
+            mean = misfit.sum(1, keepdims=True) / observed.sum(1, keepdims=True)
+            return (np.where(observed, misfit - mean, 0.0) / spread).ravel()
+
+        best = None
+        for rotation in Rotation.create_group("O"):
+            for _ in range(2):
+                shift = sensors_xyz.mean(0) - rotation.apply(flat).mean(0)
+                shift = shift + rng.normal(0, 0.2 * aperture, 3)
+                start = np.r_[shift, rotation.as_rotvec(), aperture / spread]
+                solution = least_squares(residual, start, x_scale="jac")
+                if best is None or solution.cost < best.cost:
+                    best = solution
+        self.shift_m_ = best.x[:3]
+        self.rotation_ = Rotation.from_rotvec(best.x[3:6])
+        self.velocity_m_s_ = float(best.x[6])
+        return self
+
+    def to_xyz(self, plane_uw: np.ndarray) -> np.ndarray:
+        """Block coordinates (events, 3) of in-plane positions (events, 2)."""
+        return self.rotation_.apply(_flat(plane_uw)) + self.shift_m_
+
+    def to_uw(self, xyz_m: np.ndarray) -> np.ndarray:
+        """In-plane coordinates (events, 2) of block positions, projected onto the plane."""
+        flat = self.rotation_.inv().apply(np.asarray(xyz_m, dtype=float) - self.shift_m_)
+        return flat[:, [0, 2]]
+
+
+def _flat(plane_uw: np.ndarray) -> np.ndarray:
+    """In-plane (u, w) as 3-D points (u, 0, w) of the unrotated plane."""
+    plane_uw = np.asarray(plane_uw, dtype=float)
+    return np.column_stack([plane_uw[:, 0], np.zeros(len(plane_uw)), plane_uw[:, 1]])
+
+
+def leave_one_out_on_fault(
+    methods: list[str],
+    times: np.ndarray,
+    sensors_xyz: np.ndarray,
+    plane_uw: np.ndarray,
+    *,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict[str, np.ndarray]:
+    """Leave-one-out location of sources known only by their in-plane position on a fault.
+
+    Each fold fits the fault's placement in the block on its training events only (so the
+    held-out event informs neither the placement nor the locator), fits every method in that
+    frame and maps the held-out location back to in-plane coordinates.
 
     Returns:
-        (events, 3) source positions in the sensor frame.
+        Per method, the located in-plane positions (events, 2) in metres.
     """
-    rng = np.random.default_rng(seed)
-    flat = np.column_stack([plane_uw[:, 0], np.zeros(len(plane_uw)), plane_uw[:, 1]])
-    aperture = float(np.ptp(sensors_xyz, axis=0).max())
-    spread = np.nanmedian(np.nanmax(times, 1) - np.nanmin(times, 1))
-    observed = np.isfinite(times)
+    from tqdm import tqdm
 
-    def place(p: np.ndarray) -> np.ndarray:
-        return Rotation.from_rotvec(p[3:6]).apply(flat) + p[:3]
-
-    def residual(p: np.ndarray) -> np.ndarray:
-        travel = np.linalg.norm(place(p)[:, None] - sensors_xyz[None], axis=2) / p[6]
-        misfit = np.where(observed, times - travel, 0.0)
-        mean = misfit.sum(1, keepdims=True) / observed.sum(1, keepdims=True)
-        return (np.where(observed, misfit - mean, 0.0) / spread).ravel()
-
-    best = None
-    for rotation in Rotation.create_group("O"):
-        for _ in range(2):
-            shift = sensors_xyz.mean(0) - rotation.apply(flat).mean(0)
-            shift = shift + rng.normal(0, 0.2 * aperture, 3)
-            start = np.r_[shift, rotation.as_rotvec(), aperture / spread]
-            solution = least_squares(residual, start, x_scale="jac")
-            if best is None or solution.cost < best.cost:
-                best = solution
-    return place(best.x)
+    located = {method: np.empty((len(times), 2)) for method in methods}
+    for i in tqdm(range(len(times)), desc="folds", disable=not progress):
+        train = np.arange(len(times)) != i
+        placement = FaultPlacement(seed).fit(times[train], sensors_xyz, plane_uw[train])
+        truth_xyz = placement.to_xyz(plane_uw[train])
+        for method in methods:
+            result = fit_predict(
+                method, times[train], sensors_xyz, truth_xyz, times[i : i + 1], seed=seed
+            )
+            located[method][i] = placement.to_uw(result.xyz_m)[0]
+    return located
