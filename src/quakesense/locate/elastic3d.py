@@ -184,7 +184,7 @@ def run_forces(
     n_shots = len(source_cells)
     receivers = torch.as_tensor(receiver_cells, device=device)[None].expand(n_shots, -1, -1)
     kwargs: dict[str, Any] = {
-        f"source_amplitudes_{force_channel}": torch.as_tensor(
+        f"source_amplitudes_{force_channel}": torch.tensor(
             amplitudes, dtype=torch.float32, device=device
         ),
         f"source_locations_{force_channel}": torch.as_tensor(source_cells, device=device)[:, None],

@@ -257,7 +257,7 @@ def read_grid_model(path: str | Path) -> GridModel:
         raise InputError("velocity model file not found", source=path)
     try:
         if path.suffix.lower() == ".zarr" or path.is_dir():
-            dataset = xr.open_zarr(path)
+            dataset = xr.open_zarr(path, consolidated=False)
         else:
             dataset = xr.open_dataset(path)
     except Exception as exc:  # xarray's engines raise many types; report them uniformly
