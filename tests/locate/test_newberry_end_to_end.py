@@ -42,7 +42,12 @@ def test_newberry_train_predict_evaluate(shared_data: Path, tmp_path: Path) -> N
                 "figures": False,
                 "scheduler": "synchronous",
                 "grid": {"spacing_deg": 0.01, "depths_km": [0.0, 1.0, 2.0]},
-                "source": {"magnitude_min": 0.0, "magnitude_max": 2.0, "origin_time_max_s": 2.0},
+                "source": {
+                    "magnitude_min": 0.0,
+                    "magnitude_max": 2.0,
+                    "origin_time_min_s": 1.0,
+                    "origin_time_max_s": 2.0,
+                },
                 "propagation": {
                     "highcut_hz": 15.0,
                     "noise_rms_min_m_s": 3e-9,
