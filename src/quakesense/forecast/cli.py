@@ -21,6 +21,13 @@ Out = Annotated[Path, typer.Option(help="run folder")]
 Sort = Annotated[bool, typer.Option(help="sort an unsorted catalog (reported) instead of failing")]
 CellKm = Annotated[float, typer.Option(help="cell size, km")]
 Mc = Annotated[float, typer.Option(help="target magnitude threshold")]
+Epochs = Annotated[int, typer.Option(help="network training epochs")]
+StepDays = Annotated[int, typer.Option(help="days per network step")]
+WindowSteps = Annotated[int, typer.Option(help="TBPTT window, steps")]
+WarmSteps = Annotated[int, typer.Option(help="warm-up steps before a window")]
+MinorityWeight = Annotated[float, typer.Option(help="weight of positive cells")]
+Device = Annotated[str, typer.Option(help="cpu|cuda|auto")]
+Seed = Annotated[int, typer.Option(help="seed of every random choice")]
 Horizon = Annotated[str, typer.Option(help="target window after the forecast time")]
 SplitDates = Annotated[
     str | None, typer.Option(help="TRAIN_END,VALID_END (default: 70 % / 85 % of the span)")
@@ -79,11 +86,11 @@ def evaluate(
     ] = False,
     cell_km: CellKm = 10.0,
     model: Models = None,
-    epochs: Annotated[int, typer.Option(help="network training epochs")] = 5,
-    step_days: Annotated[int, typer.Option(help="days per network step")] = 1,
-    window_steps: Annotated[int, typer.Option(help="TBPTT window, steps")] = 50,
-    warm_steps: Annotated[int, typer.Option(help="warm-up steps before a window")] = 50,
-    minority_weight: Annotated[float, typer.Option(help="weight of positive cells")] = 1000.0,
+    epochs: Epochs = 5,
+    step_days: StepDays = 1,
+    window_steps: WindowSteps = 50,
+    warm_steps: WarmSteps = 50,
+    minority_weight: MinorityWeight = 1000.0,
     weight_sweep: Annotated[
         str | None, typer.Option(help="comma list of minority weights chosen on validation")
     ] = None,
@@ -94,9 +101,9 @@ def evaluate(
         int, typer.Option(help="row budget of tabular baselines")
     ] = 200_000,
     etas_mc: Annotated[float | None, typer.Option(help="ETAS fit threshold")] = None,
-    device: Annotated[str, typer.Option(help="cpu|cuda|auto")] = "auto",
+    device: Device = "auto",
     threads: Annotated[int, typer.Option(help="torch CPU threads")] = 1,
-    seed: Annotated[int, typer.Option(help="seed of every random choice")] = 0,
+    seed: Seed = 0,
     progress: Annotated[bool, typer.Option(help="progress bars")] = True,
 ) -> None:
     """Fit every model on the training period, score the test period, write metrics.json."""
@@ -144,13 +151,13 @@ def train(
     split_dates: SplitDates = None,
     cell_km: CellKm = 10.0,
     kind: Annotated[str, typer.Option(help="convlstm | cnn | convlstm_hybrid")] = "convlstm",
-    epochs: Annotated[int, typer.Option(help="training epochs")] = 5,
-    step_days: Annotated[int, typer.Option(help="days per network step")] = 1,
-    window_steps: Annotated[int, typer.Option(help="TBPTT window, steps")] = 50,
-    warm_steps: Annotated[int, typer.Option(help="warm-up steps before a window")] = 50,
-    minority_weight: Annotated[float, typer.Option(help="weight of positive cells")] = 1000.0,
-    device: Annotated[str, typer.Option(help="cpu|cuda|auto")] = "auto",
-    seed: Annotated[int, typer.Option(help="seed")] = 0,
+    epochs: Epochs = 5,
+    step_days: StepDays = 1,
+    window_steps: WindowSteps = 50,
+    warm_steps: WarmSteps = 50,
+    minority_weight: MinorityWeight = 1000.0,
+    device: Device = "auto",
+    seed: Seed = 0,
 ) -> None:
     """Train one network (with the historical-rate baseline for reference); the model is saved
     in OUT/models/KIND with its full config and normalisation."""
