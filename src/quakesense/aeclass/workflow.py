@@ -97,7 +97,7 @@ def locate_tables(
             {
                 "scoring": "leave-one-out over events with known position",
                 "n_scored": int(known.sum()),
-                "rmse_m": float(np.sqrt(np.mean(error**2))),
+                "rmse_m": float(rmse(0.0, error, axis=None)),
                 "rmse_axis_m": dict(
                     zip(TRUTH_COLUMNS, rmse(truth[known], xyz[known]).tolist(), strict=True)
                 ),

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from quakesense.core.errors import InputError
 from quakesense.core.geo import LocalProjection, haversine_km
+from quakesense.core.metrics import rmse
 from quakesense.locate.detect import NoTriggerError, TriggerConfig, detect, estimate_in_time
 from quakesense.locate.gridsearch import GridSearchLocator, PickerConfig, pick_event
 from quakesense.locate.train import SimulatedSet, TrainedLocator
@@ -88,7 +89,7 @@ def rmse_table(errors: pd.DataFrame, by: str = "method") -> pd.DataFrame:
         for column in ERROR_COLUMNS:
             values = part[column].to_numpy(float)
             finite = values[np.isfinite(values)]
-            row[column] = float(np.sqrt(np.mean(finite**2))) if finite.size else np.nan
+            row[column] = float(rmse(0.0, finite, axis=None)) if finite.size else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 

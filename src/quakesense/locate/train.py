@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import Dataset
 
 from quakesense.core.errors import InputError
+from quakesense.core.metrics import rmse
 from quakesense.core.models import Normalisation, load_model, save_model
 from quakesense.locate.detect import NoTriggerError, TriggerConfig, detect
 from quakesense.locate.inputs import (
@@ -490,8 +491,8 @@ def validation_rmse(locator: TrainedLocator, data: SimulatedSet, split: str = "v
         locator.predict(data.event_values(int(r)), f) - data.targets(int(r), f)
         for r, f in zip(rows, frames, strict=True)
     ]
-    stacked = np.concatenate(errors)
-    return {name: float(np.sqrt(np.mean(stacked[:, k] ** 2))) for k, name in enumerate(TARGETS)}
+    per_target = rmse(0.0, np.concatenate(errors), axis=0)
+    return {name: float(per_target[k]) for k, name in enumerate(TARGETS)}
 
 
 def run_training(
