@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
+from quakesense.core.config import validation_message
 from quakesense.core.errors import InputError
 
 app = typer.Typer(
@@ -64,18 +66,36 @@ def demo(
     typer.echo(f"[demo] index {index.write_report()}")
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI with `argv` (default: the process arguments) and return the exit status."""
+    """Run the CLI with `argv` (default: the process arguments) and return the exit status.
+
+    Every refusal is one line on stderr: bad input (`InputError`, an invalid setting) exits 2,
+    a file-system failure 1, Ctrl-C prints `interrupted` and exits 130.
+    """
     try:
         result = app(args=argv, prog_name="quakesense", standalone_mode=False)
     except InputError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {_one_line(exc)}", err=True)
         return 2
+    except ValidationError as exc:
+        location, message = validation_message(exc)
+        typer.echo(f"error: setting '{location}': {_one_line(message)}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except OSError as exc:
+        typer.echo(f"error: {_one_line(exc)}", err=True)
+        return 1
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
-        typer.echo("aborted", err=True)
-        return 1
+        typer.echo("interrupted", err=True)
+        return 130
     except typer.TyperException as exc:  # usage errors: unknown command, bad option value
         exc.show()  # type: ignore[attr-defined]
         return int(getattr(exc, "exit_code", 2))

@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from quakesense.core.config import load_config
+from quakesense.core.config import load_config, resolve_config
 from quakesense.core.errors import InputError
 from quakesense.core.report import RunFolder, confusion_matrix_figure
 from quakesense.core.store import read_json
@@ -68,3 +68,40 @@ def test_time_columns_iso_or_seconds() -> None:
     assert origin is not None and seconds.tolist() == [10.0, 86400.0]
     with pytest.raises(InputError, match="row 1"):
         time_column_to_seconds(pd.Series(["2020-01-01", None]))
+
+
+class _Inner(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_epochs: int = Field(10, ge=1)
+
+
+class _Verb(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_type: str = "cnn2d"
+    seed: int = 0
+    train: _Inner = _Inner()
+
+
+def test_resolve_config_file_then_given_flags(tmp_path: Path) -> None:
+    path = tmp_path / "f.yaml"
+    path.write_text("model_type: cnn3d\nseed: 7\n")
+    settings = resolve_config(_Verb, path, {"model_type": None, "seed": None})
+    assert (settings.model_type, settings.seed) == ("cnn3d", 7)
+    settings = resolve_config(_Verb, path, {"seed": 3, "train.max_epochs": 2})
+    assert (settings.model_type, settings.seed, settings.train.max_epochs) == ("cnn3d", 3, 2)
+
+
+def test_resolve_config_errors_name_the_flag_or_the_file_field(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--max-epochs"):
+        resolve_config(_Verb, None, {"train.max_epochs": 0})
+    path = tmp_path / "f.yaml"
+    path.write_text("train:\n  max_epochs: 0\n")
+    with pytest.raises(InputError, match=r"f\.yaml.*train\.max_epochs"):
+        resolve_config(_Verb, path, {})
+
+
+def test_saved_config_reads_back_unchanged(tmp_path: Path) -> None:
+    settings = _Verb(model_type="cnn3d", seed=5, train=_Inner(max_epochs=3))
+    with RunFolder.create(tmp_path / "run", "t") as run:
+        run.save_config(settings, data="somewhere.zarr")
+    assert resolve_config(_Verb, tmp_path / "run" / "config.json", {}) == settings

@@ -8,8 +8,10 @@ shows the figures first and the tables after, so people can look before they rea
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import html
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,8 @@ import pandas as pd
 from pydantic import BaseModel
 
 import quakesense
-from quakesense.core.store import atomic_path, write_json
+from quakesense.core.config import META_KEY
+from quakesense.core.store import atomic_dir, atomic_path, write_json
 
 
 @dataclass
@@ -38,25 +41,47 @@ class _Block:
 class RunFolder:
     """One run's output folder and the report being assembled for it.
 
+    Verbs open it with `RunFolder.create`, which builds the run in a temporary folder and moves
+    it to `out` only when the verb succeeds.
+
     Args:
-        path: Folder to write into (created).
+        path: Folder to write into (created): the working folder while the run is built.
         title: Report title.
+        out: Final folder of the run (default: `path`).
     """
 
     path: Path
     title: str
+    out: Path | None = None
     _blocks: list[_Block] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
+        self.out = Path(self.out) if self.out is not None else self.path
         (self.path / "figures").mkdir(parents=True, exist_ok=True)
 
-    def save_config(self, config: BaseModel | dict[str, Any]) -> Path:
-        """Write every setting of the run to `config.json`."""
-        data = config.model_dump(mode="json") if isinstance(config, BaseModel) else config
-        return write_json(
-            {"quakesense_version": quakesense.__version__, **data}, self.path / "config.json"
-        )
+    @classmethod
+    @contextlib.contextmanager
+    def create(cls, out: str | Path, title: str, *, force: bool = False) -> Iterator[RunFolder]:
+        """Build a run in a temporary sibling of `out`, moved into place only on success.
+
+        `out` is checked first (`core.store.check_output_dir`): foreign files are never touched
+        and an earlier run is replaced only with `force`. A failed or interrupted run leaves
+        nothing at `out`, and a failed re-run leaves the earlier run as it was.
+        """
+        with atomic_dir(out, force=force) as tmp:
+            yield cls(tmp, title, out=Path(out))
+
+    def save_config(self, config: BaseModel | dict[str, Any], **meta: Any) -> Path:
+        """Write every setting of the run to `config.json`, which `--config` reads back.
+
+        Args:
+            config: The verb's config model (or its mapping); nothing else, so it round-trips.
+            **meta: Facts about the run that are not settings (input files, versions).
+        """
+        data = config.model_dump(mode="json") if isinstance(config, BaseModel) else dict(config)
+        data[META_KEY] = {"version": quakesense.__version__, **meta}
+        return write_json(data, self.path / "config.json")
 
     def save_metrics(self, metrics: dict[str, Any]) -> Path:
         """Write the run's scores to `metrics.json`."""
@@ -107,10 +132,9 @@ class RunFolder:
         for block in self._blocks:
             parts.append(_render(block))
         parts.append("</body></html>")
-        target = self.path / "report.html"
-        with atomic_path(target) as tmp:
+        with atomic_path(self.path / "report.html") as tmp:
             tmp.write_text("\n".join(parts))
-        return target
+        return self.out / "report.html"
 
 
 def _render(block: _Block) -> str:

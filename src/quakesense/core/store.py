@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,17 +19,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import quakesense
 from quakesense.core.errors import InputError
+
+RUN_MARKER = ".quakesense-run.json"
+"""File that marks a folder as written by quakesense; only such folders are ever replaced."""
+
+
+def _sibling(target: Path, tag: str) -> Path:
+    """A fresh hidden name beside `target` (not created), unique per call."""
+    return target.parent / f".{target.name}.{tag}-{secrets.token_hex(4)}"
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; move it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; move it onto `path` only if the block succeeds.
+
+    The temporary file is created by the writer, so it gets the umask's permissions (a group or a
+    web server can read the result), unlike `mkstemp`'s private 0600 files.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _sibling(target, "tmp")
     try:
         yield tmp
         os.replace(tmp, target)
@@ -38,17 +49,68 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary directory beside `path`; it replaces `path` only if the block succeeds."""
+def is_quakesense_dir(path: str | Path) -> bool:
+    """Whether `path` is a folder that holds a quakesense run marker."""
+    return (Path(path) / RUN_MARKER).is_file()
+
+
+def check_output_dir(path: str | Path, *, force: bool = False) -> Path:
+    """Refuse an output folder whose replacement could lose files quakesense did not write.
+
+    Refused with a one-line `InputError`: an existing file; the working folder or any folder
+    above it; an existing non-empty folder without the run marker; a folder that holds an
+    earlier quakesense run unless `force`.
+    """
     target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise InputError("exists and is not a folder; --out must name a folder", source=target)
+    resolved = target.resolve()
+    cwd = Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents or resolved == Path.home().resolve():
+        raise InputError(
+            "is the working folder, a folder above it or the home folder; "
+            "give --out a new sub-folder",
+            source=target,
+        )
+    if target.is_dir() and any(target.iterdir()):
+        if not is_quakesense_dir(target):
+            raise InputError(
+                "folder exists and holds files quakesense did not write; "
+                "choose a new or empty folder for --out",
+                source=target,
+            )
+        if not force:
+            raise InputError(
+                "holds an earlier quakesense run; pass --force to replace it", source=target
+            )
+    return target
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path, *, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside `path`; it becomes `path` only if the block succeeds.
+
+    `path` is first checked with `check_output_dir`. On success the run marker is written and
+    the folder swapped into place; an earlier run there is removed only once the new one is in
+    place. On any exception (Ctrl-C included) the temporary folder is deleted and `path` is left
+    as it was, so a failed re-run keeps the earlier good run.
+    """
+    target = check_output_dir(path, force=force)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = _sibling(target, "partial")
+    tmp.mkdir()
     try:
         yield tmp
-        if target.exists():
-            shutil.rmtree(target)
+        (tmp / RUN_MARKER).write_text(
+            json.dumps({"quakesense_version": quakesense.__version__, "folder": target.name}) + "\n"
+        )
+        check_output_dir(target, force=force)
+        old = _sibling(target, "old")
+        if target.is_dir():
+            os.replace(target, old)
         os.replace(tmp, target)
+        if old.exists():
+            shutil.rmtree(old)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -71,10 +133,28 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix in {".parquet", ".pq"}:
             return pd.read_parquet(path)
         if suffix in {".csv", ".txt", ".tsv"}:
-            return pd.read_csv(path, sep=None, engine="python", comment="#")
+            return pd.read_csv(path, sep=_csv_separator(path), engine="python", comment="#")
     except Exception as exc:  # the parsers raise many unrelated types; report them uniformly
         raise InputError(f"cannot read table ({type(exc).__name__}: {exc})", source=path) from exc
     raise InputError(f"unknown table format '{suffix}' (expected .parquet or .csv)", source=path)
+
+
+_SEPARATORS = ",;\t|"
+
+
+def _csv_separator(path: Path) -> str:
+    """The delimiter of a text table, chosen only among `, ; \\t |` and white space.
+
+    pandas' own sniffer may pick any character: a one-column file `time` was split on the letter
+    `t`. Here the first non-comment line decides; a line with none of these is one column.
+    """
+    with path.open(errors="replace") as handle:
+        header = next((line for line in handle if line.strip() and not line.startswith("#")), "")
+    counts = {sep: header.count(sep) for sep in _SEPARATORS}
+    best = max(counts, key=lambda sep: counts[sep])
+    if counts[best] > 0:
+        return best
+    return r"\s+" if len(header.split()) > 1 else ","
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:

@@ -250,14 +250,21 @@ def fit(
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", ".*does not have many workers.*")
             warnings.filterwarnings("ignore", ".*The number of training batches.*")
-            trainer.fit(
-                task,
-                train_loader,
-                val_loader,
-                ckpt_path=str(last) if config.checkpoint_dir and last.exists() else None,
-            )
+            try:
+                trainer.fit(
+                    task,
+                    train_loader,
+                    val_loader,
+                    ckpt_path=str(last) if config.checkpoint_dir and last.exists() else None,
+                )
+            except SystemExit as exc:  # Lightning turns Ctrl-C into a graceful exit(1)
+                if trainer.interrupted:
+                    raise KeyboardInterrupt from exc
+                raise
+        if trainer.interrupted:
+            raise KeyboardInterrupt
         if best.best_model_path:
-            state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)
+            state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
             task.load_state_dict(state["state_dict"])
         best_score = best.best_model_score
     module = task.module.cpu().eval()
