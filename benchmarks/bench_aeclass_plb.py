@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quakesense.aeclass.locate import FaultPlacement, leave_one_out, leave_one_out_on_fault
+from quakesense.aeclass.location import FaultPlacement, leave_one_out, leave_one_out_on_fault
 from quakesense.aeclass.profiles import pick_matrix
 from quakesense.io.picks import read_plb_relocation
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quakesense.aeclass.locate import (
+from quakesense.aeclass.location import (
     FaultPlacement,
     PhysicsLocator,
     ProfileRegressor,

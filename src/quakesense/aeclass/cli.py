@@ -55,7 +55,7 @@ def train(
 ) -> None:
     """Train the profile classifier and its baselines; write model/, metrics and report.html."""
     from quakesense.aeclass.classify import ClassifierConfig, profile_data
-    from quakesense.aeclass.evaluate import run_training
+    from quakesense.aeclass.training import run_training
     from quakesense.core.config import build_config, load_config
     from quakesense.core.store import read_table
     from quakesense.io.picks import check_picks, read_picks, read_sensors
@@ -88,7 +88,7 @@ def evaluate(
 ) -> None:
     """Score a saved classifier on labelled events; write predictions, metrics, report.html."""
     from quakesense.aeclass.classify import load_classifier, profile_data
-    from quakesense.aeclass.evaluate import run_evaluation
+    from quakesense.aeclass.training import run_evaluation
     from quakesense.core.store import read_table
     from quakesense.io.picks import check_picks, read_picks, read_sensors
 

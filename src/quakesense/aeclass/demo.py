@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from quakesense.aeclass.classify import ClassifierConfig, profile_data
-from quakesense.aeclass.evaluate import run_training
+from quakesense.aeclass.training import run_training
 from quakesense.core.store import write_table
 from quakesense.synth.hydrofrac import HydrofracConfig, simulate_hydrofrac
 

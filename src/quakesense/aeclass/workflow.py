@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quakesense.aeclass.locate import LocationResult, fit_predict, leave_one_out
+from quakesense.aeclass.location import LocationResult, fit_predict, leave_one_out
 from quakesense.aeclass.profiles import pick_matrix
 from quakesense.core.errors import InputError
 from quakesense.core.metrics import rmse
