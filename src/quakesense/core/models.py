@@ -26,6 +26,15 @@ _REGISTRY: dict[str, type[nn.Module]] = {}
 ModuleT = TypeVar("ModuleT", bound=type[nn.Module])
 FORMAT_VERSION = 1
 
+LEGACY_NAMES: dict[str, str] = {
+    "forecast_convlstm": "forecast.convlstm",
+    "precursor_mlp": "precursor.mlp",
+}
+"""Registry keys of earlier releases -> the `<pipeline>.<name>` key that replaces them.
+
+A model folder written under either spelling loads, whichever of the two its class is
+registered under, so renaming a key never orphans saved models."""
+
 
 def register_model(name: str) -> Callable[[ModuleT], ModuleT]:
     """Class decorator: make an `nn.Module` loadable by `name` from a saved model folder."""
@@ -42,6 +51,18 @@ def register_model(name: str) -> Callable[[ModuleT], ModuleT]:
 def registered_models() -> list[str]:
     """Names of every registered model class."""
     return sorted(_REGISTRY)
+
+
+def canonical_name(name: str) -> str:
+    """The `<pipeline>.<name>` registry key of `name`, which may be an old spelling."""
+    return LEGACY_NAMES.get(name, name)
+
+
+def registered_class(name: str) -> type[nn.Module] | None:
+    """The class registered under `name` or under any spelling of the same key, or None."""
+    key = canonical_name(name)
+    spellings = [name, key, *(old for old, new in LEGACY_NAMES.items() if new == key)]
+    return next((_REGISTRY[s] for s in spellings if s in _REGISTRY), None)
 
 
 @dataclass
@@ -134,6 +155,40 @@ def save_model(
     return Path(path)
 
 
+def model_dir(path: str | Path) -> Path:
+    """The model folder `path` names: a model folder itself, or a run folder holding `model/`.
+
+    Every verb's `--model DIR` and `quakesense.load` accept both, so a user can point at the
+    run folder that training wrote; a run holding one model under `models/<name>/` works too.
+
+    Raises:
+        InputError: when neither `path/model.json` nor `path/model/model.json` exists.
+    """
+    path = Path(path)
+    for candidate in (path, path / "model"):
+        if (candidate / "model.json").is_file():
+            return candidate
+    several = sorted(p.parent for p in path.glob("models/*/model.json"))
+    if len(several) == 1:
+        return several[0]
+    if several:
+        raise InputError(
+            f"the run holds several models; name one: {', '.join(map(str, several))}",
+            source=path,
+            field="--model",
+        )
+    raise InputError(
+        "not a model folder (no model.json) nor a run folder holding model/model.json",
+        source=path,
+        field="--model",
+    )
+
+
+def model_name(path: str | Path) -> str:
+    """The `<pipeline>.<name>` registry key of the model saved in `path` (model or run folder)."""
+    return canonical_name(str(read_json(model_dir(path) / "model.json").get("model")))
+
+
 def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("+")[0].split(".")[:3] if part.isdigit())
 
@@ -142,24 +197,28 @@ def load_model(path: str | Path, *, expected: str | None = None) -> SavedModel:
     """Load a model folder written by `save_model`, rebuilding the registered class.
 
     Args:
-        path: Model folder.
-        expected: Registry name the caller needs; another kind of model is a clear error.
+        path: Model folder, or the run folder holding it as `model/`.
+        expected: Registry name the caller needs (any spelling of the key); another kind of
+            model is a clear error.
     """
-    path = Path(path)
+    path = model_dir(path)
     document = read_json(path / "model.json")
-    name = document.get("model")
-    if expected is not None and name != expected:
+    name = str(document.get("model"))
+    if expected is not None and canonical_name(name) != canonical_name(expected):
         raise InputError(f"model is a '{name}', expected a '{expected}'", source=path)
     needed = document.get("versions", {}).get("min_quakesense", "0")
     if _version_tuple(quakesense.__version__) < _version_tuple(needed):
         raise InputError(
             f"model needs quakesense >= {needed}; this is {quakesense.__version__}", source=path
         )
-    if name not in _REGISTRY:
+    cls = registered_class(name)
+    if cls is None:
         raise InputError(
-            f"unknown model type '{name}' (known: {', '.join(registered_models())})", source=path
+            f"unknown model type '{name}' (known: {', '.join(registered_models())}); "
+            "load it with quakesense.load, which registers every pipeline's models",
+            source=path,
         )
-    module = _REGISTRY[name](**document["config"])
+    module = cls(**document["config"])
     state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
     module.load_state_dict(state)
     module.eval()

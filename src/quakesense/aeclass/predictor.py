@@ -1,0 +1,98 @@
+"""Python API of the aeclass pipeline: a saved profile classifier as a predictor, and the
+building blocks.
+
+`AEClassPredictor.predict` turns a picks table into class probabilities with the sensor order,
+phases and imputation the network was trained with (read from the model folder), as
+`quakesense aeclass evaluate` does.
+
+Building blocks (the functions the CLI verbs call):
+
+- `simulate(config)`: the embedded hydraulic-fracturing test (`HydrofracConfig`): picks,
+  sensors, events;
+- `profile_data(picks, sensors, labels=...)`: arrival-time profiles as model inputs;
+- `train(data, config, out_dir)`: train the network and its baselines, model in `out_dir/model`;
+- `evaluate(saved, data, out_dir)`: score a saved classifier on labelled events;
+- `locate_tables(picks, sensors, ...)`: locate events from their picks (`aeclass locate`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from quakesense.aeclass.classify import ClassifierConfig, load_classifier, profile_data
+from quakesense.aeclass.training import run_evaluation, run_training
+from quakesense.aeclass.workflow import locate_tables
+from quakesense.core.errors import InputError
+from quakesense.core.models import model_dir
+from quakesense.core.tables import PICKS
+from quakesense.core.training import predict
+from quakesense.synth.hydrofrac import HydrofracConfig, simulate_hydrofrac
+
+simulate = simulate_hydrofrac
+"""Simulate the hydraulic-fracturing test (`synth.hydrofrac.simulate_hydrofrac`)."""
+train = run_training
+"""Train the profile classifier and its baselines (`aeclass.training.run_training`)."""
+evaluate = run_evaluation
+"""Score a saved classifier on labelled events (`aeclass.training.run_evaluation`)."""
+
+__all__ = [
+    "AEClassPredictor",
+    "ClassifierConfig",
+    "HydrofracConfig",
+    "evaluate",
+    "locate_tables",
+    "profile_data",
+    "simulate",
+    "train",
+]
+
+
+class AEClassPredictor:
+    """A trained arrival-time-profile classifier with its classes and sensor order.
+
+    Args:
+        path: The model folder (or the run folder holding `model/`).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = model_dir(path)
+        self.saved = load_classifier(self.path)
+        self.classes: list[str] = list(self.saved.extra["classes"])
+        self.sensors: list[str] = list(self.saved.extra["sensors"])
+
+    def predict(self, picks: pd.DataFrame) -> pd.DataFrame:
+        """Class probabilities per event.
+
+        Args:
+            picks: Picks table `event_id, sensor, phase (P|S), time_s`, sensors named as in
+                training; a missing pick is imputed as in training.
+
+        Returns:
+            One row per event: `event_id`, `predicted` (most probable class) and `p_<class>`
+            for every class.
+        """
+        picks = PICKS.validate(picks, source="picks")
+        unknown = sorted(set(picks["sensor"].astype(str)) - set(self.sensors))
+        if unknown:
+            raise InputError(
+                f"sensor(s) {unknown} unknown to the model (trained on {self.sensors})",
+                source="picks",
+                field="sensor",
+            )
+        extra = self.saved.extra
+        data = profile_data(
+            picks, self.sensors, phases=extra["phases"], mask_channel=extra["mask_channel"]
+        )
+        logits = predict(self.saved.module, self.saved.normalisation["inputs"].apply(data.features))
+        proba = torch.softmax(torch.as_tensor(logits), dim=1).numpy()
+        return pd.DataFrame(
+            {
+                "event_id": data.event_ids,
+                "predicted": np.asarray(self.classes)[proba.argmax(axis=1)],
+                **{f"p_{name}": proba[:, k] for k, name in enumerate(self.classes)},
+            }
+        )

@@ -1,0 +1,134 @@
+"""Python API of the locate pipeline: a trained hypocentre network as a predictor, and the
+building blocks.
+
+`LocatePredictor.predict` locates events given as ObsPy `Stream`s through the same function as
+`quakesense locate predict` (`locate.realdata.predict_events`: unit conversion, band-pass,
+resampling onto the training grid, station matching, STA/LTA, estimate a fixed time after
+detection), so results from Python and from the command line agree.
+
+Building blocks (the functions the CLI verbs call):
+
+- `simulate(config, out)`: a synthetic training set (`SimulateConfig`);
+- `train(data_dir, out, config)`: train a network on it (`LocateTrainConfig`), model in `out/model`;
+- `evaluate(out, ...)`: RMSE, error maps and depth sections against a reference;
+- `predict_events(waveforms, stations, out, config, model=...)`: locate folders of event files.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from quakesense.core.errors import InputError
+from quakesense.core.models import model_dir
+from quakesense.core.store import write_table
+from quakesense.io.waveforms import Units
+from quakesense.locate.evaluate import run_evaluation
+from quakesense.locate.realdata import PredictConfig, predict_events
+from quakesense.locate.simulate import SimulateConfig, simulate
+from quakesense.locate.train import LocateTrainConfig, TrainedLocator, run_training
+
+train = run_training
+"""Train a hypocentre network on a simulated dataset (`locate.train.run_training`)."""
+evaluate = run_evaluation
+"""Score locations against a reference in one report (`locate.evaluate.run_evaluation`)."""
+
+__all__ = [
+    "LocatePredictor",
+    "LocateTrainConfig",
+    "PredictConfig",
+    "SimulateConfig",
+    "evaluate",
+    "predict_events",
+    "simulate",
+    "train",
+]
+
+
+class LocatePredictor:
+    """A trained hypocentre network (2-D CNN, 3-D CNN or ConvNetQuake).
+
+    Args:
+        path: The model folder (or the run folder holding `model/`).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = model_dir(path)
+        self.locator = TrainedLocator.load(self.path)
+        self.method: str = self.locator.spec.model_type
+
+    @property
+    def stations(self) -> pd.DataFrame:
+        """The training stations (`station`, `latitude_deg`, `longitude_deg`, ...), in order."""
+        return pd.DataFrame(self.locator.training.get("stations", {}))
+
+    def predict(
+        self,
+        waveforms: Any,
+        stations: Any = None,
+        *,
+        units: Units = "auto",
+        catalog: bool = False,
+        **settings: Any,
+    ) -> pd.DataFrame | tuple[pd.DataFrame, Any]:
+        """Locate events: one row per event with origin time, latitude, longitude, depth, Mw.
+
+        Args:
+            waveforms: An ObsPy `Stream` of one event, or a mapping event id -> `Stream`.
+                Traces need Z (and optionally N, E) channels of the model's stations.
+            stations: An ObsPy `Inventory` or a station table (`station`, `latitude_deg`,
+                `longitude_deg`, `elevation_m`); default: the model's training stations.
+            units: Unit of the traces (`velocity`, `acceleration`, `displacement`); `auto`
+                reads it from SAC headers (`stats.sac.idep`) and refuses to guess without them.
+            catalog: Also return the located events as an ObsPy `Catalog`.
+            **settings: Any other `PredictConfig` setting (`fill_gaps`, `answer_after_s`,
+                `trigger`, `freqmin_hz`, ...).
+
+        Returns:
+            The location table (`status` says why an event was not located), and the `Catalog`
+            when `catalog` is true.
+        """
+        from obspy import Stream, read_events
+
+        events = {"event": waveforms} if isinstance(waveforms, Stream) else waveforms
+        if not isinstance(events, Mapping) or not all(
+            isinstance(s, Stream) for s in events.values()
+        ):
+            raise InputError("waveforms must be an ObsPy Stream or a mapping id -> Stream")
+        config = PredictConfig(method=self.method, units=units, **settings)
+        with tempfile.TemporaryDirectory(prefix="quakesense-locate-") as tmp:
+            root = Path(tmp)
+            folder = root / "events"
+            for event_id, stream in events.items():
+                _write_sac(stream, folder / str(event_id))
+            table = predict_events(
+                folder,
+                _station_file(self.stations if stations is None else stations, root),
+                root / "locations.csv",
+                config,
+                model=self.path,
+            )
+            located = read_events(str(root / "locations.xml")) if catalog else None
+        return (table, located) if catalog else table
+
+
+def _write_sac(stream: Any, folder: Path) -> None:
+    """One SAC file per trace (SAC headers such as `idep` and the event are kept)."""
+    folder.mkdir(parents=True)
+    for index, trace in enumerate(stream):
+        trace.write(str(folder / f"{index:04d}.sac"), format="SAC")
+
+
+def _station_file(stations: Any, root: Path) -> Path:
+    """The station input as a file `predict_events` reads: StationXML or CSV."""
+    if isinstance(stations, Mapping | pd.DataFrame):
+        return write_table(pd.DataFrame(stations), root / "stations.csv")
+    if hasattr(stations, "write"):
+        path = root / "stations.xml"
+        stations.write(str(path), format="STATIONXML")
+        return path
+    raise InputError("stations must be an ObsPy Inventory or a station table")
