@@ -33,8 +33,10 @@ from scipy.spatial import cKDTree
 
 from quakesense.core.errors import InputError
 from quakesense.forecast.etas_kernels import (
+    CascadeTimeTables,
     PlanarRegion,
     RayCrossings,
+    cascade_time_tables,
     cell_masses,
     gr_fraction,
     gr_sample,
@@ -232,6 +234,59 @@ def _kde_pairs(
     return sparse.csr_matrix((val, (rows, cols)), shape=(len(sx), len(ex)))
 
 
+def magnitude_bin_width(
+    magnitude: np.ndarray,
+    *,
+    candidates: tuple[float, ...] = (0.5, 0.25, 0.2, 0.1, 0.05, 0.02, 0.01, 0.001),
+    share: float = 0.99,
+) -> float:
+    """Bin width of catalog magnitudes: the coarsest candidate step on whose grid at least
+    `share` of the values lie (a few finer values are common in merged catalogs); 0.0 when none
+    fits (continuous magnitudes)."""
+    m = np.asarray(magnitude, dtype=float)
+    m = m[np.isfinite(m)]
+    for step in candidates:
+        if m.size and np.mean(np.abs(m / step - np.round(m / step)) < 1e-6 / step) >= share:
+            return step
+    return 0.0
+
+
+def estimate_b_value(magnitude: np.ndarray, mc: float, *, bin_width: float | None = None) -> float:
+    """Gutenberg-Richter b of magnitudes >= mc: Aki-Utsu maximum likelihood with the half-bin
+    correction (seismostats `estimate_b`, i.e. mean over mc - bin_width / 2).
+
+    Treating 0.1-binned magnitudes as continuous biases b upwards (1.13 instead of 1.00 at
+    Mc = 3.0), and the bias cuts every forecast count above mc; so the bin width is always passed.
+
+    Args:
+        magnitude: Magnitudes (values below mc are ignored).
+        mc: Completeness magnitude (on the bin grid for binned catalogs).
+        bin_width: Magnitude bin width; None detects it (`magnitude_bin_width`) and rounds the
+            few off-grid values onto the grid; an explicit width must match the data.
+
+    Raises:
+        InputError: magnitudes that do not fit the given bin width.
+    """
+    from seismostats.analysis import estimate_b
+
+    m = np.asarray(magnitude, dtype=float)
+    if bin_width is None:
+        bin_width = magnitude_bin_width(m)
+        if bin_width > 0:
+            m = np.round(m / bin_width) * bin_width
+    m = m[m >= mc - bin_width / 2 - 1e-9]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return float(estimate_b(m, mc=mc, delta_m=bin_width))
+        except ValueError as exc:
+            raise InputError(
+                f"b-value estimate failed ({exc}); set magnitude_bin to the catalog's "
+                "magnitude bin width (0 for continuous magnitudes) or pass b_value",
+                field="magnitude",
+            ) from exc
+
+
 def _as_arrays(
     t_days: Any, x_km: Any, y_km: Any, magnitude: Any, source: str
 ) -> tuple[np.ndarray, ...]:
@@ -271,64 +326,84 @@ def _simulate_cascade(
     history: tuple[np.ndarray, ...],
     rng: np.random.Generator,
     max_events: int,
+    *,
+    n_sim: int = 1,
+    max_lag_days: float = np.inf,
 ) -> pd.DataFrame:
-    """Background events plus aftershock cascades in [t_start, t_end), given earlier `history`."""
+    """`n_sim` independent continuations in [t_start, t_end), given earlier `history`.
+
+    Each holds background events plus aftershock cascades of history and new events; all
+    continuations advance together, one generation at a time. The Omori law is truncated at
+    `max_lag_days` (the fitted model's kernel). Columns: t_days, x_km, y_km, magnitude,
+    generation (0 = background) and sim (continuation index), sorted by (sim, t_days).
+    """
     area = background.region.area_km2
-    n0 = int(rng.poisson(params.mu * area * (t_end_days - t_start_days)))
+    per_sim = rng.poisson(params.mu * area * (t_end_days - t_start_days), n_sim)
+    n0 = int(per_sim.sum())
     bx, by = background.sample(rng, n0)
-    gen_t = [rng.uniform(t_start_days, t_end_days, n0)]
-    gen_x, gen_y, gen_m = [bx], [by], [gr_sample(rng, n0, mc, b_value, mmax)]
-    gen_g = [np.zeros(n0, dtype=np.int64)]
+    new = (
+        rng.uniform(t_start_days, t_end_days, n0),
+        bx,
+        by,
+        gr_sample(rng, n0, mc, b_value, mmax),
+        np.repeat(np.arange(n_sim), per_sim),
+    )
+    parts = [(*new, np.zeros(n0, dtype=np.int64))]
+    c, p = params.c_days, params.p
     ht, hx, hy, hm = history
     keep = ht < t_start_days
-    parents = (ht[keep], hx[keep], hy[keep], hm[keep])
-    parent_gen = np.zeros(int(keep.sum()), dtype=np.int64)
-    frontier = [(parents, parent_gen), ((gen_t[0], bx, by, gen_m[0]), gen_g[0])]
+    ht, hx, hy, hm = ht[keep], hx[keep], hy[keep], hm[keep]
+    expected = params.productivity(hm, mc) * (
+        omori_cdf(t_end_days - ht, c, p, max_lag_days)
+        - omori_cdf(t_start_days - ht, c, p, max_lag_days)
+    )
+    live = expected > 0
+    ht, hx, hy, hm, expected = ht[live], hx[live], hy[live], hm[live], expected[live]
+    n_child = rng.poisson(np.broadcast_to(expected, (n_sim, len(ht)))).ravel()
+    src = np.repeat(np.tile(np.arange(len(ht)), n_sim), n_child)
+    child_sim = np.repeat(np.repeat(np.arange(n_sim), len(ht)), n_child)
+    first = (ht[src], hx[src], hy[src], hm[src], child_sim)
+    frontier = [(first, np.zeros(len(src), dtype=np.int64), True), (new, parts[0][5], False)]
     total = n0
     while frontier:
-        new_frontier = []
-        for (pt, px, py, pm), pg in frontier:
-            if len(pt) == 0:
-                continue
-            low = np.maximum(t_start_days - pt, 0.0)
-            high = t_end_days - pt
-            expected = params.productivity(pm, mc) * (
-                omori_cdf(high, params.c_days, params.p) - omori_cdf(low, params.c_days, params.p)
-            )
-            n_child = rng.poisson(expected)
-            total += int(n_child.sum())
+        next_frontier = []
+        for (pt, px, py, pm, ps), pg, given in frontier:
+            if given:  # one row per child of a history event (counts drawn above)
+                idx = np.arange(len(pt))
+            else:
+                mean = params.productivity(pm, mc) * omori_cdf(t_end_days - pt, c, p, max_lag_days)
+                idx = np.repeat(np.arange(len(pt)), rng.poisson(mean))
+            total += idx.size
             if total > max_events:
                 raise InputError(
                     f"simulation exceeded max_events={max_events} (branching ratio "
                     f"{params.branching_ratio(mc, b_value, mmax):.2f}); the cascade is explosive",
                     field="max_events",
                 )
-            idx = np.repeat(np.arange(len(pt)), n_child)
             if idx.size == 0:
                 continue
-            t = pt[idx] + omori_sample(rng, params.c_days, params.p, low[idx], high[idx])
+            low = np.maximum(t_start_days - pt[idx], 0.0)
+            high = np.minimum(t_end_days - pt[idx], max_lag_days)
+            t = pt[idx] + omori_sample(rng, c, p, low, high)
             r = spatial_sample_radius(rng, params.sigma_km2(pm[idx], mc), params.q)
             theta = rng.uniform(0.0, 2 * np.pi, idx.size)
-            x, y = px[idx] + r * np.cos(theta), py[idx] + r * np.sin(theta)
-            m = gr_sample(rng, idx.size, mc, b_value, mmax)
+            child = (
+                t,
+                px[idx] + r * np.cos(theta),
+                py[idx] + r * np.sin(theta),
+                gr_sample(rng, idx.size, mc, b_value, mmax),
+                ps[idx],
+            )
             g = pg[idx] + 1
-            gen_t.append(t)
-            gen_x.append(x)
-            gen_y.append(y)
-            gen_m.append(m)
-            gen_g.append(g)
-            new_frontier.append(((t, x, y, m), g))
-        frontier = new_frontier
+            parts.append((*child, g))
+            next_frontier.append((child, g, False))
+        frontier = next_frontier
+    cols = [np.concatenate(col) for col in zip(*parts, strict=True)]
     out = pd.DataFrame(
-        {
-            "t_days": np.concatenate(gen_t),
-            "x_km": np.concatenate(gen_x),
-            "y_km": np.concatenate(gen_y),
-            "magnitude": np.concatenate(gen_m),
-            "generation": np.concatenate(gen_g),
-        }
+        dict(zip(("t_days", "x_km", "y_km", "magnitude", "sim", "generation"), cols, strict=True))
     )
-    return out.sort_values("t_days", kind="stable").reset_index(drop=True)
+    out = out.sort_values(["sim", "t_days"], kind="stable").reset_index(drop=True)
+    return out[["t_days", "x_km", "y_km", "magnitude", "generation", "sim"]]
 
 
 def simulate_catalog(
@@ -366,7 +441,7 @@ def simulate_catalog(
         empty,
         rng,
         max_events,
-    )
+    ).drop(columns="sim")
 
 
 @dataclass(frozen=True)
@@ -513,6 +588,120 @@ class _TriggerObjective:
         return self.s_total / self.z_terms(theta)[0]
 
 
+@dataclass(frozen=True)
+class SimulatedCounts:
+    """Monte Carlo forecast from simulated continuations.
+
+    Attributes:
+        mean: (ny, nx) mean count per cell.
+        std_error: (ny, nx) Monte Carlo standard error of each cell's mean.
+        totals: (n_sim,) events in the grid's window per continuation.
+    """
+
+    mean: np.ndarray
+    std_error: np.ndarray
+    totals: np.ndarray
+
+    @property
+    def total_std_error(self) -> float:
+        """Monte Carlo standard error of the mean grid total."""
+        return float(self.totals.std(ddof=1) / np.sqrt(len(self.totals)))
+
+
+class _CascadeOperator:
+    """Spreads generations >= 2 in space by powers of the offspring kernel.
+
+    Convolutions run by FFT on the padded grid; the kernel is centred on index 0 and the FFT grid
+    exceeds the padded grid by two kernel widths, so wrap-around needs several generations all
+    travelling the full kernel reach the same way (negligible mass, landing in the padding).
+    """
+
+    def __init__(
+        self, kernel: np.ndarray, tables: CascadeTimeTables, shape_ext: tuple[int, int]
+    ) -> None:
+        from scipy import fft
+
+        self.tables, self.shape_ext = tables, shape_ext
+        ky, kx = kernel.shape
+        self.pad_y, self.pad_x = ky // 2, kx // 2
+        self.fft_shape = tuple(
+            fft.next_fast_len(n + 2 * k, real=True)
+            for n, k in zip(shape_ext, kernel.shape, strict=True)
+        )
+        centred = np.zeros(self.fft_shape)
+        centred[:ky, :kx] = kernel
+        spec = fft.rfft2(np.roll(centred, (-self.pad_y, -self.pad_x), axis=(0, 1))).ravel()
+        n_gen = tables.generation_prob.shape[1]
+        self.powers = np.empty((n_gen, spec.size), dtype=np.complex64)
+        current = spec
+        for j in range(n_gen):
+            self.powers[j] = current
+            current = current * spec
+        self.spec_shape = (self.fft_shape[0], self.fft_shape[1] // 2 + 1)
+        self.nu_pow = tables.nu ** np.arange(1, n_gen + 1)
+
+    def _apply(self, maps: np.ndarray, mix: np.ndarray) -> np.ndarray:
+        """sum_j mix[:, j] K^(j + 1) * maps for (n, cells) maps and (n, K) mixes."""
+        from scipy import fft
+
+        n = len(maps)
+        transfer = (mix.astype(np.complex64) @ self.powers).reshape(n, *self.spec_shape)
+        spec = fft.rfft2(maps.reshape(n, *self.shape_ext), s=self.fft_shape) * transfer
+        full = fft.irfft2(spec, s=self.fft_shape)
+        return full[:, : self.shape_ext[0], : self.shape_ext[1]].reshape(n, -1)
+
+    def spread_background(self, rate_per_day: np.ndarray) -> np.ndarray:
+        """Descendants in the window of background events born in [T, T + h1), per cell."""
+        return self._apply(rate_per_day[None], self.tables.background[None])[0]
+
+    def history_weights(
+        self, lag_days: np.ndarray, kappa: np.ndarray, c_days: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per (T, event): expected generation >= 2 descendants in the window (kappa times the
+        cascade factor of its lag), and per T the kappa-weighted generation mix (n_T, K)."""
+        tables = self.tables
+        idx, w = tables.lookup(lag_days, c_days)
+        weights = kappa * ((1.0 - w) * tables.cascade[idx] + w * tables.cascade[idx + 1])
+        n, n_lag = lag_days.shape[0], len(tables.lag_x)
+        key = (np.arange(n)[:, None] * n_lag + idx).ravel()
+        binned = np.bincount(key, (kappa * (1.0 - w)).ravel(), minlength=n * n_lag)
+        binned += np.bincount(key + 1, (kappa * w).ravel(), minlength=n * n_lag + 1)[:-1]
+        return weights, binned.reshape(n, n_lag) @ tables.generation_prob
+
+    def spread_history(self, maps: np.ndarray, generations: np.ndarray) -> np.ndarray:
+        """Spread the children-born-after-T maps by the generation mix of each forecast time."""
+        total = generations @ self.nu_pow
+        mix = np.divide(
+            generations,
+            total[:, None],
+            out=np.zeros_like(generations),
+            where=total[:, None] > 0,
+        )
+        return self._apply(maps, mix)
+
+
+def _time_chunks(
+    t0: np.ndarray, t_sorted: np.ndarray, max_lag: float, chunk_size: int, max_elements: int
+) -> list[np.ndarray]:
+    """Groups of forecast times (in time order) whose lag block stays under `max_elements`."""
+    order = np.argsort(t0, kind="stable")
+    ts = t0[order]
+    first = np.searchsorted(t_sorted, ts - max_lag, side="left")
+    last = np.searchsorted(t_sorted, ts, side="left")
+    chunks, s = [], 0
+    while s < len(ts):
+        e = s + 1
+        while (
+            e < len(ts)
+            and e - s < chunk_size
+            and (e + 1 - s) * (last[e] - first[s]) <= max_elements
+        ):
+            e += 1
+        chunks.append(order[s:e])
+        s = e
+    return chunks
+
+
 class SpaceTimeETAS:
     """Space-time ETAS fitted by EM (stochastic declustering), with simulation and forecasts.
 
@@ -528,7 +717,8 @@ class SpaceTimeETAS:
         mc: Magnitude threshold; smaller events are ignored.
         b_value: Gutenberg-Richter b; None estimates it (seismostats, Aki-Utsu) from the targets.
         mmax: Largest magnitude for simulations and the Gutenberg-Richter truncation.
-        magnitude_bin: Bin width of catalog magnitudes (0 for continuous), for the b-value estimate.
+        magnitude_bin: Bin width of catalog magnitudes (0 for continuous) for the b-value
+            estimate; None (default) detects it from the magnitudes (`magnitude_bin_width`).
         background: "kde" (variable-bandwidth kernels) or "uniform" (u = 1 in the region).
         n_neighbors: Neighbour rank that sets each kernel's bandwidth.
         min_bandwidth_km: Smallest kernel bandwidth.
@@ -550,7 +740,7 @@ class SpaceTimeETAS:
         *,
         b_value: float | None = None,
         mmax: float = 9.0,
-        magnitude_bin: float = 0.0,
+        magnitude_bin: float | None = None,
         background: Literal["kde", "uniform"] = "kde",
         n_neighbors: int = 5,
         min_bandwidth_km: float = 2.0,
@@ -585,9 +775,11 @@ class SpaceTimeETAS:
         b_value: float = 1.0,
         mmax: float = 9.0,
         background: UniformBackground | None = None,
+        max_lag_days: float = np.inf,
     ) -> SpaceTimeETAS:
-        """A ready-to-forecast model with given parameters (uniform background by default)."""
-        model = cls(mc, b_value=b_value, mmax=mmax, background="uniform")
+        """A ready-to-forecast model with given parameters (uniform background by default);
+        `max_lag_days` truncates the Omori law as a fit with that cut-off does."""
+        model = cls(mc, b_value=b_value, mmax=mmax, background="uniform", max_lag_days=max_lag_days)
         model.region_ = PlanarRegion.coerce(region)
         model.params_ = params
         model.background_ = background or UniformBackground(model.region_)
@@ -725,18 +917,7 @@ class SpaceTimeETAS:
     def _b_value(self, magnitude: np.ndarray) -> float:
         if self.b_value is not None:
             return float(self.b_value)
-        from seismostats.analysis import estimate_b
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                return float(estimate_b(magnitude, mc=self.mc, delta_m=self.magnitude_bin))
-            except ValueError as exc:
-                raise InputError(
-                    f"b-value estimate failed ({exc}); set magnitude_bin to the catalog's "
-                    "magnitude bin width (0 for continuous magnitudes) or pass b_value",
-                    field="magnitude",
-                ) from exc
+        return estimate_b_value(magnitude, self.mc, bin_width=self.magnitude_bin)
 
     def _bandwidths(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         k = min(self.n_neighbors + 1, len(x))
@@ -785,7 +966,8 @@ class SpaceTimeETAS:
             tuple(a[mask] for a in hist),
             rng,
             max_events,
-        )
+            max_lag_days=self.max_lag_days,
+        ).drop(columns="sim")
 
     def expected_counts(
         self,
@@ -799,19 +981,19 @@ class SpaceTimeETAS:
         y_edges_km: np.ndarray,
         horizon_days: tuple[float, float] = (10.0, 50.0),
         m_min: float | None = None,
-        method: Literal["analytic", "simulation"] = "analytic",
-        n_sim: int = 200,
+        method: Literal["analytic", "first_order", "simulation"] = "analytic",
+        n_sim: int = 10_000,
         rng: np.random.Generator | None = None,
         window_km: float = 100.0,
     ) -> np.ndarray:
         """Expected number of m >= m_min events per cell in [T + h0, T + h1), from data before T.
 
         History events at or after T are ignored, so the forecast cannot see the future.
-        `method="analytic"` (default) is the background plus the first-order triggering of past
-        events (Omori integral in closed form, exact cell integrals of the spatial kernel): fast and
-        deterministic, but it leaves out aftershocks of events that occur in [T, T + h1) (a
-        fraction of about the branching ratio of the triggered part). `method="simulation"` averages
-        `n_sim` continuations, which include that secondary triggering, at Monte Carlo noise.
+        `method="analytic"` (default) counts every generation of aftershocks, including those of
+        events that occur after T (see `expected_counts_many`); `"first_order"` is background plus
+        the direct aftershocks of past events only (it under-predicts by about the branching
+        ratio's cascade factor); `"simulation"` is the mean of `n_sim` continuations
+        (`simulated_counts`, which also gives its Monte Carlo error).
 
         Returns:
             (ny, nx) expected counts.
@@ -825,31 +1007,99 @@ class SpaceTimeETAS:
                 )
             )
         )
-        if method == "analytic":
-            return self.expected_counts_many(
+        grid = {"x_edges_km": x_edges_km, "y_edges_km": y_edges_km}
+        if method == "simulation":
+            if rng is None:
+                raise InputError("method='simulation' needs an explicit rng", field="rng")
+            return self.simulated_counts(
                 history,
-                np.array([t0_days], dtype=float),
-                x_edges_km=x_edges_km,
-                y_edges_km=y_edges_km,
+                t0_days,
+                **grid,
                 horizon_days=horizon_days,
                 m_min=m_min,
-                window_km=window_km,
-            )[0]
-        if method != "simulation":
+                n_sim=n_sim,
+                rng=rng,
+            ).mean
+        if method not in ("analytic", "first_order"):
             raise InputError(
-                f"method must be 'analytic' or 'simulation', got {method!r}", field="method"
+                f"method must be 'analytic', 'first_order' or 'simulation', got {method!r}",
+                field="method",
             )
-        if rng is None:
-            raise InputError("method='simulation' needs an explicit rng", field="rng")
+        return self.expected_counts_many(
+            history,
+            np.array([t0_days], dtype=float),
+            **grid,
+            horizon_days=horizon_days,
+            m_min=m_min,
+            window_km=window_km,
+            cascade=method == "analytic",
+        )[0]
+
+    def simulated_counts(
+        self,
+        history: pd.DataFrame | None,
+        t0_days: float,
+        *,
+        x_edges_km: np.ndarray,
+        y_edges_km: np.ndarray,
+        horizon_days: tuple[float, float] = (10.0, 50.0),
+        m_min: float | None = None,
+        n_sim: int = 10_000,
+        rng: np.random.Generator,
+        max_draws: int = 5_000_000,
+    ) -> SimulatedCounts:
+        """Monte Carlo forecast: `n_sim` continuations from T, counted per cell in the window.
+
+        The continuations run in vectorised batches (at most `max_draws` parent x continuation
+        Poisson draws per batch). The result's `total_std_error` is the Monte Carlo error of the
+        grid total, `std_error` that of each cell.
+        """
+        self._check_fitted()
+        if n_sim < 2:
+            raise InputError(f"n_sim must be >= 2, got {n_sim}", field="n_sim")
         xe, ye = _edges(x_edges_km, "x_edges_km"), _edges(y_edges_km, "y_edges_km")
         lo, hi = _horizon(horizon_days)
+        t0 = float(t0_days)
         m_min = self.mc if m_min is None else m_min
-        total = np.zeros((len(ye) - 1, len(xe) - 1))
-        for _ in range(n_sim):
-            sim = self.simulate(t0_days, t0_days + hi, history, rng)
-            sel = (sim["t_days"] >= t0_days + lo) & (sim["magnitude"] >= m_min)
-            total += np.histogram2d(sim["y_km"][sel], sim["x_km"][sel], bins=[ye, xe])[0]
-        return total / n_sim
+        hist = _history_arrays(history)
+        mask = (hist[3] >= self.mc) & (hist[0] < t0) & (hist[0] >= t0 - self.max_lag_days)
+        hist = tuple(a[mask] for a in hist)
+        ny, nx = len(ye) - 1, len(xe) - 1
+        n_cell = ny * nx
+        batch = max(1, min(n_sim, max_draws // max(len(hist[0]), 1), 10_000_000 // n_cell))
+        total, total_sq, totals = np.zeros(n_cell), np.zeros(n_cell), []
+        for start in range(0, n_sim, batch):
+            nb = min(batch, n_sim - start)
+            sim = _simulate_cascade(
+                self.params_,
+                self.mc,
+                self.b_value_,
+                self.mmax,
+                self.background_,
+                t0,
+                t0 + hi,
+                hist,
+                rng,
+                50_000_000,
+                n_sim=nb,
+                max_lag_days=self.max_lag_days,
+            )
+            sel = sim[(sim["t_days"] >= t0 + lo) & (sim["magnitude"] >= m_min)]
+            ix = np.searchsorted(xe, sel["x_km"].to_numpy(), side="right") - 1
+            iy = np.searchsorted(ye, sel["y_km"].to_numpy(), side="right") - 1
+            inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
+            key = sel["sim"].to_numpy()[inside] * n_cell + iy[inside] * nx + ix[inside]
+            counts = np.bincount(key, minlength=nb * n_cell).reshape(nb, n_cell).astype(float)
+            total += counts.sum(axis=0)
+            total_sq += np.square(counts).sum(axis=0)
+            totals.append(counts.sum(axis=1))
+        mean = total / n_sim
+        var = np.maximum(total_sq / n_sim - mean**2, 0.0) * n_sim / (n_sim - 1)
+        return SimulatedCounts(
+            mean=mean.reshape(ny, nx),
+            std_error=np.sqrt(var / n_sim).reshape(ny, nx),
+            totals=np.concatenate(totals),
+        )
 
     def expected_counts_many(
         self,
@@ -865,25 +1115,45 @@ class SpaceTimeETAS:
         n_nodes: int = 48,
         dtype: type = np.float64,
         progress: bool = False,
+        cascade: bool = True,
+        max_chunk_elements: int = 2_000_000,
     ) -> np.ndarray:
-        """Analytic expected counts (see `expected_counts`) for many forecast times at once.
+        """Expected counts per cell in [T + h0, T + h1) for many forecast times T, all generations.
 
-        Each past event's kernel mass in the cells of a (2 window_km)-wide block around it is
-        computed once (sparse event x cell matrix M); the Omori weights w[T, i] = kappa_i
-        (G(T + h1 - t_i) - G(T + h0 - t_i)) for t_i < T form a dense block per chunk of times, and
-        the triggered counts are w @ M. Cost ~ n_T x nnz(M) / 2 multiply-adds plus the output.
+        Terms (each T uses only events with t < T, and with T - t <= `max_lag_days`, the fitted
+        model's Omori cut-off):
+
+        - background events in the window: mu (h1 - h0) x cell integral of u;
+        - direct aftershocks of past events: kappa_i (G(T + h1 - t_i) - G(T + h0 - t_i)) spread by
+          each event's exact cell masses (a sparse event x cell matrix M over a block of
+          2 `window_km` around it);
+        - with `cascade` (default), every later generation: children of past events born after T
+          and of background events born after T, and their descendants. Time factors of each
+          generation come from `cascade_time_tables` (exact lattice convolutions of Omori
+          delays); in space each further generation is spread by the offspring kernel of an
+          event with a Gutenberg-Richter magnitude (`offspring_kernel`, FFT convolution on a grid
+          padded by `window_km`, so mass leaving and re-entering the grid is kept). The counts of
+          every generation are exact; the only approximation is that the generation mix used to
+          spread grandchildren is the T-wide mix of all past events rather than each event's own.
+
+        Memory is linear in events: M holds ~(2 window_km / cell)^2 float32 values per event in
+        [min T - max_lag, max T), and the dense lag block per chunk of times stays under
+        `max_chunk_elements`.
 
         Args:
             history: Events (t_days, x_km, y_km, magnitude); each T uses only those with t < T.
             t0_days: (n_T,) forecast times.
-            x_edges_km, y_edges_km: Increasing cell edges (nx + 1,), (ny + 1,).
+            x_edges_km, y_edges_km: Increasing cell edges (nx + 1,), (ny + 1,); uniform steps
+                when `cascade`.
             horizon_days: (h0, h1) of the target window [T + h0, T + h1).
             m_min: Smallest target magnitude (default mc), via the Gutenberg-Richter fraction.
-            window_km: Half-width of the block of cells each event's kernel is spread over.
-            chunk_size: Forecast times per dense block.
+            window_km: Reach of each event's kernel block and of the grid padding.
+            chunk_size: Most forecast times per dense block.
             n_nodes: Quadrature nodes of the exact cell integrals.
             dtype: Output dtype (float32 halves the memory of large maps).
             progress: Show a tqdm bar over chunks.
+            cascade: Count all generations (default); False gives the first-order forecast.
+            max_chunk_elements: Bound on forecast times x active events per chunk.
 
         Returns:
             (n_T, ny, nx) expected counts.
@@ -894,34 +1164,134 @@ class SpaceTimeETAS:
         t0 = np.atleast_1d(np.asarray(t0_days, dtype=float))
         if not np.all(np.isfinite(t0)):
             raise InputError("forecast times must be finite", field="t0_days")
-        params, mc = self.params_, self.mc
+        params, mc, lmax = self.params_, self.mc, self.max_lag_days
+        c, p = params.c_days, params.p
         ht, hx, hy, hm = _history_arrays(history)
         keep = hm >= mc
         order = np.argsort(ht[keep], kind="stable")
         ht, hx, hy, hm = (a[keep][order] for a in (ht, hx, hy, hm))
+        if len(t0):
+            near = slice(
+                int(np.searchsorted(ht, t0.min() - lmax, side="left")),
+                int(np.searchsorted(ht, t0.max(), side="left")),
+            )
+            ht, hx, hy, hm = (a[near] for a in (ht, hx, hy, hm))
         ny, nx = len(ye) - 1, len(xe) - 1
         frac = gr_fraction(mc if m_min is None else m_min, mc, self.b_value_, self.mmax)
-        background = params.mu * (hi - lo) * self.background_.cell_integrals(xe, ye).ravel()
-        masses = self._cell_mass_matrix(hx, hy, hm, xe, ye, window_km, n_nodes)
+        lag_max = min(lmax, float(t0.max() - ht[0])) if len(ht) and len(t0) else hi
+        op = (
+            self._cascade_operator(xe, ye, (lo, hi), window_km, n_nodes, lag_max)
+            if cascade
+            else None
+        )
+        pad_x, pad_y = (op.pad_x, op.pad_y) if op else (0, 0)
+        xe_ext = np.r_[
+            xe[0] - np.diff(xe)[0] * np.arange(pad_x, 0, -1),
+            xe,
+            xe[-1] + np.diff(xe)[-1] * np.arange(1, pad_x + 1),
+        ]
+        ye_ext = np.r_[
+            ye[0] - np.diff(ye)[0] * np.arange(pad_y, 0, -1),
+            ye,
+            ye[-1] + np.diff(ye)[-1] * np.arange(1, pad_y + 1),
+        ]
+        shape_ext = (len(ye_ext) - 1, len(xe_ext) - 1)
+        background = params.mu * self.background_.cell_integrals(xe_ext, ye_ext).ravel()
+        base = (hi - lo) * background
+        if op is not None:
+            base = base + op.spread_background(background)
+        masses = self._cell_mass_matrix(hx, hy, hm, xe_ext, ye_ext, window_km, n_nodes)
         kappa = params.productivity(hm, mc)
         out = np.empty((len(t0), ny, nx), dtype=dtype)
-        t_order = np.argsort(t0, kind="stable")
-        chunks = [t_order[s : s + chunk_size] for s in range(0, len(t0), chunk_size)]
+        chunks = _time_chunks(t0, ht, lmax, chunk_size, max_chunk_elements)
         if progress:
             from tqdm import tqdm
 
             chunks = tqdm(chunks, desc="ETAS expected counts", unit="chunk")
+        crop = (slice(None), slice(pad_y, pad_y + ny), slice(pad_x, pad_x + nx))
         for idx in chunks:
-            n_act = int(np.searchsorted(ht, t0[idx].max(), side="left"))
-            lag = t0[idx][:, None] - ht[None, :n_act]
-            w = kappa[:n_act] * (
-                omori_cdf(lag + hi, params.c_days, params.p)
-                - omori_cdf(lag + lo, params.c_days, params.p)
-            )
-            w[lag <= 0] = 0.0
-            trig = (masses[:n_act].T @ w.T.astype(np.float32)).T if n_act else 0.0
-            out[idx] = ((background + trig) * frac).reshape(len(idx), ny, nx)
+            tc = t0[idx]
+            first = int(np.searchsorted(ht, tc.min() - lmax, side="left"))
+            last = int(np.searchsorted(ht, tc.max(), side="left"))
+            lag = tc[:, None] - ht[None, first:last]
+            k_live = np.where(lag > 0, kappa[first:last], 0.0)
+            weights = [k_live * (omori_cdf(lag + hi, c, p, lmax) - omori_cdf(lag + lo, c, p, lmax))]
+            if op is not None:
+                cascade_w, generations = op.history_weights(lag, k_live, c)
+                weights.append(cascade_w)
+            stacked = np.vstack(weights).T.astype(np.float32)
+            spread = (masses[first:last].T @ stacked).T if last > first else None
+            total = np.broadcast_to(base, (len(idx), base.size)).astype(np.float64)
+            if spread is not None:
+                total = total + spread[: len(idx)]
+                if op is not None:
+                    total = total + op.spread_history(spread[len(idx) :], generations)
+            out[idx] = (frac * total.reshape(len(idx), *shape_ext))[crop]
         return out
+
+    def offspring_kernel(
+        self,
+        dx_km: float,
+        dy_km: float,
+        pad_x: int,
+        pad_y: int,
+        *,
+        n_sub: int = 4,
+        n_mag: int = 48,
+        n_nodes: int = 48,
+    ) -> np.ndarray:
+        """Expected direct aftershocks, per cell offset, of an event with a Gutenberg-Richter
+        magnitude placed uniformly inside the centre cell.
+
+        Returns:
+            (2 pad_y + 1, 2 pad_x + 1) array; its sum nu is the branching ratio less the kernel
+            mass beyond the block.
+        """
+        self._check_fitted()
+        params, mc = self.params_, self.mc
+        nodes, weights = np.polynomial.legendre.leggauss(n_mag)
+        half = (self.mmax - mc) / 2.0
+        m = mc + (nodes + 1.0) * half
+        beta = self.b_value_ * np.log(10.0)
+        density = beta * np.exp(-beta * (m - mc)) / -np.expm1(-beta * (self.mmax - mc))
+        per_mag = params.productivity(m, mc) * density * weights * half
+        frac = (np.arange(n_sub) + 0.5) / n_sub
+        sx, sy = (a.ravel() for a in np.meshgrid(frac * dx_km, frac * dy_km))
+        n_pos = sx.size
+        x, y = np.tile(sx, n_mag), np.tile(sy, n_mag)
+        sigma = np.repeat(params.sigma_km2(m, mc), n_pos)
+        x_edges = np.broadcast_to(np.arange(-pad_x, pad_x + 2) * dx_km, (x.size, 2 * pad_x + 2))
+        y_edges = np.broadcast_to(np.arange(-pad_y, pad_y + 2) * dy_km, (y.size, 2 * pad_y + 2))
+        mass = cell_masses(x, y, sigma, params.q, x_edges, y_edges, n_nodes)
+        return np.tensordot(np.repeat(per_mag, n_pos) / n_pos, mass, axes=1)
+
+    def _cascade_operator(
+        self,
+        xe: np.ndarray,
+        ye: np.ndarray,
+        horizon: tuple[float, float],
+        window_km: float,
+        n_nodes: int,
+        lag_max_days: float,
+    ) -> _CascadeOperator:
+        dx, dy = np.diff(xe), np.diff(ye)
+        if not (np.allclose(dx, dx[0], rtol=1e-6) and np.allclose(dy, dy[0], rtol=1e-6)):
+            raise InputError(
+                "cascade forecasts need cells of one size; pass cascade=False for uneven edges",
+                field="x_edges_km",
+            )
+        pad_x = int(np.ceil(window_km / dx[0]))
+        pad_y = int(np.ceil(window_km / dy[0]))
+        kernel = self.offspring_kernel(dx[0], dy[0], pad_x, pad_y, n_nodes=n_nodes)
+        tables = cascade_time_tables(
+            self.params_.c_days,
+            self.params_.p,
+            float(kernel.sum()),
+            horizon,
+            self.max_lag_days,
+            lag_max_days,
+        )
+        return _CascadeOperator(kernel, tables, (len(ye) - 1 + 2 * pad_y, len(xe) - 1 + 2 * pad_x))
 
     def _cell_mass_matrix(
         self,
