@@ -1,15 +1,21 @@
 """The CLI contract: `forecast evaluate` with a column mapping writes metrics.json with every
-model's scores and information gains; bad input exits non-zero with a clear message."""
+model's scores and information gains; run folders are built atomically and never overwrite
+foreign files; settings come from --config then flags and round-trip; bad input exits 2 with
+one line naming file, row and field, leaving nothing at --out."""
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from quakesense.cli import main
+from quakesense.core.config import resolve_config
+from quakesense.forecast.config import ForecastConfig
 from quakesense.synth.forecast_catalog import simulate_catalog
 
 FAST = [
@@ -60,7 +66,7 @@ def evaluate_args(path: Path, out: Path, *extra: str) -> list[str]:
         MAPPING,
         "--region",
         "35.5,40.5,139.5,144.5",
-        "--mc",
+        "--min-magnitude",
         "4",
         "--horizon",
         "10d:50d",
@@ -73,11 +79,9 @@ def evaluate_args(path: Path, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def test_evaluate_writes_every_model_and_gain(catalog_csv: Path, tmp_path: Path) -> None:
+def test_evaluate_writes_every_model_and_gain(catalog_csv: Path, tmp_path: Path, capsys) -> None:
     models = ["uniform", "historical", "logistic", "convlstm"]
-    args = evaluate_args(catalog_csv, tmp_path / "run")
-    for name in models:
-        args += ["--model", name]
+    args = evaluate_args(catalog_csv, tmp_path / "run", "--models", ",".join(models))
     assert main(args) == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     for name in models:
@@ -90,7 +94,12 @@ def test_evaluate_writes_every_model_and_gain(catalog_csv: Path, tmp_path: Path)
     assert metrics["protocol"]["split"]["train_end"] == "2001-07-01"
     assert metrics["uniform"]["roc_auc"] == pytest.approx(0.5)
     assert (tmp_path / "run" / "report.html").stat().st_size > 10_000
-    model_dir = tmp_path / "run" / "models" / "convlstm"
+    assert metrics["model_info"]["convlstm"]["best_epoch"] == 0
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    saved.pop("quakesense")
+    again = resolve_config(ForecastConfig, tmp_path / "run" / "config.json", {})
+    assert again.model_dump(mode="json") == saved
+    assert saved["models"] == models and saved["min_magnitude"] == 4.0
     out = tmp_path / "pred"
     assert (
         main(
@@ -98,7 +107,7 @@ def test_evaluate_writes_every_model_and_gain(catalog_csv: Path, tmp_path: Path)
                 "forecast",
                 "predict",
                 "--model",
-                str(model_dir),
+                str(tmp_path / "run"),
                 "--catalog",
                 str(catalog_csv),
                 "--columns",
@@ -113,10 +122,20 @@ def test_evaluate_writes_every_model_and_gain(catalog_csv: Path, tmp_path: Path)
     )
     forecast = np.genfromtxt(out / "forecast.csv", delimiter=",", names=True)
     assert np.all((forecast["probability"] > 0) & (forecast["probability"] < 1))
+    predict = ["forecast", "predict", "--model", str(tmp_path / "run"), "--catalog"]
+    predict += [str(catalog_csv), "--columns", MAPPING, "--out", str(tmp_path / "p2")]
+    for date, expected in (
+        ("2006-02-30", "'2006-02-30' is not a date"),
+        ("2009-03-01", "days after the catalog's last event"),
+    ):
+        assert main([*predict, "--date", date]) == 2
+        err = capsys.readouterr().err
+        assert expected in err and "--date" in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "p2").exists()
 
 
 def test_bad_inputs_exit_with_clear_errors(catalog_csv: Path, tmp_path: Path, capsys) -> None:
-    args = evaluate_args(catalog_csv, tmp_path / "a", "--model", "uniform")
+    args = evaluate_args(catalog_csv, tmp_path / "a", "--models", "uniform")
     early = [a if a != "2001-07-01,2002-01-01" else "2000-02-01,2002-01-01" for a in args]
     assert main(early) == 2
     assert "train period holds no forecast time" in capsys.readouterr().err
@@ -125,22 +144,89 @@ def test_bad_inputs_exit_with_clear_errors(catalog_csv: Path, tmp_path: Path, ca
     fields[1] = ""
     bad = tmp_path / "nan.csv"
     bad.write_text("\n".join([*text[:5], ",".join(fields), *text[6:]]) + "\n")
-    assert main(evaluate_args(bad, tmp_path / "b", "--model", "uniform")) == 2
+    assert main(evaluate_args(bad, tmp_path / "b", "--models", "uniform")) == 2
     err = capsys.readouterr().err
     assert "row 4" in err and "latitude_deg" in err
-    assert not (tmp_path / "b" / "metrics.json").exists()
+    assert not (tmp_path / "b").exists() and not (tmp_path / "a").exists()
     assert main(evaluate_args(catalog_csv, tmp_path / "c", "--horizon", "50d:10d")) == 2
 
 
-def test_completeness_above_mc_is_a_warning_in_the_report(
-    catalog_csv: Path, tmp_path: Path
+def test_warnings_are_shown_on_the_console_and_old_flags_work(
+    catalog_csv: Path, tmp_path: Path, caplog
 ) -> None:
     args = evaluate_args(catalog_csv, tmp_path / "w", "--model", "uniform", "--model", "historical")
-    args[args.index("--mc") + 1] = "3.0"
-    assert main(args) == 0
+    at = args.index("--min-magnitude")
+    args[at : at + 2] = ["--mc", "3.0"]
+    with caplog.at_level(logging.WARNING, logger="quakesense.forecast"):
+        assert main([*args, "--region", "37.0,40.5,139.5,144.5"]) == 0
     metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())
     assert metrics["completeness"]["mc_maxc"] > 3.0
-    assert any("above the target Mc" in w for w in metrics["warnings"])
+    assert sorted(metrics["uniform"]["vs"]) == ["historical"]
+    shown = caplog.text
+    assert "--mc is deprecated" in shown and "--model NAME is deprecated" in shown
+    for warning in metrics["warnings"]:
+        assert warning in shown
+    assert any("above the target --min-magnitude" in w for w in metrics["warnings"])
+    assert any("events outside" in w for w in metrics["warnings"])
+
+
+def grid_args(path: Path, out: Path, *extra: str) -> list[str]:
+    return ["forecast", "grid", "--catalog", str(path), "--columns", MAPPING, "--out", str(out)]
+
+
+def test_run_folders_are_atomic_and_never_touch_foreign_files(
+    catalog_csv: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "g"
+    assert main([*grid_args(catalog_csv, out), "--cell-km", "40", "--no-progress"]) == 0
+    first = json.loads((out / "metrics.json").read_text())
+    assert main([*grid_args(catalog_csv, out), "--no-progress"]) == 2
+    assert "--force" in capsys.readouterr().err
+    config = tmp_path / "settings.yaml"
+    config.write_text("cell_km: 40\nprogress: false\n")
+    again = grid_args(catalog_csv, out)
+    assert main([*again, "--config", str(out / "config.json"), "--force"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["grid"] == first["grid"]
+    assert main([*grid_args(catalog_csv, tmp_path / "y"), "--config", str(config)]) == 0
+    assert json.loads((tmp_path / "y" / "metrics.json").read_text())["grid"]["x"]["step"] == 40
+    foreign = tmp_path / "thesis"
+    foreign.mkdir()
+    (foreign / "chapter1.tex").write_text("precious")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    for target in (foreign, a_file):
+        assert main([*grid_args(catalog_csv, target), "--force"]) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert (foreign / "chapter1.tex").read_text() == "precious" and a_file.read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "file.txt",
+        "g",
+        "settings.yaml",
+        "thesis",
+        "y",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "value", "expected"),
+    [
+        (3, "origin", "2003-13-45T10:00:00", "row 3, field 'time'"),
+        (3, "origin", "2003-02-30 24:00:00", "row 3, field 'time'"),
+        (2, "mw", "M4.5", "row 2, field 'magnitude'"),
+        (2, "lat_deg", "north", "row 2, field 'latitude_deg'"),
+    ],
+)
+def test_bad_catalog_cells_are_one_line_errors(
+    catalog_csv: Path, tmp_path: Path, capsys, row: int, field: str, value: str, expected: str
+) -> None:
+    frame = pd.read_csv(catalog_csv, dtype=str)
+    frame.loc[row, field] = value
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    assert main([*grid_args(bad, tmp_path / "g"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err and expected in err and value in err
+    assert not (tmp_path / "g").exists()
 
 
 @pytest.mark.slow

@@ -60,7 +60,7 @@ def test_paper_split_is_labelled_and_tests_the_last_1000_days() -> None:
 def test_completeness_and_b_value_of_a_gutenberg_richter_sample() -> None:
     import numpy as np
 
-    from quakesense.forecast.pipeline import estimate_completeness
+    from quakesense.forecast.prepare import estimate_completeness
 
     rng = np.random.default_rng(0)
     complete = 3.0 + rng.exponential(1 / np.log(10), 20_000)

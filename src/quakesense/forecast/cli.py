@@ -1,15 +1,30 @@
-"""Command-line verbs of the forecast pipeline: grid, train, evaluate, predict."""
+"""Command-line verbs of the forecast pipeline: grid, train, evaluate, predict.
+
+Every option that sets a config field defaults to None ("not given"): the settings come from
+`--config FILE` first (e.g. the config.json of an earlier run), then from the flags given, and
+the defaults live only in `forecast.config`. Old spellings (`--mc`, `--model NAME` of evaluate,
+`--kind`) are hidden deprecated aliases.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 app = typer.Typer(no_args_is_help=True)
+LOG = logging.getLogger("quakesense.forecast")
 
-Catalog = Annotated[Path, typer.Option(help="catalog: CSV (ComCat, pyCSEP, JMA-like) or QuakeML")]
+ConfigFile = Annotated[
+    Path | None, typer.Option("--config", help="YAML/JSON settings, e.g. an earlier config.json")
+]
+Force = Annotated[bool, typer.Option("--force", help="replace an earlier quakesense run at --out")]
+Out = Annotated[Path, typer.Option(help="run folder to create")]
+Catalog = Annotated[
+    Path | None, typer.Option(help="catalog: CSV (ComCat, pyCSEP, JMA-like) or QuakeML")
+]
 Columns = Annotated[
     str | None,
     typer.Option(help="column mapping time=...,latitude=...,longitude=...,depth=...,magnitude=..."),
@@ -17,48 +32,80 @@ Columns = Annotated[
 RegionOpt = Annotated[
     str | None, typer.Option(help="LAT_MIN,LAT_MAX,LON_MIN,LON_MAX or a polygon file")
 ]
-Out = Annotated[Path, typer.Option(help="run folder")]
-Sort = Annotated[bool, typer.Option(help="sort an unsorted catalog (reported) instead of failing")]
-CellKm = Annotated[float, typer.Option(help="cell size, km")]
-Mc = Annotated[float, typer.Option(help="target magnitude threshold")]
-Epochs = Annotated[int, typer.Option(help="network training epochs")]
-StepDays = Annotated[int, typer.Option(help="days per network step")]
-WindowSteps = Annotated[int, typer.Option(help="TBPTT window, steps")]
-WarmSteps = Annotated[int, typer.Option(help="warm-up steps before a window")]
-MinorityWeight = Annotated[float, typer.Option(help="weight of positive cells")]
-Device = Annotated[str, typer.Option(help="cpu|cuda|auto")]
-Seed = Annotated[int, typer.Option(help="seed of every random choice")]
-Horizon = Annotated[str, typer.Option(help="target window after the forecast time")]
+Sort = Annotated[
+    bool | None,
+    typer.Option("--sort/--no-sort", help="sort an unsorted catalog (reported) instead of failing"),
+]
+CellKm = Annotated[float | None, typer.Option(help="cell size, km [10]")]
+MinMagnitude = Annotated[
+    float | None,
+    typer.Option("--min-magnitude", help="target threshold: forecast P(M >= this) [5.0]"),
+]
+Mc = Annotated[float | None, typer.Option("--mc", hidden=True, help="deprecated: --min-magnitude")]
+Horizon = Annotated[str | None, typer.Option(help="target window after T [10d:50d]")]
 SplitDates = Annotated[
     str | None, typer.Option(help="TRAIN_END,VALID_END (default: 70 % / 85 % of the span)")
 ]
-Models = Annotated[
-    list[str] | None, typer.Option("--model", help="models to run (repeatable; default all)")
+Epochs = Annotated[int | None, typer.Option(help="network epochs: passes over the sequence [5]")]
+StepDays = Annotated[
+    int | None, typer.Option(help="days per network step (default: 1, coarser for big grids)")
 ]
+WindowSteps = Annotated[int | None, typer.Option(help="TBPTT window: steps per backward [50]")]
+WarmSteps = Annotated[int | None, typer.Option(help="warm-up steps before a stream [50]")]
+BatchSize = Annotated[int | None, typer.Option(help="independent sequence streams per batch [1]")]
+MinorityWeight = Annotated[float | None, typer.Option(help="loss weight of positive cells [1000]")]
+Device = Annotated[str | None, typer.Option(help="cpu|cuda|auto [auto]")]
+Seed = Annotated[int | None, typer.Option(help="seed of every random choice [0]")]
+Progress = Annotated[bool | None, typer.Option("--progress/--no-progress", help="progress bars")]
+Threads = Annotated[int | None, typer.Option(help="torch CPU threads [1]")]
 
 
-def _config(**kwargs: Any) -> Any:
-    from quakesense.core.config import build_config
-    from quakesense.forecast.pipeline import ForecastConfig
+def _resolve(model: type, config_file: Path | None, overrides: dict[str, Any]) -> Any:
+    from quakesense.core.config import resolve_config
 
-    return build_config(ForecastConfig, {k: v for k, v in kwargs.items() if v is not None})
+    return resolve_config(model, config_file, overrides)
+
+
+def _deprecated(new: Any, old: Any, old_flag: str, new_flag: str) -> Any:
+    """The value of a renamed option: the new flag wins; the old one still works, with a note."""
+    if old is None:
+        return new
+    LOG.warning("%s is deprecated; use %s", old_flag, new_flag)
+    return new if new is not None else old
+
+
+def _forecast_config(config_file: Path | None, **overrides: Any) -> Any:
+    from quakesense.forecast.config import ForecastConfig
+
+    return _resolve(ForecastConfig, config_file, overrides)
+
+
+def _models(values: list[str] | None) -> list[str] | None:
+    """Repeatable or comma-separated model names."""
+    if not values:
+        return None
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
 @app.command()
 def grid(
-    catalog: Catalog,
     out: Out,
+    catalog: Catalog = None,
     columns: Columns = None,
     region: RegionOpt = None,
-    sort: Sort = False,
-    cell_km: CellKm = 10.0,
+    sort: Sort = None,
+    cell_km: CellKm = None,
     start: Annotated[str | None, typer.Option(help="first day (default: first event)")] = None,
     end: Annotated[str | None, typer.Option(help="last day (default: last event)")] = None,
+    progress: Progress = None,
+    config: ConfigFile = None,
+    force: Force = False,
 ) -> None:
     """Grid a catalog: per cell and day the largest magnitude and the count, in Zarr."""
     from quakesense.forecast.pipeline import grid_run
 
-    config = _config(
+    settings = _forecast_config(
+        config,
         catalog=catalog,
         columns=columns,
         region=region,
@@ -66,66 +113,85 @@ def grid(
         cell_km=cell_km,
         start=start,
         end=end,
-        models=[],
+        progress=progress,
     )
-    typer.echo(f"report: {grid_run(config, out)}")
+    typer.echo(f"report: {grid_run(settings, out, force=force)}")
 
 
 @app.command()
 def evaluate(
-    catalog: Catalog,
     out: Out,
+    catalog: Catalog = None,
     columns: Columns = None,
     region: RegionOpt = None,
-    sort: Sort = False,
-    mc: Mc = 5.0,
-    horizon: Horizon = "10d:50d",
+    sort: Sort = None,
+    min_magnitude: MinMagnitude = None,
+    mc: Mc = None,
+    horizon: Horizon = None,
     split_dates: SplitDates = None,
     paper_split: Annotated[
-        bool, typer.Option(help="also the paper's last-1000-days split")
-    ] = False,
-    cell_km: CellKm = 10.0,
-    model: Models = None,
-    epochs: Epochs = 5,
-    step_days: StepDays = 1,
-    window_steps: WindowSteps = 50,
-    warm_steps: WarmSteps = 50,
-    minority_weight: MinorityWeight = 1000.0,
+        bool | None,
+        typer.Option("--paper-split/--no-paper-split", help="also the last-1000-days split"),
+    ] = None,
+    cell_km: CellKm = None,
+    models: Annotated[
+        list[str] | None,
+        typer.Option("--models", help="model names, repeatable or comma list (default: all)"),
+    ] = None,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", hidden=True, help="deprecated: --models")
+    ] = None,
+    epochs: Epochs = None,
+    step_days: StepDays = None,
+    window_steps: WindowSteps = None,
+    warm_steps: WarmSteps = None,
+    batch_size: BatchSize = None,
+    minority_weight: MinorityWeight = None,
     weight_sweep: Annotated[
         str | None, typer.Option(help="comma list of minority weights chosen on validation")
     ] = None,
-    eval_stride_days: Annotated[int, typer.Option(help="days between scored forecasts")] = 10,
-    train_stride_days: Annotated[int, typer.Option(help="days between training rows")] = 10,
-    history_days: Annotated[int, typer.Option(help="history before the first training T")] = 365,
+    eval_stride_days: Annotated[
+        int | None, typer.Option(help="days between scored forecasts [10]")
+    ] = None,
+    train_stride_days: Annotated[
+        int | None, typer.Option(help="days between training rows [10]")
+    ] = None,
+    history_days: Annotated[
+        int | None, typer.Option(help="history before the first training T [365]")
+    ] = None,
     max_tabular_rows: Annotated[
-        int, typer.Option(help="row budget of tabular baselines")
-    ] = 200_000,
+        int | None, typer.Option(help="row budget of tabular baselines [200000]")
+    ] = None,
     etas_mc: Annotated[float | None, typer.Option(help="ETAS fit threshold")] = None,
-    device: Device = "auto",
-    threads: Annotated[int, typer.Option(help="torch CPU threads")] = 1,
-    seed: Seed = 0,
-    progress: Annotated[bool, typer.Option(help="progress bars")] = True,
+    device: Device = None,
+    threads: Threads = None,
+    seed: Seed = None,
+    progress: Progress = None,
+    config: ConfigFile = None,
+    force: Force = False,
 ) -> None:
     """Fit every model on the training period, score the test period, write metrics.json."""
     from quakesense.forecast.pipeline import evaluate as run_evaluate
 
-    config = _config(
+    settings = _forecast_config(
+        config,
         catalog=catalog,
         columns=columns,
         region=region,
         sort=sort,
-        mc=mc,
+        min_magnitude=_deprecated(min_magnitude, mc, "--mc", "--min-magnitude"),
         horizon=horizon,
         split_dates=split_dates,
         paper_split=paper_split,
         cell_km=cell_km,
-        models=model,
+        models=_models(_deprecated(models, model, "--model NAME", "--models")),
         epochs=epochs,
         step_days=step_days,
         window_steps=window_steps,
         warm_steps=warm_steps,
+        batch_size=batch_size,
         minority_weight=minority_weight,
-        weight_sweep=[float(w) for w in weight_sweep.split(",")] if weight_sweep else None,
+        weight_sweep=weight_sweep.split(",") if weight_sweep else None,
         eval_stride_days=eval_stride_days,
         train_stride_days=train_stride_days,
         history_days=history_days,
@@ -136,65 +202,103 @@ def evaluate(
         seed=seed,
         progress=progress,
     )
-    typer.echo(f"report: {run_evaluate(config, out)}")
+    typer.echo(f"report: {run_evaluate(settings, out, force=force)}")
 
 
 @app.command()
 def train(
-    catalog: Catalog,
     out: Out,
+    catalog: Catalog = None,
     columns: Columns = None,
     region: RegionOpt = None,
-    sort: Sort = False,
-    mc: Mc = 5.0,
-    horizon: Horizon = "10d:50d",
+    sort: Sort = None,
+    min_magnitude: MinMagnitude = None,
+    mc: Mc = None,
+    horizon: Horizon = None,
     split_dates: SplitDates = None,
-    cell_km: CellKm = 10.0,
-    kind: Annotated[str, typer.Option(help="convlstm | cnn | convlstm_hybrid")] = "convlstm",
-    epochs: Epochs = 5,
-    step_days: StepDays = 1,
-    window_steps: WindowSteps = 50,
-    warm_steps: WarmSteps = 50,
-    minority_weight: MinorityWeight = 1000.0,
-    device: Device = "auto",
-    seed: Seed = 0,
+    cell_km: CellKm = None,
+    method: Annotated[
+        str | None, typer.Option(help="convlstm | cnn | convlstm_hybrid [convlstm]")
+    ] = None,
+    kind: Annotated[str | None, typer.Option(hidden=True, help="deprecated: --method")] = None,
+    epochs: Epochs = None,
+    step_days: StepDays = None,
+    window_steps: WindowSteps = None,
+    warm_steps: WarmSteps = None,
+    batch_size: BatchSize = None,
+    minority_weight: MinorityWeight = None,
+    device: Device = None,
+    threads: Threads = None,
+    seed: Seed = None,
+    progress: Progress = None,
+    config: ConfigFile = None,
+    force: Force = False,
 ) -> None:
     """Train one network (with the historical-rate baseline for reference); the model is saved
-    in OUT/models/KIND with its full config and normalisation."""
+    in OUT/models/METHOD with its full config and normalisation."""
     from quakesense.forecast.pipeline import evaluate as run_evaluate
 
-    models = ["historical", kind] + (["etas"] if kind == "convlstm_hybrid" else [])
-    config = _config(
+    settings = _forecast_config(
+        config,
         catalog=catalog,
         columns=columns,
         region=region,
         sort=sort,
-        mc=mc,
+        min_magnitude=_deprecated(min_magnitude, mc, "--mc", "--min-magnitude"),
         horizon=horizon,
         split_dates=split_dates,
         cell_km=cell_km,
-        models=models,
+        method=_deprecated(method, kind, "--kind", "--method"),
         epochs=epochs,
         step_days=step_days,
         window_steps=window_steps,
         warm_steps=warm_steps,
+        batch_size=batch_size,
         minority_weight=minority_weight,
         device=device,
+        threads=threads,
         seed=seed,
+        progress=progress,
     )
-    typer.echo(f"report: {run_evaluate(config, out)}")
+    chosen = ["historical", settings.method] + (
+        ["etas"] if settings.method == "convlstm_hybrid" else []
+    )
+    settings = settings.model_copy(update={"models": chosen})
+    typer.echo(f"report: {run_evaluate(settings, out, force=force)}")
 
 
 @app.command()
 def predict(
-    model: Annotated[Path, typer.Option(help="model folder written by train/evaluate")],
-    catalog: Catalog,
-    date: Annotated[str, typer.Option(help="forecast time T (UTC date); uses events before T")],
     out: Out,
+    model: Annotated[
+        Path | None, typer.Option(help="model folder, or the run folder that holds it")
+    ] = None,
+    catalog: Catalog = None,
+    date: Annotated[
+        str | None, typer.Option(help="forecast time T (UTC date); uses events before T")
+    ] = None,
     columns: Columns = None,
-    sort: Sort = False,
+    sort: Sort = None,
+    max_gap_days: Annotated[
+        int | None, typer.Option(help="refuse a date this many days after the last event [365]")
+    ] = None,
+    config: ConfigFile = None,
+    force: Force = False,
 ) -> None:
     """Forecast map at one date from a saved network: forecast.csv, a figure and a report."""
+    from quakesense.forecast.config import PredictConfig
     from quakesense.forecast.pipeline import predict_run
 
-    typer.echo(f"report: {predict_run(model, catalog, date, out, columns=columns, sort=sort)}")
+    settings = _resolve(
+        PredictConfig,
+        config,
+        {
+            "model": model,
+            "catalog": catalog,
+            "date": date,
+            "columns": columns,
+            "sort": sort,
+            "max_gap_days": max_gap_days,
+        },
+    )
+    typer.echo(f"report: {predict_run(settings, out, force=force)}")

@@ -1,4 +1,4 @@
-"""The seed paper's CNN+LSTM forecaster, its CNN-only variant, and their streamed training data.
+"""The seed paper's CNN+LSTM forecaster, its CNN-only variant, and their streamed data.
 
 Per step (one or more days) the input map has two channels, the largest magnitude and log(1 +
 count) per cell. A convolutional embedding (16 channels) feeds a ConvLSTM (hidden 32); a
@@ -6,11 +6,9 @@ convolutional head gives one logit per cell, to which the prior is added before 
 (the paper's residual form): the logit of the historical rate (a buffer fitted on training data)
 or, for the hybrid, the logit of the ETAS probability, passed per step.
 
-Training uses truncated backpropagation through time: each sample is a window of
-`window_steps` steps preceded by `warm_steps` steps run without gradient to warm up the state;
-gradients are also cut every `tbptt_steps` steps inside the window. Samples are read from the
-Zarr grid on demand (never materialised), so they can be shuffled and batched by
-`core.training.fit`.
+Inputs and targets of any run of consecutive steps are read from the Zarr grid on demand
+(`read_block`), so no period is ever held in memory; training (`forecast/networks.py`) and
+inference (`predict_maps`) stream the sequence through the network with its state carried.
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
 from quakesense.core.models import register_model
 
@@ -49,9 +46,14 @@ class ConvLSTMCell(nn.Module):
         return torch.sigmoid(o) * torch.tanh(c), c
 
 
-@register_model("forecast_convlstm")
+@register_model("forecast.convlstm")
 class ConvLSTMForecaster(nn.Module):
     """CNN+LSTM (or CNN-only) residual forecaster on a (height, width) grid.
+
+    The forward pass takes and returns the recurrent state, so a sequence can be run in pieces
+    (stateful truncated backpropagation in training, streamed inference) with the same result
+    as in one piece. The CNN-only variant's "state" is its last `cnn_history_steps - 1`
+    normalised input steps.
 
     Args:
         height: Grid rows (the prior buffer's shape).
@@ -62,8 +64,6 @@ class ConvLSTMForecaster(nn.Module):
         recurrent: False gives the CNN-only variant, which sees the last `cnn_history_steps`
             steps stacked as channels instead of a recurrent state.
         cnn_history_steps: History length of the CNN-only variant.
-        warm_steps: Leading steps of each training sample run without gradient.
-        tbptt_steps: Gradient truncation interval inside a sample.
         prior_scale: Weight of the prior logit (the paper's c).
     """
 
@@ -76,15 +76,11 @@ class ConvLSTMForecaster(nn.Module):
         kernel_size: int = 3,
         recurrent: bool = True,
         cnn_history_steps: int = 8,
-        warm_steps: int = 0,
-        tbptt_steps: int = 50,
         prior_scale: float = 1.0,
     ) -> None:
         super().__init__()
         self.recurrent = recurrent
         self.cnn_history_steps = cnn_history_steps
-        self.warm_steps = warm_steps
-        self.tbptt_steps = tbptt_steps
         self.prior_scale = prior_scale
         self.hidden_channels = hidden_channels
         in_channels = N_CHANNELS * (1 if recurrent else cnn_history_steps)
@@ -109,49 +105,55 @@ class ConvLSTMForecaster(nn.Module):
         self.register_buffer("input_mean", torch.zeros(N_CHANNELS))
         self.register_buffer("input_scale", torch.ones(N_CHANNELS))
 
-    def initial_state(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Zero state for inputs x (B, S, C, H, W)."""
-        b, _, _, h, w = x.shape
-        zeros = x.new_zeros(b, self.hidden_channels, h, w)
-        return zeros, zeros.clone()
+    def initial_state(self, batch: int) -> tuple[torch.Tensor, ...]:
+        """Zero state for `batch` sequences: (hidden, cell), or the CNN's padding steps."""
+        h, w = self.prior_logit.shape
+        like = self.prior_logit
+        if self.recurrent:
+            zeros = like.new_zeros(batch, self.hidden_channels, h, w)
+            return zeros, zeros.clone()
+        return (like.new_zeros(batch, self.cnn_history_steps - 1, N_CHANNELS, h, w),)
 
     def forward(
         self,
         x: torch.Tensor,
         offset: torch.Tensor,
-        state: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> torch.Tensor:
-        """Logits (B, S, H, W) for inputs x (B, S, C, H, W) and extra prior offsets
-        (B, S, H, W) or (B, S, 1, 1); with `state` given, it is continued and updated in place
-        of the last two list items (for streamed inference)."""
+        state: tuple[torch.Tensor, ...] | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Logits (B, S, H, W) and the state after the last step.
+
+        Args:
+            x: Inputs (B, S, C, H, W), raw (normalised inside).
+            offset: Extra prior logits (B, S, H, W) or (B, S, 1, 1) (the hybrid's ETAS logit).
+            state: State after the previous piece of the sequence; None starts from zeros.
+        """
         x = (x - self.input_mean[:, None, None]) / self.input_scale[:, None, None]
-        run_state = self.initial_state(x) if state is None else state
+        state = self.initial_state(x.shape[0]) if state is None else state
         outputs = []
-        for step in range(x.shape[1]):
-            warm = self.training and step < self.warm_steps
-            if (
-                self.training
-                and step > self.warm_steps
-                and (step - self.warm_steps) % self.tbptt_steps == 0
-            ):
-                run_state = (run_state[0].detach(), run_state[1].detach())
-            with torch.set_grad_enabled(torch.is_grad_enabled() and not warm):
-                if self.recurrent:
-                    run_state = self.cell(self.embed(x[:, step]), run_state)
-                    features = run_state[0]
-                else:
-                    first = step - self.cnn_history_steps + 1
-                    history = x[:, max(first, 0) : step + 1]
-                    if first < 0:
-                        pad = history.new_zeros(x.shape[0], -first, *x.shape[2:])
-                        history = torch.cat([pad, history], dim=1)
-                    features = self.body(self.embed(history.flatten(1, 2)))
-                logit = self.head(features)[:, 0]
-            outputs.append(logit + self.prior_scale * (self.prior_logit + offset[:, step]))
-        if state is not None:
-            state[0].copy_(run_state[0])
-            state[1].copy_(run_state[1])
-        return torch.stack(outputs, dim=1)
+        if self.recurrent:
+            h, c = state
+            for step in range(x.shape[1]):
+                h, c = self.cell(self.embed(x[:, step]), (h, c))
+                outputs.append(self.head(h)[:, 0])
+            state = (h, c)
+        else:
+            sequence = torch.cat([state[0], x], dim=1)
+            n = self.cnn_history_steps
+            for step in range(x.shape[1]):
+                history = sequence[:, step : step + n].flatten(1, 2)
+                outputs.append(self.head(self.body(self.embed(history)))[:, 0])
+            state = (sequence[:, sequence.shape[1] - (n - 1) :],)
+        logits = torch.stack(outputs, dim=1)
+        return logits + self.prior_scale * (self.prior_logit + offset), state
+
+
+@register_model("forecast_convlstm")
+class LegacyConvLSTMForecaster(ConvLSTMForecaster):
+    """Loads models saved under the old registry key, whose config still names the removed
+    per-sample TBPTT settings (`warm_steps`, `tbptt_steps`); they do not affect inference."""
+
+    def __init__(self, *args: Any, warm_steps: int = 0, tbptt_steps: int = 0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
 
 
 def weighted_bce(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -199,74 +201,43 @@ def read_targets(
     return (cumulative[stop] - cumulative[start]) > 0
 
 
-class GridWindows(Dataset):
-    """Training samples streamed from the Zarr grid: (inputs, offsets, targets, weights).
+def read_block(
+    group: Any,
+    first_step: int,
+    n_steps: int,
+    step_days: int,
+    horizon_days: tuple[int, int],
+    mc: float,
+    loss_steps: tuple[int, int],
+    mask: np.ndarray,
+    minority_weight: float,
+    offsets: OffsetFn | None = None,
+) -> tuple[np.ndarray, ...]:
+    """Inputs, prior offsets, targets and loss weights of steps `first_step ...`.
 
-    A sample covers `warm_steps + window_steps` consecutive steps; step j forecasts from day
-    T = (j + 1) * step_days. Warm steps and cells outside `mask` get weight 0; positive cells get
-    `minority_weight`.
+    Step j forecasts from day T = (j + 1) * step_days. Only steps in `loss_steps` (first, last;
+    inclusive) get targets and a non-zero weight: `minority_weight` on positive cells, 1 on
+    the others, 0 outside `mask`.
 
-    Args:
-        group: Open Zarr grid group.
-        forecast_steps: Steps whose targets may be used (their T + h_max within the period).
-        window_steps: Steps with loss per sample.
-        warm_steps: Steps before each window run without gradient.
-        step_days: Days per step.
-        horizon_days: Target window (h_min, h_max).
-        mc: Target magnitude threshold.
-        mask: (ny, nx) cells that count in the loss.
-        minority_weight: Weight of positive cells.
-        offsets: Optional prior logits per forecast day (hybrid); None gives zeros.
+    Returns:
+        x (n, 2, ny, nx), offset (n, ny, nx) or (n, 1, 1), target and weight (n, ny, nx),
+        all float32.
     """
-
-    def __init__(
-        self,
-        group: Any,
-        forecast_steps: np.ndarray,
-        window_steps: int,
-        warm_steps: int,
-        step_days: int,
-        horizon_days: tuple[int, int],
-        mc: float,
-        mask: np.ndarray,
-        minority_weight: float,
-        offsets: OffsetFn | None = None,
-    ) -> None:
-        self.group = group
-        steps = np.asarray(forecast_steps, dtype=np.int64)
-        self.starts = steps[:: max(window_steps, 1)]
-        self.last_step = int(steps[-1])
-        self.window_steps = window_steps
-        self.warm_steps = warm_steps
-        self.step_days = step_days
-        self.horizon_days = horizon_days
-        self.mc = mc
-        self.mask = mask.astype(np.float32)
-        self.minority_weight = minority_weight
-        self.offsets = offsets
-
-    def __len__(self) -> int:
-        return int(self.starts.size)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
-        start = int(self.starts[index])
-        n_window = min(self.window_steps, self.last_step - start + 1)
-        n_total = self.warm_steps + self.window_steps
-        x = read_steps(self.group, start - self.warm_steps, n_total, self.step_days)
-        steps = np.arange(start - self.warm_steps, start + self.window_steps)
-        days = (steps + 1) * self.step_days
-        shape = self.mask.shape
-        target = np.zeros((n_total, *shape), dtype=np.float32)
-        weight = np.zeros_like(target)
-        valid = slice(self.warm_steps, self.warm_steps + n_window)
-        labels = read_targets(self.group, days[valid], self.horizon_days, self.mc)
-        target[valid] = labels
-        weight[valid] = np.where(labels, self.minority_weight, 1.0) * self.mask
-        if self.offsets is None:
-            offset = np.zeros((n_total, 1, 1), dtype=np.float32)
-        else:
-            offset = self.offsets(days).astype(np.float32)
-        return tuple(torch.from_numpy(a) for a in (x, offset, target, weight))
+    x = read_steps(group, first_step, n_steps, step_days)
+    steps = np.arange(first_step, first_step + n_steps)
+    days = (steps + 1) * step_days
+    target = np.zeros((n_steps, *mask.shape), dtype=np.float32)
+    weight = np.zeros_like(target)
+    scored = (steps >= loss_steps[0]) & (steps <= loss_steps[1])
+    if scored.any():
+        labels = read_targets(group, days[scored], horizon_days, mc)
+        target[scored] = labels
+        weight[scored] = np.where(labels, minority_weight, 1.0) * mask
+    if offsets is None:
+        offset = np.zeros((n_steps, 1, 1), dtype=np.float32)
+    else:
+        offset = offsets(days).astype(np.float32)
+    return x, offset, target, weight
 
 
 @torch.no_grad()
@@ -278,9 +249,11 @@ def predict_maps(
     *,
     offsets: OffsetFn | None = None,
     chunk_steps: int = 64,
+    device: str = "cpu",
     progress: bool = False,
 ) -> np.ndarray:
-    """Probabilities (n, ny, nx) at each forecast day, streaming steps through the network.
+    """Probabilities (n, ny, nx) at each forecast day, streaming all steps from the grid's
+    first day through the network once.
 
     The forecast at day T uses the output of step floor(T / step_days) - 1, i.e. only days < T.
     """
@@ -293,19 +266,16 @@ def predict_maps(
     out = np.zeros((forecast_days.size, ny, nx), dtype=np.float32)
     state = None
     n_steps = int(wanted.max()) + 1
-    # The CNN-only variant needs the steps before a chunk as its history.
-    lead = 0 if module.recurrent else module.cnn_history_steps - 1
-    for first in tqdm(range(0, n_steps, chunk_steps), desc="convlstm", disable=not progress):
+    for first in tqdm(range(0, n_steps, chunk_steps), desc="network", disable=not progress):
         n = min(chunk_steps, n_steps - first)
-        x = torch.from_numpy(read_steps(group, first - lead, n + lead, step_days))[None]
-        days = (np.arange(first - lead, first + n) + 1) * step_days
+        x = torch.from_numpy(read_steps(group, first, n, step_days))[None].to(device)
+        days = (np.arange(first, first + n) + 1) * step_days
         if offsets is None:
-            offset = torch.zeros(1, n + lead, 1, 1)
+            offset = torch.zeros(1, n, 1, 1, device=device)
         else:
-            offset = torch.from_numpy(offsets(days).astype(np.float32))[None]
-        if state is None:
-            state = module.initial_state(x)
-        logits = module(x, offset, state)[0, lead:].numpy()
+            offset = torch.from_numpy(offsets(days).astype(np.float32))[None].to(device)
+        logits, state = module(x, offset, state)
+        probability = torch.sigmoid(logits[0]).cpu().numpy()
         for k in np.flatnonzero((wanted >= first) & (wanted < first + n)):
-            out[k] = 1.0 / (1.0 + np.exp(-logits[wanted[k] - first]))
+            out[k] = probability[wanted[k] - first]
     return out

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quakesense.forecast.pipeline import ForecastConfig, evaluate
+from quakesense.forecast.config import ForecastConfig
+from quakesense.forecast.pipeline import evaluate
 from quakesense.synth.forecast_catalog import simulate_catalog
 
 
 def demo_config(seed: int) -> ForecastConfig:
     """Settings of the demo: every model, a coarse grid and one short training epoch."""
     return ForecastConfig(
-        mc=4.0,
+        min_magnitude=4.0,
         cell_km=25.0,
         history_days=180,
         epochs=1,
         window_steps=40,
         warm_steps=10,
-        tbptt_steps=20,
         etas_max_iter=15,
         n_bootstrap=100,
         max_tabular_rows=20_000,

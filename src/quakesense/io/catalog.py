@@ -18,6 +18,7 @@ import pandas as pd
 
 from quakesense.core.errors import InputError
 from quakesense.core.geo import haversine_km
+from quakesense.core.store import _csv_separator
 from quakesense.core.tables import CATALOG
 
 CANONICAL_KEYS = (
@@ -237,11 +238,14 @@ def _find_column(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:
     return None
 
 
-def normalise_time_strings(values: pd.Series) -> tuple[pd.Series, int]:
+def normalise_time_strings(values: pd.Series, source: str = "<table>") -> tuple[pd.Series, int]:
     """Roll over `hh:mm:60` and `24:00:00` style times, which `pandas.to_datetime` rejects.
 
     Returns:
         The series with those entries as UTC timestamps (others untouched) and their number.
+
+    Raises:
+        InputError: such an entry whose date part is not a calendar date (row and field named).
     """
     text = values.astype("string")
     parts = text.str.extract(_TIME_RE)
@@ -251,8 +255,17 @@ def normalise_time_strings(values: pd.Series) -> tuple[pd.Series, int]:
     odd = ((hour >= 24) | (minute >= 60) | (second >= 60)).fillna(False).to_numpy(bool)
     if not odd.any():
         return values, 0
+    dates = pd.to_datetime(parts.loc[odd, 0], utc=True, format="%Y-%m-%d", errors="coerce")
+    if dates.isna().any():
+        row = int(np.flatnonzero(odd)[np.flatnonzero(dates.isna().to_numpy())[0]])
+        raise InputError(
+            f"value '{values.iloc[row]}' is not a UTC time (no such calendar date)",
+            source=source,
+            field="time",
+            row=row,
+        )
     fixed = (
-        pd.to_datetime(parts.loc[odd, 0], utc=True, format="%Y-%m-%d")
+        dates
         + pd.to_timedelta(hour[odd], unit="h")
         + pd.to_timedelta(minute[odd], unit="m")
         + pd.to_timedelta(second[odd], unit="s")
@@ -304,11 +317,18 @@ def catalog_from_frame(
                 source=source,
                 field="--columns",
             )
-        base = pd.to_datetime(
-            pd.DataFrame({k: parts[k] for k in ("year", "month", "day")}),
-            utc=True,
-            errors="coerce",
-        )
+        ymd = pd.DataFrame({k: parts[k] for k in ("year", "month", "day")})
+        base = pd.to_datetime(ymd, utc=True, errors="coerce")
+        bad = base.isna().to_numpy() & ymd.notna().all(axis=1).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            y, m, d = (ymd[k].iloc[row] for k in ("year", "month", "day"))
+            raise InputError(
+                f"year/month/day {y:g}/{m:g}/{d:g} is not a calendar date",
+                source=source,
+                field="time",
+                row=row,
+            )
         for key, unit in (("hour", "h"), ("minute", "m"), ("second", "s")):
             if key in parts:
                 base = base + pd.to_timedelta(parts[key].fillna(0), unit=unit)
@@ -322,7 +342,7 @@ def catalog_from_frame(
                 source=source,
                 field="time",
             )
-        out["time"], n_fixed = normalise_time_strings(raw)
+        out["time"], n_fixed = normalise_time_strings(raw, source)
     for key in CANONICAL_KEYS[1:]:
         if key in columns:
             out[_TARGET[key]] = _column(frame, columns[key], source, key).to_numpy()
@@ -366,7 +386,7 @@ def read_catalog(
         mapped, n_fixed = raw, 0
     else:
         try:
-            raw = pd.read_csv(path, sep=None, engine="python", comment="#", skipinitialspace=True)
+            raw = pd.read_csv(path, sep=_csv_separator(path), comment="#", skipinitialspace=True)
         except Exception as exc:  # pandas raises many parser error types; report them uniformly
             raise InputError(f"cannot read CSV ({type(exc).__name__}: {exc})", source=path) from exc
         mapped, n_fixed = catalog_from_frame(raw, columns=mapping, source=source)

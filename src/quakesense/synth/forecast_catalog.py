@@ -38,6 +38,7 @@ def simulate_catalog(
     omori_c_days: float = 0.02,
     omori_p: float = 1.2,
     start: str = "2000-01-01",
+    zone_scale: float = 1.0,
 ) -> pd.DataFrame:
     """Simulate a clustered catalog and return it as a validated `CATALOG` table (time-sorted).
 
@@ -53,14 +54,17 @@ def simulate_catalog(
         omori_c_days: Omori c.
         omori_p: Omori p (> 1).
         start: UTC date of day 0.
+        zone_scale: Factor on the fault zones' positions, lengths and widths: 1 spans about
+            300 km; 4 spans a national region of about 11.5 x 12.5 degrees.
     """
     rng = np.random.default_rng(seed)
     beta = b_value * np.log(10.0)
     n_bg = rng.poisson(background_per_day * n_days)
     zone = rng.choice(len(ZONES), size=n_bg, p=[z[4] for z in ZONES])
     cx, cy, half, strike, _ = (np.array(v)[zone] for v in zip(*ZONES, strict=True))
+    cx, cy, half = cx * zone_scale, cy * zone_scale, half * zone_scale
     along = rng.uniform(-1.0, 1.0, n_bg) * half
-    across = rng.normal(0.0, 8.0, n_bg)
+    across = rng.normal(0.0, 8.0 * zone_scale, n_bg)
     angle = np.radians(strike)
     t = [rng.uniform(0.0, n_days, n_bg)]
     x = [cx + along * np.cos(angle) - across * np.sin(angle)]

@@ -1,0 +1,117 @@
+"""Settings of the forecast verbs: the single place where their defaults live.
+
+The CLI passes only the options a user gave (`core.config.resolve_config`), so a value in a
+`--config` file is never overridden by a CLI default, and `config.json` of a run reads back
+unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+from quakesense.core.errors import InputError
+
+BASELINES = ("uniform", "historical", "logistic", "lightgbm_indicator", "lightgbm_rtl", "etas")
+NETWORKS = ("convlstm", "cnn", "convlstm_hybrid")
+ALL_MODELS = BASELINES + NETWORKS
+ModelName = Literal[
+    "uniform",
+    "historical",
+    "logistic",
+    "lightgbm_indicator",
+    "lightgbm_rtl",
+    "etas",
+    "convlstm",
+    "cnn",
+    "convlstm_hybrid",
+]
+NetworkName = Literal["convlstm", "cnn", "convlstm_hybrid"]
+
+
+class ForecastConfig(BaseModel):
+    """Every setting of `forecast grid|train|evaluate` (saved as the run's config.json)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    catalog: Path | None = Field(None, description="catalog file (CSV or QuakeML)")
+    columns: str | None = Field(None, description="column mapping key=column,...")
+    region: str | None = Field(None, description="LAT_MIN,LAT_MAX,LON_MIN,LON_MAX or polygon file")
+    sort: bool = Field(False, description="sort an unsorted catalog (reported) instead of failing")
+    min_magnitude: float = Field(
+        5.0,
+        validation_alias=AliasChoices("min_magnitude", "mc"),
+        description="target magnitude threshold: forecast P(M >= this) (formerly `mc`)",
+    )
+    horizon: str = Field("10d:50d", description="target window after T, e.g. 10d:50d")
+    split_dates: str | None = Field(None, description="TRAIN_END,VALID_END (default 70 %/85 %)")
+    paper_split: bool = Field(False, description="also score the paper's last-1000-days split")
+    start: str | None = Field(None, description="first day of the grid (default: first event)")
+    end: str | None = Field(None, description="last day of the grid (default: last event)")
+    cell_km: float = Field(10.0, gt=0, description="cell size, km")
+    step_days: int | None = Field(
+        None,
+        ge=1,
+        description="days per network step; default 1 (daily, as in the paper) unless one "
+        "epoch would exceed max_cell_steps, then the smallest number of days that fits",
+    )
+    max_cell_steps: float = Field(
+        1e7, gt=0, description="cells x steps of one training epoch that picks step_days"
+    )
+    history_days: int = Field(365, ge=0, description="history before the first training T")
+    train_stride_days: int = Field(10, ge=1, description="days between training rows")
+    eval_stride_days: int = Field(10, ge=1, description="days between scored forecasts")
+    models: list[ModelName] = Field(
+        default_factory=lambda: list(ALL_MODELS), description="models to fit and score"
+    )
+    method: NetworkName = Field(
+        "convlstm", description="network of `forecast train` (convlstm | cnn | convlstm_hybrid)"
+    )
+    epochs: int = Field(5, ge=1, description="network training epochs (passes over the sequence)")
+    batch_size: int = Field(1, ge=1, description="independent sequence streams per batch")
+    learning_rate: float = Field(1e-3, gt=0)
+    window_steps: int = Field(50, ge=1, description="TBPTT window: steps per backward pass")
+    warm_steps: int = Field(50, ge=0, description="steps run without gradient before a stream")
+    minority_weight: float = Field(1000.0, gt=0, description="loss weight of positive cells")
+    weight_sweep: list[float] | None = Field(None, description="minority weights tried on valid")
+    patience: int | None = Field(3, ge=1, description="early-stopping patience, epochs")
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+    threads: int = Field(1, ge=1, description="torch CPU threads (1 is fastest on a busy machine)")
+    max_tabular_rows: int = Field(200_000, ge=1000, description="row budget of tabular models")
+    etas_mc: float | None = Field(None, description="ETAS fit threshold (default: estimated Mc)")
+    etas_max_iter: int = Field(50, ge=1)
+    n_bootstrap: int = Field(300, ge=10)
+    seed: int = 0
+    progress: bool = True
+    grid: Path | None = Field(None, description="reuse this grid store instead of gridding")
+
+
+class PredictConfig(BaseModel):
+    """Settings of `forecast predict` (saved as its config.json)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Path | None = Field(None, description="model folder, or the run folder holding it")
+    catalog: Path | None = Field(None, description="catalog file (CSV or QuakeML)")
+    date: str | None = Field(None, description="forecast time T (UTC date); events before T")
+    columns: str | None = Field(None, description="column mapping key=column,...")
+    sort: bool = Field(False, description="sort an unsorted catalog (reported) instead of failing")
+    max_gap_days: int = Field(
+        365, ge=0, description="refuse a date more than this many days after the last event"
+    )
+
+
+def parse_horizon(text: str) -> tuple[int, int]:
+    """`10d:50d` -> (10, 50) whole days; the window must be non-empty."""
+    from quakesense.core.units import parse_duration_s
+
+    match = re.fullmatch(r"\s*([^:]+):([^:]+)\s*", text or "")
+    if not match:
+        raise InputError(f"'{text}' is not START:END, e.g. 10d:50d", field="--horizon")
+    lo, hi = (parse_duration_s(v, field="--horizon") / 86_400 for v in match.groups())
+    if lo != int(lo) or hi != int(hi) or not 0 <= lo < hi:
+        raise InputError(f"'{text}' must be whole days with START < END", field="--horizon")
+    return int(lo), int(hi)

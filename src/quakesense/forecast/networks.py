@@ -1,0 +1,380 @@
+"""Training of the forecast networks by stateful truncated backpropagation through time.
+
+One epoch is one pass over the training sequence: the steps are cut into `batch_size`
+contiguous streams (independent start offsets, run side by side as a batch), each stream is
+warmed up for `warm_steps` steps without gradient, then processed window by window
+(`window_steps` steps per backward pass) with the recurrent state carried, detached, from one
+window to the next. Window boundaries shift by a random phase each epoch. Every day of the
+training period is thus processed once per epoch, against ~`window_steps` times when windows
+slide one step at a time. The validation loss (one stream over the validation steps, warmed up
+the same way) drives early stopping and the choice of the best epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from quakesense.forecast.calibration import apply_platt, fit_platt, logit
+from quakesense.forecast.convlstm import (
+    ConvLSTMForecaster,
+    OffsetFn,
+    predict_maps,
+    read_block,
+    read_steps,
+    weighted_bce,
+)
+from quakesense.forecast.prepare import Prepared
+from quakesense.forecast.protocol import Split
+
+MODEL_KEY = "forecast.convlstm"
+
+
+@dataclass
+class SequenceSource:
+    """Where a network's inputs, targets and weights come from (the Zarr grid) and how."""
+
+    group: Any
+    step_days: int
+    horizon_days: tuple[int, int]
+    mc: float
+    mask: np.ndarray
+    minority_weight: float
+    offsets: OffsetFn | None = None
+
+    def batch(
+        self, starts: np.ndarray, n_steps: int, loss_steps: list[tuple[int, int]], device: str
+    ) -> tuple[torch.Tensor, ...]:
+        """Tensors (B, n_steps, ...) of the streams starting at `starts`."""
+        blocks = [
+            read_block(
+                self.group,
+                int(start),
+                n_steps,
+                self.step_days,
+                self.horizon_days,
+                self.mc,
+                scored,
+                self.mask,
+                self.minority_weight,
+                self.offsets,
+            )
+            for start, scored in zip(starts, loss_steps, strict=True)
+        ]
+        parts = zip(*blocks, strict=True)
+        return tuple(torch.from_numpy(np.stack(part)).to(device) for part in parts)
+
+
+@dataclass
+class TrainedNetwork:
+    """A trained network (weights of its best validation epoch) and its loss history."""
+
+    module: ConvLSTMForecaster
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+    epochs_run: int = 0
+
+
+def torch_device(device: str) -> str:
+    """`cpu|cuda|auto` -> a torch device name; cuda without a GPU warns and uses the CPU."""
+    from quakesense.core.training import resolve_device
+
+    return "cuda" if resolve_device(device) == "gpu" else "cpu"
+
+
+def _warm_state(
+    module: ConvLSTMForecaster,
+    source: SequenceSource,
+    starts: np.ndarray,
+    warm_steps: int,
+    device: str,
+) -> tuple[torch.Tensor, ...] | None:
+    """State after running the `warm_steps` steps before each start without gradient."""
+    if warm_steps == 0:
+        return None
+    with torch.no_grad():
+        x, offset, _, _ = source.batch(
+            starts - warm_steps, warm_steps, [(0, -1)] * len(starts), device
+        )
+        return module(x, offset)[1]
+
+
+def validation_loss(
+    module: ConvLSTMForecaster,
+    source: SequenceSource,
+    steps: tuple[int, int],
+    warm_steps: int,
+    window_steps: int,
+    device: str,
+) -> float:
+    """Weighted BCE over validation steps (first, last), one warmed-up stream, no gradient."""
+    module.eval()
+    first, last = steps
+    state = _warm_state(module, source, np.array([first]), warm_steps, device)
+    total, weight_sum = 0.0, 0.0
+    with torch.no_grad():
+        for start in range(first, last + 1, window_steps):
+            n = min(window_steps, last + 1 - start)
+            x, offset, target, weight = source.batch(np.array([start]), n, [steps], device)
+            logits, state = module(x, offset, state)
+            w = float(weight.sum())
+            total += float(weighted_bce(logits, target, weight)) * w
+            weight_sum += w
+    return total / max(weight_sum, 1e-9)
+
+
+def fit_stateful(
+    module: ConvLSTMForecaster,
+    source: SequenceSource,
+    train_steps: tuple[int, int],
+    valid_steps: tuple[int, int],
+    *,
+    epochs: int,
+    batch_size: int,
+    window_steps: int,
+    warm_steps: int,
+    learning_rate: float,
+    patience: int | None,
+    device: str,
+    seed: int,
+) -> TrainedNetwork:
+    """Train by stateful TBPTT over steps `train_steps` (first, last; inclusive).
+
+    Returns:
+        The module (on the CPU, eval mode) with the weights of its lowest validation loss.
+    """
+    module.to(device)
+    optimizer = torch.optim.Adam(module.parameters(), lr=learning_rate)
+    rng = np.random.default_rng(seed)
+    first, last = train_steps
+    n_steps = last - first + 1
+    n_streams = max(1, min(batch_size, n_steps // max(window_steps, 1)))
+    length = -(-n_steps // n_streams)
+    starts = first + np.arange(n_streams) * length
+    scored = [(int(s), int(min(s + length - 1, last))) for s in starts]
+    history: list[dict[str, float]] = []
+    best_loss, best_state, best_epoch, waited = np.inf, None, -1, 0
+    for epoch in range(epochs):
+        t0 = time.perf_counter()
+        module.train()
+        phase = int(rng.integers(window_steps))
+        cuts = sorted({0, length, *range(window_steps - phase, length, window_steps)})
+        state = _warm_state(module, source, starts, warm_steps, device)
+        total, weight_sum = 0.0, 0.0
+        for lo, hi in itertools.pairwise(cuts):
+            x, offset, target, weight = source.batch(starts + lo, hi - lo, scored, device)
+            logits, state = module(x, offset, state)
+            state = tuple(s.detach() for s in state)
+            w = float(weight.sum())
+            if w == 0:
+                continue
+            loss = weighted_bce(logits, target, weight)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * w
+            weight_sum += w
+        val = validation_loss(module, source, valid_steps, warm_steps, window_steps, device)
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": total / max(weight_sum, 1e-9),
+                "val_loss": val,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        if val < best_loss:
+            best_loss, best_epoch, waited = val, epoch, 0
+            best_state = copy.deepcopy(module.state_dict())
+        else:
+            waited += 1
+            if patience is not None and waited >= patience:
+                break
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    return TrainedNetwork(
+        module=module.cpu().eval(),
+        history=history,
+        best_epoch=best_epoch,
+        epochs_run=len(history),
+    )
+
+
+def step_ranges(prep: Prepared, split: Split) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(first, last) network steps of training and validation: step j forecasts from day
+    (j + 1) k and its target window must end inside its period."""
+    k, h1 = prep.step_days, prep.horizon[1]
+    first = max(prep.config.history_days // k, 1) - 1
+    train = (first, (split.train_end_day - h1) // k - 1)
+    valid = (
+        max(first, -(-split.train_end_day // k) - 1),
+        (split.valid_end_day - h1) // k - 1,
+    )
+    return train, valid
+
+
+def build_network(prep: Prepared, kind: str, sample: np.ndarray, log_prior: np.ndarray) -> Any:
+    """A network seeded before it is built (its initial weights depend only on the seed, not
+    on what ran before), with the prior and the input normalisation of the training steps."""
+    from quakesense.core.models import Normalisation
+
+    torch.manual_seed(prep.config.seed)
+    module = ConvLSTMForecaster(*prep.spec.shape, recurrent=kind != "cnn")
+    norm = Normalisation.fit(sample.transpose(0, 2, 3, 1).reshape(-1, sample.shape[1]))
+    with torch.no_grad():
+        if kind != "convlstm_hybrid":
+            module.prior_logit.copy_(torch.as_tensor(log_prior, dtype=torch.float32))
+        module.input_mean.copy_(torch.as_tensor(norm.mean, dtype=torch.float32))
+        module.input_scale.copy_(torch.as_tensor(norm.scale, dtype=torch.float32))
+    return module, norm
+
+
+def train_network(
+    prep: Prepared,
+    split: Split,
+    kind: str,
+    log_prior: np.ndarray,
+    etas: Any,
+    model_dir: Path,
+) -> dict[str, Any] | None:
+    """Train one network (minority-weight sweep chosen on validation PR AUC), calibrate it on
+    validation, predict validation and test maps, save it to `model_dir`.
+
+    Returns:
+        `valid`, `test` probability maps, `history` and `info`; None (with a warning) when the
+        split leaves no training or validation step.
+    """
+    from sklearn.metrics import average_precision_score
+
+    from quakesense.core.models import save_model
+    from quakesense.forecast.evaluation import bernoulli_log_likelihood
+
+    config, spec, k = prep.config, prep.spec, prep.step_days
+    torch.set_num_threads(config.threads)
+    device = torch_device(config.device)
+    train_steps, valid_steps = step_ranges(prep, split)
+    if train_steps[1] < train_steps[0] or valid_steps[1] < valid_steps[0]:
+        prep.warn(f"{kind}: no training or validation steps; skipped")
+        return None
+    offsets = None
+    if kind == "convlstm_hybrid":
+
+        def offsets(days: np.ndarray) -> np.ndarray:
+            return logit(etas(days)).astype(np.float32)
+
+    # Normalisation from at most 64 evenly spaced training steps, so that the training period
+    # is never held in memory at once.
+    chosen = np.unique(np.linspace(train_steps[0], train_steps[1], 64).astype(int))
+    sample = np.concatenate([read_steps(prep.group, int(j), 1, k) for j in chosen])
+    active = prep.masks["active"]
+    days = np.concatenate([split.valid_days, split.test_days])
+    n_valid = split.valid_days.size
+    valid_labels = prep.labels(split.valid_days)
+    best: dict[str, Any] = {"score": -np.inf}
+    sweep = []
+    for weight in config.weight_sweep or [config.minority_weight]:
+        module, norm = build_network(prep, kind, sample, log_prior)
+        source = SequenceSource(
+            prep.group,
+            k,
+            prep.horizon,
+            config.min_magnitude,
+            prep.masks["all"].astype(np.float32),
+            weight,
+            offsets,
+        )
+        trained = fit_stateful(
+            module,
+            source,
+            train_steps,
+            valid_steps,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            window_steps=config.window_steps,
+            warm_steps=config.warm_steps,
+            learning_rate=config.learning_rate,
+            patience=config.patience,
+            device=device,
+            seed=config.seed,
+        )
+        raw = predict_maps(
+            trained.module.to(device),
+            prep.group,
+            days,
+            k,
+            offsets=offsets,
+            device=device,
+            progress=config.progress,
+        )
+        trained.module.cpu()
+        calibration = fit_platt(raw[:n_valid], valid_labels, active)
+        valid = apply_platt(raw[:n_valid], calibration)
+        y = valid_labels[:, active]
+        pr = float(average_precision_score(y.ravel(), raw[:n_valid][:, active].ravel()))
+        sweep.append(
+            {
+                "minority_weight": weight,
+                "valid_pr_auc": pr,
+                "valid_ll_per_sample": float(bernoulli_log_likelihood(valid[:, active], y).mean()),
+                "best_epoch": trained.best_epoch,
+                "epochs_run": trained.epochs_run,
+                "seconds_per_epoch": float(np.mean([h["seconds"] for h in trained.history])),
+            }
+        )
+        if pr > best["score"]:
+            best = {
+                "score": pr,
+                "trained": trained,
+                "norm": norm,
+                "calibration": calibration,
+                "valid": valid,
+                "test": apply_platt(raw[n_valid:], calibration),
+                "weight": weight,
+            }
+    module = best["trained"].module
+    save_model(
+        model_dir,
+        module,
+        name=MODEL_KEY,
+        config={
+            "height": spec.shape[0],
+            "width": spec.shape[1],
+            "recurrent": kind != "cnn",
+            "embed_channels": module.embed[0].out_channels,
+            "hidden_channels": module.hidden_channels,
+            "kernel_size": module.embed[0].kernel_size[0],
+            "cnn_history_steps": module.cnn_history_steps,
+            "prior_scale": module.prior_scale,
+        },
+        normalisation={"inputs": best["norm"]},
+        extra={
+            "kind": kind,
+            "grid": spec.to_dict(),
+            "mc": config.min_magnitude,
+            "horizon_days": prep.horizon,
+            "step_days": k,
+            "platt_calibration": best["calibration"],
+            "minority_weight": best["weight"],
+        },
+    )
+    return {
+        "valid": best["valid"],
+        "test": best["test"],
+        "history": best["trained"].history,
+        "info": {
+            "minority_weight": best["weight"],
+            "weight_sweep": sweep,
+            "platt_calibration": best["calibration"],
+            "best_epoch": best["trained"].best_epoch,
+            "step_days": k,
+            "device": device,
+            "training": "stateful truncated BPTT, one pass over the training sequence per epoch",
+        },
+    }

@@ -1,0 +1,188 @@
+"""Scores of a forecast run and its report: metrics per model, information gains, pyCSEP
+tests, and the report's figures and tables (figures first)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quakesense.forecast.config import BASELINES
+from quakesense.forecast.prepare import Prepared
+from quakesense.forecast.protocol import Split
+
+
+@dataclass
+class Predictions:
+    """Probability maps of every model for the validation and test forecast times."""
+
+    valid: dict[str, np.ndarray] = field(default_factory=dict)
+    test: dict[str, np.ndarray] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    histories: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+
+
+def score_split(
+    prep: Prepared, split: Split, preds: Predictions, target: np.ndarray
+) -> dict[str, Any]:
+    """Scores of every model on the test period, information gains and pyCSEP tests."""
+    from quakesense.forecast.evaluation import (
+        csep_catalog,
+        csep_consistency_tests,
+        csep_region,
+        information_gain,
+        score_model,
+    )
+
+    config, spec = prep.config, prep.spec
+    mc = config.min_magnitude
+    h0, h1 = prep.horizon
+    stride = max(1, -(-(h1 - h0) // config.eval_stride_days))
+    window_idx = np.arange(0, split.test_days.size, stride)
+    region = csep_region(spec.x, spec.y, prep.masks["all"], mc)
+    observed = [
+        prep.events.window(int(d) + h0, int(d) + h1, mc) for d in split.test_days[window_idx]
+    ]
+    origin_ms = spec.origin.value // 1_000_000
+    catalog = csep_catalog(
+        np.concatenate([e.x_km for e in observed]),
+        np.concatenate([e.y_km for e in observed]),
+        np.concatenate([e.magnitude for e in observed]),
+        origin_ms + np.round(np.concatenate([e.t_days for e in observed]) * 86_400_000),
+        region,
+    )
+    metrics: dict[str, Any] = {}
+    for name, probability in preds.test.items():
+        scores = score_model(probability, target, prep.masks)
+        headline = {k: v for k, v in scores["active"].items() if k != "thresholds"}
+        entry: dict[str, Any] = {**headline, **scores, "vs": {}}
+        for base in BASELINES:
+            if base != name and base in preds.test:
+                entry["vs"][base] = {
+                    "information_gain": information_gain(
+                        probability,
+                        preds.test[base],
+                        target,
+                        prep.masks["active"],
+                        n_resamples=config.n_bootstrap,
+                        seed=config.seed,
+                    )
+                }
+        chosen = np.asarray(probability[window_idx], dtype=np.float64)
+        rate = -np.log1p(-np.clip(chosen, 0, 1 - 1e-9)).sum(axis=0)
+        entry["csep"] = csep_consistency_tests(
+            -np.expm1(-rate), catalog, prep.masks["all"], seed=config.seed, name=name
+        )
+        entry["csep"]["n_windows"] = int(window_idx.size)
+        metrics[name] = entry
+    return metrics
+
+
+def write_report(
+    run: Any, prep: Prepared, shown: tuple[Split, Predictions, dict], metrics: dict[str, Any]
+) -> None:
+    """Figures first, then tables."""
+    from sklearn.metrics import roc_curve
+
+    from quakesense.core.report import loss_curve_figure, roc_figure
+    from quakesense.forecast.figures import forecast_maps_figure, gain_figure, molchan_figure
+
+    split, preds, labels = shown
+    config, active = prep.config, prep.masks["active"]
+    mc = config.min_magnitude
+    names = list(preds.test)
+    target = labels["test"]
+    h0, h1 = prep.horizon
+    run.heading("Forecast maps")
+    k = int(np.argmax(target[:, active].sum(axis=1)))
+    day = int(split.test_days[k])
+    observed = prep.events.window(day + h0, day + h1, mc)
+    run.figure(
+        forecast_maps_figure(
+            {n: preds.test[n][k] for n in names},
+            prep.spec,
+            observed,
+            f"forecast from {prep.spec.date(day).date()} for days "
+            f"[T+{h0}, T+{h1}); circles: observed M>={mc}",
+        ),
+        "forecast_maps",
+        "Probability of at least one target event per cell (test period, the forecast time "
+        "with most target cells), with the observed target events.",
+    )
+    curves, molchan = {}, {}
+    for name in names:
+        p, y = preds.test[name][:, active].ravel(), target[:, active].ravel()
+        if y.min() != y.max():
+            fpr, tpr, _ = roc_curve(y, p)
+            curves[name] = (fpr, tpr, metrics[name]["roc_auc"])
+        molchan[name] = (p, y)
+    run.heading("Discrimination")
+    run.figure(roc_figure(curves, "ROC, test period, active cells"), "roc")
+    run.figure(molchan_figure(molchan, "Molchan diagram, test period, active cells"), "molchan")
+    reference = "historical" if "historical" in names else (names[0] if names else "")
+    if reference:
+        run.figure(gain_figure(metrics, reference, "Information gain, test period"), "gain")
+    for name, history in preds.histories.items():
+        if history:
+            run.figure(loss_curve_figure(history, f"{name} training"), f"loss_{name}")
+    run.heading("Warnings")
+    run.text("; ".join(prep.warnings) if prep.warnings else "none")
+    run.heading("Scores (test period)")
+    run.text(
+        f"Split {split.name}: {metrics['protocol']['split']}. Target: M >= {mc} in days "
+        f"[T+{h0}, T+{h1}). Headline mask: {int(active.sum())} active cells (>= 1 training "
+        f"event); 'all': {int(prep.masks['all'].sum())} region cells. Seed {config.seed}."
+    )
+    keys = [
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "log_likelihood",
+        "molchan_area_skill_score",
+        "recall_at_1pct_alarms",
+        "recall_at_5pct_alarms",
+    ]
+    for mask in ("active", "all"):
+        rows = [{"model": n, **{key: metrics[n][mask][key] for key in keys}} for n in names]
+        run.table(pd.DataFrame(rows), f"scores on {mask} cells")
+    rows = []
+    for name in names:
+        for base, entry in metrics[name]["vs"].items():
+            gain = entry["information_gain"]
+            rows.append(
+                {
+                    "model": name,
+                    "vs": base,
+                    "gain_per_target": gain["value"],
+                    "low": gain["low"],
+                    "high": gain["high"],
+                }
+            )
+    if rows:
+        run.table(
+            pd.DataFrame(rows),
+            "information gain per target earthquake (nats), 95 % bootstrap over forecast times",
+        )
+    rows = [{"model": n, **t} for n in names for t in metrics[n]["active"]["thresholds"]]
+    run.table(pd.DataFrame(rows), "TP/FN/FP/TN at thresholds (paper Table III style), active")
+    rows = [
+        {
+            "model": n,
+            "n_observed": c["n_observed"],
+            "n_expected": c["n_expected"],
+            "N_delta_1": c["n_test"]["delta_1"],
+            "N_delta_2": c["n_test"]["delta_2"],
+            "S_quantile": c["s_test"]["quantile"],
+            "CL_quantile": c["cl_test"]["quantile"],
+        }
+        for n in names
+        for c in [metrics[n]["csep"]]
+    ]
+    run.table(pd.DataFrame(rows), "pyCSEP Poisson consistency tests (non-overlapping test windows)")
+    run.heading("Data and protocol")
+    run.table(pd.DataFrame([metrics["completeness"]]), "completeness (training data only)")
+    run.table(pd.DataFrame([{k: str(v) for k, v in prep.report.to_dict().items()}]), "catalog")
+    for name, info in preds.info.items():
+        run.text(f"{name}: {info}")
