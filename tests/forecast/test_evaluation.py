@@ -9,7 +9,10 @@ from scipy.stats import poisson
 from quakesense.core.geo import Axis
 from quakesense.forecast.evaluation import (
     csep_catalog,
+    csep_comparison_tests,
     csep_consistency_tests,
+    csep_lonlat_forecast,
+    csep_magnitude_test,
     csep_region,
     information_gain,
     molchan_curve,
@@ -140,3 +143,51 @@ def test_log_likelihood_stays_finite_for_float32_certainties() -> None:
     p = np.array([0.0, 1.0, 1 - 1e-12], dtype=np.float32)
     ll = bernoulli_log_likelihood(p, np.array([True, False, False]))
     assert np.all(np.isfinite(ll)) and ll.max() < -20
+
+
+def test_csep_comparison_tests_give_rhoades_gain_and_zero_against_itself() -> None:
+    x_axis, y_axis, mask, x_km, y_km, rate = _csep_case(3, 80)
+    catalog = _catalog(x_axis, y_axis, mask, x_km, y_km)
+    flat = np.full(mask.shape, rate[mask].mean())
+    same = csep_comparison_tests(-np.expm1(-rate), -np.expm1(-rate), catalog, mask)
+    assert same["t_test"]["information_gain"] == pytest.approx(0.0, abs=1e-12)
+    out = csep_comparison_tests(-np.expm1(-rate), -np.expm1(-flat), catalog, mask)
+    counts = np.zeros(mask.shape)
+    np.add.at(counts, (y_axis.index(y_km), x_axis.index(x_km)), 1)
+    n = counts[mask].sum()
+    gain = (
+        np.sum(counts[mask] * np.log(rate[mask] / flat[mask]))
+        - (rate[mask].sum() - flat[mask].sum())
+    ) / n
+    assert out["t_test"]["information_gain"] == pytest.approx(gain, rel=1e-9)
+    assert out["t_test"]["low"] < gain < out["t_test"]["high"] and out["n_observed"] == n
+    assert 0.0 <= out["w_test"]["probability"] <= 1.0
+
+
+def test_csep_magnitude_test_accepts_the_true_b_and_rejects_a_wrong_one() -> None:
+    rng = np.random.default_rng(4)
+    x_axis, y_axis, mask, x_km, y_km, rate = _csep_case(4, 3000)
+    region = csep_region(x_axis, y_axis, mask, 4.0)
+    magnitude = np.round(3.95 + rng.exponential(1.0 / np.log(10.0), x_km.size), 1)
+    catalog = csep_catalog(x_km, y_km, magnitude, np.arange(x_km.size) * 1000, region)
+    p = -np.expm1(-rate)
+    good = csep_magnitude_test(p, catalog, mask, b_value=1.0, mc=4.0, n_simulations=300, seed=1)
+    bad = csep_magnitude_test(p, catalog, mask, b_value=1.5, mc=4.0, n_simulations=300, seed=1)
+    assert good["quantile"] > 0.05 and bad["quantile"] < 0.01
+
+
+def test_csep_lonlat_export_keeps_the_total_and_the_place() -> None:
+    from quakesense.core.geo import LocalProjection
+
+    projection = LocalProjection(36.0, 138.0)
+    x_axis, y_axis = Axis(origin=-200.0, step=10.0, n=40), Axis(origin=-150.0, step=10.0, n=30)
+    mask = np.ones((30, 40), bool)
+    counts = np.full(mask.shape, 0.01)
+    counts[20, 30] = 5.0  # x 100..110 km, y 50..60 km
+    forecast = csep_lonlat_forecast(counts, x_axis, y_axis, mask, projection, mc=4.0)
+    assert forecast.region.name == "quakesense-lonlat"
+    assert forecast.event_count == pytest.approx(counts.sum(), rel=0.02)
+    lat, lon = projection.to_latlon(np.array([105.0]), np.array([55.0]))
+    peak = forecast.region.origins()[np.argmax(forecast.data[:, 0])] + 0.05
+    assert abs(peak[0] - lon[0]) < 0.1 and abs(peak[1] - lat[0]) < 0.1
+    assert np.all(forecast.region.get_cell_area() > 0)

@@ -5,8 +5,10 @@ time. Scores: ROC AUC and PR AUC (scikit-learn, via core.metrics) on the active-
 all region cells, FN/FP counts at fixed thresholds (the seed paper's Table III), recall at fixed
 alarm fractions, the Molchan diagram and its area skill score, Brier score, Bernoulli
 log-likelihood, information gain per target earthquake with a bootstrap over forecast times, and
-pyCSEP's Poisson consistency tests (N, S, CL) on a `GriddedForecast` over a `CartesianGrid2D`
-region of the local-km grid.
+pyCSEP's Poisson consistency tests (N, S, CL, M) on a `GriddedForecast` over a `CartesianGrid2D`
+region of the local-km grid, pyCSEP's comparison tests (paired T-test and W-test of information
+gain) beside our own bootstrap, and an export of a forecast onto a lon/lat `CartesianGrid2D` so
+pyCSEP's own maps work.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from quakesense.core.metrics import binary_scores, bootstrap
 
 if TYPE_CHECKING:
     from csep.core.catalogs import CSEPCatalog
+    from csep.core.forecasts import GriddedForecast
     from csep.core.regions import CartesianGrid2D
+
+    from quakesense.core.geo import LocalProjection
 
 THRESHOLDS = (1e-4, 1e-3, 1e-2, 0.1, 0.3, 0.5, 0.9, 0.99)
 ALARM_FRACTIONS = (0.01, 0.05)
@@ -202,18 +207,8 @@ def csep_consistency_tests(
         name: Forecast name stored in pyCSEP's results.
     """
     from csep.core import poisson_evaluations as pe
-    from csep.core.forecasts import GriddedForecast
 
-    # float64 throughout: pyCSEP samples from the cumulative sum of the normalised rates, and a
-    # float32 sum ending below 1 sends a draw past the last cell.
-    p = np.clip(np.asarray(probability, dtype=np.float64)[mask], 0, 1 - EPS)
-    rate = np.maximum(-np.log1p(-p), 1e-12)
-    forecast = GriddedForecast(
-        data=rate[:, None],
-        region=catalog.region,
-        magnitudes=catalog.region.magnitudes,
-        name=name,
-    )
+    forecast = csep_gridded_forecast(probability, catalog.region, mask, name=name)
     n_test = pe.number_test(forecast, catalog)
     common = {"num_simulations": n_simulations, "seed": seed}
     s_test = pe.spatial_test(forecast, catalog, **common)
@@ -234,3 +229,177 @@ def csep_consistency_tests(
         "n_simulations": n_simulations,
         "seed": seed,
     }
+
+
+def _poisson_rate(probability: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Poisson rate lambda = -log(1 - p) of the `mask` cells, float64, at least 1e-12.
+
+    float64 throughout: pyCSEP samples from the cumulative sum of the normalised rates, and a
+    float32 sum ending below 1 sends a draw past the last cell.
+    """
+    p = np.clip(np.asarray(probability, dtype=np.float64)[mask], 0, 1 - EPS)
+    return np.maximum(-np.log1p(-p), 1e-12)
+
+
+def csep_gridded_forecast(
+    probability: np.ndarray, region: CartesianGrid2D, mask: np.ndarray, *, name: str = "forecast"
+) -> GriddedForecast:
+    """One magnitude bin `GriddedForecast` on `region` (from `csep_region` with this `mask`) whose
+    Poisson rate gives the same P(N >= 1) as `probability` (ny, nx)."""
+    from csep.core.forecasts import GriddedForecast
+
+    return GriddedForecast(
+        data=_poisson_rate(probability, mask)[:, None],
+        region=region,
+        magnitudes=region.magnitudes,
+        name=name,
+    )
+
+
+def csep_comparison_tests(
+    probability: np.ndarray,
+    benchmark: np.ndarray,
+    catalog: CSEPCatalog,
+    mask: np.ndarray,
+    *,
+    name: str = "forecast",
+    benchmark_name: str = "benchmark",
+    alpha: float = 0.05,
+) -> dict[str, Any]:
+    """pyCSEP paired T-test and W-test of `probability` against `benchmark` (both (ny, nx)).
+
+    The T-test's information gain is per observed earthquake (Rhoades et al. 2011) with its
+    (1 - alpha) interval; positive favours `probability`. The W-test (Wilcoxon signed rank on
+    the log-rate differences at the observed events) does not assume normality; a small
+    probability means the median gain differs from zero.
+    """
+    from csep.core import poisson_evaluations as pe
+
+    forecast = csep_gridded_forecast(probability, catalog.region, mask, name=name)
+    reference = csep_gridded_forecast(benchmark, catalog.region, mask, name=benchmark_name)
+    t_test = pe.paired_t_test(forecast, reference, catalog, alpha=alpha)
+    w_test = pe.w_test(forecast, reference, catalog)
+    low, high = t_test.test_distribution
+    t_stat, t_crit, _ = t_test.quantile
+    return {
+        "t_test": {
+            "information_gain": float(t_test.observed_statistic),
+            "low": float(low),
+            "high": float(high),
+            "level": 1.0 - alpha,
+            "t_statistic": float(t_stat),
+            "t_critical": float(t_crit),
+        },
+        "w_test": {
+            "z_statistic": float(w_test.observed_statistic),
+            "probability": float(w_test.quantile),
+        },
+        "n_observed": int(catalog.event_count),
+    }
+
+
+def csep_magnitude_test(
+    probability: np.ndarray,
+    catalog: CSEPCatalog,
+    mask: np.ndarray,
+    *,
+    b_value: float,
+    mc: float,
+    bin_width: float = 0.1,
+    max_magnitude: float = 9.0,
+    seed: int = 0,
+    n_simulations: int = 1000,
+    name: str = "forecast",
+) -> dict[str, Any]:
+    """pyCSEP Poisson M-test: the forecast's total rate spread over magnitude bins of width
+    `bin_width` from `mc` by the Gutenberg-Richter law with `b_value` (the last bin open).
+
+    Every model here forecasts P(>= 1 event >= mc); their magnitude forecast is the
+    Gutenberg-Richter law of the training catalog, so the M-test checks that law (and its b-value,
+    estimated with the bin width) against the observed target magnitudes.
+    """
+    from csep.core import poisson_evaluations as pe
+    from csep.core.forecasts import GriddedForecast
+
+    lower = np.round(np.arange(mc, max_magnitude, bin_width), 6)
+    upper = np.r_[lower[1:], np.inf]
+    beta = b_value * np.log(10.0)
+    share = np.exp(-beta * (lower - mc)) - np.exp(-beta * (upper - mc))
+    rate = _poisson_rate(probability, mask)
+    forecast = GriddedForecast(
+        data=rate[:, None] * share[None, :],
+        region=catalog.region,
+        magnitudes=lower,
+        name=name,
+    )
+    m_test = pe.magnitude_test(forecast, catalog, num_simulations=n_simulations, seed=seed)
+    return {
+        "quantile": float(m_test.quantile),
+        "observed_log_likelihood": float(m_test.observed_statistic),
+        "b_value": float(b_value),
+        "bin_width": float(bin_width),
+        "n_simulations": n_simulations,
+        "seed": seed,
+    }
+
+
+def csep_lonlat_forecast(
+    counts: np.ndarray,
+    x_axis: Axis,
+    y_axis: Axis,
+    mask: np.ndarray,
+    projection: LocalProjection,
+    *,
+    mc: float,
+    dh_deg: float = 0.1,
+    n_sub: int = 6,
+    name: str = "forecast",
+) -> GriddedForecast:
+    """Expected counts (ny, nx) of the local-km grid re-gridded onto a lon/lat `CartesianGrid2D`
+    of `dh_deg` cells, so pyCSEP's own maps (`forecast.plot()`) and geographic functions work.
+
+    Each lon/lat cell takes the rate density of the km cells under n_sub x n_sub sample points
+    (projected with `projection`) times its spherical area; cells with no sample in a `mask`
+    cell are left out. The total is kept to within the sampling of the region's edge cells.
+    """
+    from csep.core.forecasts import GriddedForecast
+    from csep.core.regions import CartesianGrid2D
+
+    density = np.where(mask, np.asarray(counts, dtype=np.float64), 0.0) / (
+        x_axis.step * y_axis.step
+    )
+    iy, ix = np.nonzero(mask)
+    corners_x = np.r_[x_axis.edges[ix], x_axis.edges[ix + 1]]
+    corners_y = np.r_[y_axis.edges[iy], y_axis.edges[iy + 1]]
+    lat, lon = projection.to_latlon(np.r_[corners_x, corners_x[::-1]], np.r_[corners_y, corners_y])
+    lon0, lat0 = np.floor(lon.min() / dh_deg) * dh_deg, np.floor(lat.min() / dh_deg) * dh_deg
+    n_lon = int(np.ceil((lon.max() - lon0) / dh_deg))
+    n_lat = int(np.ceil((lat.max() - lat0) / dh_deg))
+    frac = (np.arange(n_sub) + 0.5) / n_sub
+    sub_lon = (lon0 + (np.arange(n_lon)[:, None] + frac) * dh_deg).ravel()
+    sub_lat = (lat0 + (np.arange(n_lat)[:, None] + frac) * dh_deg).ravel()
+    grid_lat, grid_lon = np.meshgrid(sub_lat, sub_lon, indexing="ij")
+    sx, sy = projection.to_xy_km(grid_lat.ravel(), grid_lon.ravel())
+    cx = np.floor((sx - x_axis.origin) / x_axis.step).astype(np.int64)
+    cy = np.floor((sy - y_axis.origin) / y_axis.step).astype(np.int64)
+    inside = (cx >= 0) & (cx < mask.shape[1]) & (cy >= 0) & (cy < mask.shape[0])
+    value = np.zeros(sx.size)
+    hit = np.zeros(sx.size, dtype=bool)
+    value[inside] = density[cy[inside], cx[inside]]
+    hit[inside] = mask[cy[inside], cx[inside]]
+    shape = (n_lat, n_sub, n_lon, n_sub)
+    mean_density = value.reshape(shape).mean(axis=(1, 3))
+    covered = hit.reshape(shape).any(axis=(1, 3))
+    lat_edges = np.radians(lat0 + np.arange(n_lat + 1) * dh_deg)
+    area_km2 = (6371.0088**2 * np.radians(dh_deg)) * np.diff(np.sin(lat_edges))
+    rate = mean_density * area_km2[:, None]
+    cell_lat, cell_lon = np.nonzero(covered)
+    origins = np.round(np.column_stack([lon0 + cell_lon * dh_deg, lat0 + cell_lat * dh_deg]), 6)
+    region = CartesianGrid2D.from_origins(
+        origins, dh=dh_deg, magnitudes=np.array([mc]), name="quakesense-lonlat"
+    )
+    # from_origins orders cells by its own index; place each rate at its polygon's index.
+    index = region.get_index_of(origins[:, 0] + dh_deg / 2, origins[:, 1] + dh_deg / 2)
+    data = np.zeros((region.num_nodes, 1))
+    data[index, 0] = np.maximum(rate[cell_lat, cell_lon], 1e-12)
+    return GriddedForecast(data=data, region=region, magnitudes=region.magnitudes, name=name)
