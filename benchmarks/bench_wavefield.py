@@ -54,7 +54,7 @@ def bench_traveltime(n_events: int, out_root: Path) -> None:
     from quakesense.locate.traveltime import travel_time_tables
 
     config = build_config(
-        SimulateConfig, {"n_events": n_events, "grid": {"spacing_deg": 0.01}, "figures": False}
+        SimulateConfig, {"n_events": n_events, "figures": False, "store_images": True}
     )
     network = resolve_network(config)
     events = build_events(config, network)
@@ -134,6 +134,7 @@ def bench_elastic(spacing_km: float, n_steps: int) -> None:
     import deepwave
     import torch
 
+    from quakesense.locate import hakone
     from quakesense.locate.elastic3d import (
         STENCIL,
         choose_device,
@@ -141,7 +142,6 @@ def bench_elastic(spacing_km: float, n_steps: int) -> None:
         gaussian_force,
         run_forces,
     )
-    from quakesense.synth import hakone
 
     device = choose_device("auto")
     grid = fd_grid(hakone.velocity_model(), spacing_km)

@@ -40,7 +40,8 @@ def tiny_config(folder: Path, **changes: Any) -> dict[str, Any]:
         "n_samples": 100,
         "chunk_events": 4,
         "scheduler": "synchronous",
-        "grid": {"spacing_deg": 0.04, "depths_km": [2.0, 4.0]},
+        "grid": {"depth_min_km": 2.0, "depth_max_km": 4.0},
+        "holdout_fraction": 0.0,
         "image": {"height": 8, "width": 8},
         "model_grid": {"spacing_km": 2.0, "margin_km": 4.0, "max_depth_km": 8.0},
         # 10 s records: origins early enough that the arrivals fit.

@@ -1,29 +1,69 @@
-"""Optuna search over the paper's space: trials stored in SQLite, a study resumes."""
+"""Optuna search over the paper's space: invalid architectures cost no trial, a study resumes."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import optuna
+import pytest
 
-from quakesense.locate.search import SearchSpace, run_search
+from quakesense.locate import search
+from quakesense.locate.search import SearchConfig, SearchSpace, run_search
+from quakesense.locate.train import LocateTrainConfig, SimulatedSet
 from tests.locate.tiny_data import tiny_train_config
 
+# Kernels 7-9: two layers fit a 32 x 32 image, three or four do not.
+CRAMPED = SearchSpace(
+    conv_layers=(2, 4), dense_layers=(0, 1), kernel_size=(7, 9), dense_units=(8, 16), channels=(2,)
+)
 
-def test_search_stores_trials_and_resumes(tiny_dataset: Path, tmp_path: Path) -> None:
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
-    space = SearchSpace(
-        conv_layers=(1, 2), dense_layers=(0, 1), dense_units=(8, 16), channels=(2, 4)
-    )
-    base = tiny_train_config(frames_per_event=1)
-    study = run_search(tiny_dataset, base, n_trials=2, storage=storage, space=space, seed=1)
-    assert len(study.trials) == 2
-    finished = [t for t in study.trials if t.value is not None]
-    assert finished and all(np.isfinite(t.value) for t in finished)
-    for trial in finished:
+
+def _settings(tmp_path: Path, **changes: object) -> SearchConfig:
+    settings = {
+        "trials": 2,
+        "storage": f"sqlite:///{tmp_path / 'study.db'}",
+        "space": CRAMPED,
+        "seed": 1,
+        "train": tiny_train_config(frames_per_event=1),
+    }
+    return SearchConfig(**(settings | changes))
+
+
+def test_pruned_trials_are_not_counted_and_never_trained(
+    tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trained: list[list[int]] = []
+
+    def fake_train(data: object, config: LocateTrainConfig) -> SimpleNamespace:
+        trained.append(config.kernels)
+        return SimpleNamespace(training={"best_val_loss": float(sum(config.kernels))})
+
+    monkeypatch.setattr(search, "train_locator", fake_train)
+    settings = _settings(tmp_path, trials=4)
+    data = SimulatedSet.open(tiny_dataset)
+    study, n_valid, n_pruned = search.search_study(data, settings, settings.storage)
+    states = [t.state for t in study.trials]
+    assert n_valid == states.count(optuna.trial.TrialState.COMPLETE) == len(trained) == 4
+    assert n_pruned == states.count(optuna.trial.TrialState.PRUNED) > 0
+    assert all(len(kernels) == 2 for kernels in trained)
+
+
+@pytest.mark.slow
+def test_search_trains_retrains_the_best_and_resumes(tiny_dataset: Path, tmp_path: Path) -> None:
+    result = run_search(tiny_dataset, tmp_path / "run", _settings(tmp_path))
+    states = [t.state for t in result.study.trials]
+    complete = [t for t in result.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert result.n_valid == len(complete) == 2
+    assert result.n_pruned == states.count(optuna.trial.TrialState.PRUNED)
+    assert all(np.isfinite(t.value) for t in complete)
+    for trial in complete:
         config = trial.user_attrs["config"]
-        assert 1 <= len(config["kernels"]) <= 2 and min(config["kernels"]) >= 3
-        assert len(config["dense_units"]) <= 1 and 0 <= config["dropout"] <= 0.5
-    again = run_search(tiny_dataset, base, n_trials=1, storage=storage, space=space, seed=2)
-    assert len(again.trials) == 3  # the same study, continued from the database
-    assert (tmp_path / "study.db").is_file()
+        assert len(config["kernels"]) == 2 and min(config["kernels"]) >= 7
+    assert set(result.table["test_set"]) <= {"test", "holdout"}
+    assert (tmp_path / "run" / "model" / "model.json").is_file()
+    assert (tmp_path / "run" / "report.html").is_file()
+    again = run_search(tiny_dataset, tmp_path / "run2", _settings(tmp_path, trials=1, seed=2))
+    finished = [t for t in again.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(finished) == 3  # the same study, continued from the database

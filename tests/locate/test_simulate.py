@@ -55,7 +55,9 @@ def test_dataset_follows_the_contract(finished: Path) -> None:
     assert data.meta["components"] == ["Z", "N", "E"]
     assert data.meta["sampling_interval_s"] == 0.1
     assert {"x_min_km", "latitude_max_deg", "height"} <= set(data.meta["image"])
-    assert set(data.events["split"]) <= {"train", "val", "test"}
+    assert set(data.events["split"]) <= {"train", "val", "test", "holdout"}
+    assert "below sea level" in data.meta["datum"]
+    assert data.meta["preprocess"]["highcut_hz"] == 2.0
     assert {"x_km", "y_km"} <= set(data.stations.columns)
     velocity = np.asarray(data.velocity[:3])
     np.testing.assert_allclose(
@@ -102,13 +104,14 @@ def test_other_seed_changes_the_data(finished: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"grid": {"depths_km": [-5.0]}}, "grid.depths_km"),
-        ({"grid": {"depths_km": []}}, "grid"),
+        ({"grid": {"depth_min_km": -5.0}}, "grid.depth_min_km"),
+        ({"grid": {"depth_min_km": 3.0, "depth_max_km": 2.0}}, "grid.depth_max_km"),
+        ({"grid": {"depth_max_km": 50.0}}, "grid.depth_max_km"),
         (
-            {"grid": {"latitude_min_deg": 35.2, "latitude_max_deg": 35.1, "depths_km": [2.0]}},
-            "grid",
+            {"grid": {"latitude_min_deg": 35.2, "latitude_max_deg": 35.1}},
+            "grid.latitude_max_deg",
         ),
-        ({"grid": {"latitude_min_deg": 34.5, "depths_km": [2.0]}}, "grid"),
+        ({"grid": {"latitude_min_deg": 34.5}}, "grid"),
     ],
 )
 def test_bad_grids_name_the_field_and_write_nothing(
@@ -149,7 +152,8 @@ def test_station_outside_a_3d_model_is_named(tmp_path: Path) -> None:
             "latitude_max_deg": 35.03,
             "longitude_min_deg": 139.02,
             "longitude_max_deg": 139.03,
-            "depths_km": [2.0],
+            "depth_min_km": 2.0,
+            "depth_max_km": 2.5,
         },
     )
     with pytest.raises(InputError, match=r"station A2 .* outside the velocity model"):

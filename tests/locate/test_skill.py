@@ -1,23 +1,24 @@
-"""The 2-D CNN learns to locate: it beats the no-skill mean location on held-out events."""
+"""The 2-D CNN learns to locate: it beats the no-skill mean location on off-node test events."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 
 from quakesense.locate.detect import TriggerConfig
 from quakesense.locate.evaluate import MEAN_METHOD, Condition, evaluate_synthetic, synthetic_rmse
+from quakesense.locate.simulate import SimulateConfig, simulate
 from quakesense.locate.train import LocateTrainConfig, SimulatedSet, train_locator
 
 
 @pytest.mark.slow
 def test_small_cnn_beats_the_mean_location(tmp_path: Path) -> None:
-    """400 events of the embedded default (16 x 16 images), a few epochs, test split compared."""
-    import torch
+    """400 events of the embedded default (16 x 16 images), a few epochs, test split compared.
 
-    from quakesense.locate.simulate import SimulateConfig, simulate
-
+    Hypocentres are drawn continuously, so no test event sits on a training hypocentre.
+    """
     torch.set_num_threads(1)
     config = SimulateConfig(
         n_events=400,
@@ -49,7 +50,8 @@ def test_small_cnn_beats_the_mean_location(tmp_path: Path) -> None:
         ),
     )
     results = evaluate_synthetic(data, locator, conditions=(Condition("clean"),), trigger=trigger)
-    table = synthetic_rmse(results, data).set_index("method")
+    table = synthetic_rmse(results, data)
+    table = table[table["test_set"] == "test"].set_index("method")
     cnn, mean = table.loc["cnn2d"], table.loc[MEAN_METHOD]
     assert cnn["n_events"] >= 0.9 * mean["n_events"]  # nearly every test event triggered
     # Measured 5.45 vs 7.07 km (seed 0); the margin leaves room for platform numerics.

@@ -1,4 +1,9 @@
-"""Command-line verbs of the locate pipeline."""
+"""Command-line verbs of the locate pipeline.
+
+Options that map to a config field default to None ("not given"): the `--config` file is read
+first and only the flags given override it, so the defaults live once, in the config models.
+Each verb imports its pipeline module when it runs, so `quakesense --help` stays free of torch.
+"""
 
 from __future__ import annotations
 
@@ -7,54 +12,71 @@ from typing import Annotated
 
 import typer
 
+from quakesense.core.config import resolve_config
+
 app = typer.Typer(no_args_is_help=True)
+
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="replace an earlier quakesense run at --out")
+]
+ProgressOption = Annotated[
+    bool | None, typer.Option("--progress/--no-progress", help="progress bars on stderr")
+]
+
+
+def _method(method: str | None, model_type: str | None) -> str | None:
+    """`--method`, or its deprecated spelling `--model-type` (with a note on stderr)."""
+    if model_type is not None:
+        typer.echo("note: --model-type is deprecated; use --method", err=True)
+    return method if method is not None else model_type
 
 
 @app.command()
 def simulate(
-    out: Annotated[Path, typer.Option(help="dataset folder to write")],
-    config: Annotated[Path | None, typer.Option(help="network.yaml with any setting")] = None,
+    out: Annotated[Path, typer.Option(help="dataset folder to write (resumed if interrupted)")],
+    config: Annotated[
+        Path | None, typer.Option(help="YAML/JSON with any setting (e.g. an earlier config.json)")
+    ] = None,
     stations: Annotated[Path | None, typer.Option(help="StationXML or CSV station list")] = None,
     velocity: Annotated[
         Path | None, typer.Option(help="1-D .vel.txt or 3-D NetCDF/Zarr velocity model")
     ] = None,
-    backend: Annotated[str | None, typer.Option(help="traveltime (default) or elastic3d")] = None,
+    method: Annotated[
+        str | None, typer.Option(help="synthesis: traveltime (default) or elastic3d")
+    ] = None,
+    backend: Annotated[str | None, typer.Option(hidden=True)] = None,
     n_events: Annotated[
-        int | None, typer.Option(help="events (default: one per grid node)")
+        int | None, typer.Option(help="events (default 3,000 in a volume set by the network)")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="seed of every random draw")] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="synchronous | threads | processes | Dask address")
     ] = None,
     device: Annotated[str | None, typer.Option(help="elastic3d: auto | cpu | cuda")] = None,
-    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    progress: ProgressOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Simulate a synthetic training set (seismograms + snapshot images) for the hypocentre CNN."""
-    from quakesense.core.config import build_config, load_config
     from quakesense.locate.simulate import SimulateConfig, dataset_complete
     from quakesense.locate.simulate import simulate as run_simulation
 
-    overrides = {
-        "stations": stations,
-        "velocity": velocity,
-        "backend": backend,
-        "n_events": n_events,
-        "seed": seed,
-        "scheduler": scheduler,
-    }
-    if config is not None:
-        settings = load_config(config, SimulateConfig, **overrides)
-    else:
-        settings = build_config(
-            SimulateConfig, {k: v for k, v in overrides.items() if v is not None}
-        )
-    if device is not None:
-        elastic = settings.elastic.model_dump() | {"device": device}
-        settings = build_config(SimulateConfig, settings.model_dump() | {"elastic": elastic})
-    if dataset_complete(settings, out):
+    settings = resolve_config(
+        SimulateConfig,
+        config,
+        {
+            "stations": stations,
+            "velocity": velocity,
+            "backend": method if method is not None else backend,
+            "n_events": n_events,
+            "seed": seed,
+            "scheduler": scheduler,
+            "elastic.device": device,
+        },
+    )
+    if not force and dataset_complete(settings, out):
         typer.echo(f"dataset {out} already complete for this config; nothing to do")
         return
-    result = run_simulation(settings, out, progress=progress)
+    result = run_simulation(settings, out, progress=progress is not False, force=force)
     counts = result.events["split"].value_counts().to_dict()
     typer.echo(
         f"simulated {len(result.events)} events x {len(result.network.stations)} stations "
@@ -69,33 +91,37 @@ def simulate(
 def train(
     data: Annotated[Path, typer.Option(help="dataset folder from `locate simulate`")],
     out: Annotated[Path, typer.Option(help="run folder; the model goes to OUT/model")],
-    model_type: Annotated[str, typer.Option(help="cnn2d | cnn3d | convnetquake")] = "cnn2d",
-    config: Annotated[Path | None, typer.Option(help="YAML/JSON with any training setting")] = None,
+    method: Annotated[
+        str | None, typer.Option(help="cnn2d (default) | cnn3d | convnetquake")
+    ] = None,
+    model_type: Annotated[str | None, typer.Option(hidden=True)] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML/JSON with any training setting (or a config.json)")
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="maximum epochs")] = None,
+    max_epochs: Annotated[int | None, typer.Option(hidden=True)] = None,
     seed: Annotated[
         int | None, typer.Option(help="seed of weights, sampling, augmentation")
     ] = None,
     device: Annotated[str | None, typer.Option(help="cpu | cuda | auto")] = None,
-    progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
+    progress: ProgressOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Train a hypocentre network (2-D CNN, 3-D CNN or ConvNetQuake) on a simulated dataset."""
-    from quakesense.core.config import build_config, load_config
     from quakesense.locate.train import LocateTrainConfig, run_training
 
-    overrides = {
-        "model_type": model_type,
-        "epochs": epochs,
-        "seed": seed,
-        "device": device,
-        "progress": progress,
-    }
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    settings = (
-        load_config(config, LocateTrainConfig, **overrides)
-        if config is not None
-        else build_config(LocateTrainConfig, overrides)
+    settings = resolve_config(
+        LocateTrainConfig,
+        config,
+        {
+            "model_type": _method(method, model_type),
+            "epochs": epochs if epochs is not None else max_epochs,
+            "seed": seed,
+            "device": device,
+            "progress": progress,
+        },
     )
-    report, metrics = run_training(data, out, settings)
+    report, metrics = run_training(data, out, settings, force=force)
     typer.echo(
         f"trained {settings.model_type}: best val RMSE (normalised) "
         f"{metrics['best_val_loss']:.3f} at epoch {metrics['best_epoch']}; "
@@ -106,48 +132,85 @@ def train(
 @app.command()
 def predict(
     waveforms: Annotated[Path, typer.Option(help="folder of event sub-folders (SAC/miniSEED)")],
-    stations: Annotated[Path, typer.Option(help="StationXML or CSV station list")],
-    out: Annotated[Path, typer.Option(help="CSV to write (QuakeML beside it, .xml)")],
+    stations: Annotated[
+        Path, typer.Option(help="StationXML or CSV station list (NET.STA matches STA)")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="run folder: locations.csv + .xml (QuakeML), picks, report")
+    ],
     method: Annotated[
-        str, typer.Option(help="cnn2d | cnn3d | convnetquake | gridsearch")
-    ] = "cnn2d",
-    model: Annotated[Path | None, typer.Option(help="model folder (cnn methods)")] = None,
+        str | None, typer.Option(help="cnn2d (default) | cnn3d | convnetquake | gridsearch")
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="model folder or the `locate train` run folder")
+    ] = None,
     velocity: Annotated[
         Path | None, typer.Option(help="velocity model (.vel.txt / NetCDF); needed by gridsearch")
     ] = None,
-    units: Annotated[
-        str, typer.Option(help="auto | velocity | acceleration | displacement")
-    ] = "auto",
-    fill_gaps: Annotated[bool, typer.Option(help="zero-fill gaps instead of refusing")] = False,
-    answer_after: Annotated[
-        float | None, typer.Option(help="seconds after detection of the answer")
+    calibration: Annotated[
+        Path | None,
+        typer.Option(help="gridsearch: event folders with catalog hypocentres for station delays"),
     ] = None,
-    figures: Annotated[Path | None, typer.Option(help="folder for evolution figures")] = None,
-    sta: Annotated[float | None, typer.Option(help="STA window, s (default: model's)")] = None,
-    lta: Annotated[float | None, typer.Option(help="LTA window, s (default: model's)")] = None,
-    threshold: Annotated[float | None, typer.Option(help="STA/LTA trigger threshold")] = None,
+    station_corrections: Annotated[
+        str | None,
+        typer.Option(help="gridsearch: batch (delays from the batch's own residuals) | none"),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML/JSON with any setting (or an earlier config.json)")
+    ] = None,
+    units: Annotated[
+        str | None, typer.Option(help="auto | velocity | acceleration | displacement")
+    ] = None,
+    fill_gaps: Annotated[
+        bool | None,
+        typer.Option("--fill-gaps/--no-fill-gaps", help="zero-fill gaps and NaN samples"),
+    ] = None,
+    answer_after: Annotated[
+        float | None, typer.Option(help="cnn: seconds after detection of the answer")
+    ] = None,
+    sta: Annotated[float | None, typer.Option(help="cnn: STA window, s (model's)")] = None,
+    lta: Annotated[float | None, typer.Option(help="cnn: LTA window, s (model's)")] = None,
+    threshold: Annotated[float | None, typer.Option(help="cnn: STA/LTA threshold")] = None,
+    force: ForceOption = False,
 ) -> None:
-    """Locate recorded events with a trained network or the grid-search baseline."""
-    from quakesense.core.config import build_config
-    from quakesense.locate.realdata import PredictConfig, predict_events
+    """Locate recorded events with a trained network or the classical grid search."""
+    from quakesense.core.config import resolve_config
+    from quakesense.locate.realdata import PredictConfig, run_predict
 
-    trigger = {"sta_s": sta, "lta_s": lta, "threshold_on": threshold}
-    trigger = {k: v for k, v in trigger.items() if v is not None}
-    settings = build_config(
+    settings = resolve_config(
         PredictConfig,
+        config,
         {
             "method": method,
             "units": units,
             "fill_gaps": fill_gaps,
             "answer_after_s": answer_after,
-            "trigger": trigger or None,
+            "trigger.sta_s": sta,
+            "trigger.lta_s": lta,
+            "trigger.threshold_on": threshold,
+            "station_corrections": station_corrections,
         },
     )
-    table = predict_events(
-        waveforms, stations, out, settings, model=model, velocity=velocity, figure_dir=figures
+    found, report = run_predict(
+        out,
+        waveforms,
+        stations,
+        settings,
+        model=model,
+        velocity=velocity,
+        calibration=calibration,
+        force=force,
     )
+    table = found.table
+    for note in found.notes:
+        typer.echo(f"note: {note}")
+    for row in table[table["notes"].fillna("") != ""].itertuples() if "notes" in table else []:
+        typer.echo(f"note: {row.event_id}: {row.notes}")
     located = int((table["status"] == "ok").sum())
-    typer.echo(f"located {located} of {len(table)} events with {method}; wrote {out}")
+    typer.echo(
+        f"located {located} of {len(table)} events with {settings.method}; "
+        f"{out / 'locations.csv'}; report {report}"
+    )
     for row in table[table["status"] != "ok"].itertuples():
         typer.echo(f"  {row.event_id}: {row.status}", err=True)
 
@@ -164,22 +227,44 @@ def evaluate(
     ] = None,
     stations: Annotated[Path | None, typer.Option(help="station list for the maps")] = None,
     data: Annotated[
-        Path | None, typer.Option(help="simulated dataset: evaluate its test split")
+        Path | None, typer.Option(help="simulated dataset: evaluate its test and holdout sets")
     ] = None,
-    model: Annotated[Path | None, typer.Option(help="model folder (with --data)")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="model folder or the train run folder (with --data)")
+    ] = None,
     velocity: Annotated[
         Path | None, typer.Option(help="with --data: also run the grid search on this model")
     ] = None,
-    seed: Annotated[int, typer.Option(help="seed of the noise and cutout draws")] = 0,
+    config: Annotated[Path | None, typer.Option(help="YAML/JSON evaluation settings")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of the noise and cutout draws")] = None,
     gridsearch: Annotated[
-        bool, typer.Option(help="with --data: also locate with the grid-search baseline")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--gridsearch/--no-gridsearch", help="with --data: also locate with the grid search"
+        ),
+    ] = None,
+    mc_samples: Annotated[
+        int | None, typer.Option(help="MC-dropout passes for the per-event spread (0: off)")
+    ] = None,
+    progress: ProgressOption = None,
+    force: ForceOption = False,
 ) -> None:
     """RMSE per parameter, error maps and depth sections against a reference, in one report."""
-    from quakesense.locate.evaluate import run_evaluation
+    from quakesense.locate.evaluate import EvaluateConfig, run_evaluation
 
+    settings = resolve_config(
+        EvaluateConfig,
+        config,
+        {
+            "seed": seed,
+            "gridsearch": gridsearch,
+            "mc_samples": mc_samples,
+            "progress": progress,
+        },
+    )
     report = run_evaluation(
         out,
+        settings,
         predictions=predictions or [],
         reference=reference,
         reference_waveforms=reference_waveforms,
@@ -187,8 +272,7 @@ def evaluate(
         data=data,
         model=model,
         velocity=velocity,
-        seed=seed,
-        gridsearch=gridsearch,
+        force=force,
     )
     typer.echo(f"report {report}")
 
@@ -196,26 +280,46 @@ def evaluate(
 @app.command()
 def search(
     data: Annotated[Path, typer.Option(help="dataset folder from `locate simulate`")],
-    trials: Annotated[int, typer.Option(help="trials this worker runs")] = 20,
-    config: Annotated[Path | None, typer.Option(help="YAML/JSON base training settings")] = None,
-    storage: Annotated[
-        str | None, typer.Option(help="Optuna storage URL (default sqlite in DATA)")
+    out: Annotated[
+        Path, typer.Option(help="run folder: study table, best model, its test/holdout table")
+    ],
+    trials: Annotated[
+        int | None, typer.Option(help="valid (trained) trials this worker runs")
     ] = None,
-    study: Annotated[
-        str, typer.Option(help="study name (shared by parallel workers)")
-    ] = "locate-cnn",
-    seed: Annotated[int, typer.Option(help="seed of the TPE sampler")] = 0,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML/JSON search settings (train: base training)")
+    ] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL (default sqlite in OUT)")
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="study name (shared by workers)")] = None,
+    method: Annotated[
+        str | None, typer.Option(help="cnn2d (default) | cnn3d | convnetquake")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="maximum epochs per trial")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of the TPE sampler")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu | cuda | auto")] = None,
+    force: ForceOption = False,
 ) -> None:
     """Bayesian hyperparameter search (Optuna TPE) over the paper's CNN space."""
-    from quakesense.core.config import build_config, load_config
-    from quakesense.locate.search import run_search
-    from quakesense.locate.train import LocateTrainConfig
+    from quakesense.locate.search import SearchConfig, run_search
 
-    base = (
-        load_config(config, LocateTrainConfig, progress=False)
-        if config is not None
-        else build_config(LocateTrainConfig, {"progress": False})
+    settings = resolve_config(
+        SearchConfig,
+        config,
+        {
+            "trials": trials,
+            "storage": storage,
+            "study": study,
+            "seed": seed,
+            "train.model_type": method,
+            "train.epochs": epochs,
+            "train.device": device,
+        },
     )
-    result = run_search(data, base, n_trials=trials, storage=storage, study_name=study, seed=seed)
-    best = result.best_trial
-    typer.echo(f"best validation RMSE {best.value:.4f} (trial {best.number}): {best.params}")
+    result = run_search(data, out, settings, force=force)
+    typer.echo(
+        f"{result.n_valid} valid trials ({result.n_pruned} invalid architectures pruned "
+        f"before training); best validation RMSE {result.best_value:.4f} "
+        f"(trial {result.best_number}); report {result.report}"
+    )

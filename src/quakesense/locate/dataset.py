@@ -1,7 +1,10 @@
 """Training-set events (hypocentre grid, magnitudes, mechanisms, splits) and the dataset folder.
 
 Folder layout (the contract with the CNN side): `events.parquet`, `stations.parquet`,
-`dataset.zarr` (arrays `velocity`, `images`, `interpolation_matrix`) and `dataset.json`.
+`dataset.zarr` (arrays `velocity`, `interpolation_matrix` and, when stored, `images`) and
+`dataset.json`. Depths are km below sea level (positive down); a station sits at
+z = -elevation. Snapshot images not stored are rebuilt on read from the vertical velocity and
+the interpolation matrix (one matrix product), which keeps a dataset a tenth of the size.
 """
 
 from __future__ import annotations
@@ -16,14 +19,20 @@ import pandas as pd
 from quakesense.core.errors import InputError
 from quakesense.core.geo import LocalProjection
 from quakesense.core.store import read_json, read_table
+from quakesense.locate.images import snapshots
 from quakesense.locate.seismograms import Events
 
 SPLITS: tuple[str, str, str] = ("train", "val", "test")
+HOLDOUT = "holdout"
+"""Split label of the spatial hold-out block: a second test set, away from every training event."""
+TEST_SETS: tuple[str, str] = ("test", HOLDOUT)
+MIN_SEPARATION_KM = 1e-3
+"""Closest a val/test hypocentre may come to a training one (1 m: they must never coincide)."""
 
 
 @dataclass(frozen=True)
 class HoldoutBox:
-    """A spatial block (local km) whose events all go to the test split."""
+    """A spatial block (local km) whose events all go to the second test set, `holdout`."""
 
     x_min_km: float
     x_max_km: float
@@ -46,14 +55,77 @@ def grid_axis_deg(low_deg: float, high_deg: float, spacing_deg: float) -> np.nda
     return low_deg + np.arange(max(n, 0), dtype=np.int64) * spacing_deg
 
 
-def hypocentre_nodes(
-    latitude_deg: np.ndarray, longitude_deg: np.ndarray, depths_km: np.ndarray
+@dataclass(frozen=True)
+class HypocentreVolume:
+    """The box training hypocentres are drawn from (degrees; depth in km below sea level)."""
+
+    latitude_min_deg: float
+    latitude_max_deg: float
+    longitude_min_deg: float
+    longitude_max_deg: float
+    depth_min_km: float
+    depth_max_km: float
+
+
+def uniform_hypocentres(
+    volume: HypocentreVolume, n_events: int, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """Every (latitude, longitude, depth) combination of the three axes."""
-    lat, lon, depth = np.meshgrid(latitude_deg, longitude_deg, depths_km, indexing="ij")
+    """`n_events` hypocentres drawn independently and uniformly in the volume.
+
+    Continuous draws never repeat a hypocentre, so no test event sits on a training one.
+    """
     return pd.DataFrame(
-        {"latitude_deg": lat.ravel(), "longitude_deg": lon.ravel(), "depth_km": depth.ravel()}
+        {
+            "latitude_deg": rng.uniform(volume.latitude_min_deg, volume.latitude_max_deg, n_events),
+            "longitude_deg": rng.uniform(
+                volume.longitude_min_deg, volume.longitude_max_deg, n_events
+            ),
+            "depth_km": rng.uniform(volume.depth_min_km, volume.depth_max_km, n_events),
+        }
     )
+
+
+def jittered_hypocentres(
+    volume: HypocentreVolume,
+    n_events: int,
+    spacing_deg: float,
+    depth_spacing_km: float,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """`n_events` hypocentres: grid nodes (drawn with replacement) plus a uniform jitter.
+
+    The jitter spans the node's cell (cut at the volume's faces), so events cover the volume
+    like the papers' grid yet two events never share a hypocentre.
+    """
+    axes = [
+        grid_axis_deg(volume.latitude_min_deg, volume.latitude_max_deg, spacing_deg),
+        grid_axis_deg(volume.longitude_min_deg, volume.longitude_max_deg, spacing_deg),
+        grid_axis_deg(volume.depth_min_km, volume.depth_max_km, depth_spacing_km),
+    ]
+    if min(len(a) for a in axes) == 0:
+        raise InputError("the hypocentre volume holds no grid node; check its bounds", field="grid")
+    half = np.array([spacing_deg, spacing_deg, depth_spacing_km]) / 2
+    low = [volume.latitude_min_deg, volume.longitude_min_deg, volume.depth_min_km]
+    high = [volume.latitude_max_deg, volume.longitude_max_deg, volume.depth_max_km]
+    columns = {}
+    for name, axis, h, lo, hi in zip(
+        ("latitude_deg", "longitude_deg", "depth_km"), axes, half, low, high, strict=True
+    ):
+        node = axis[rng.integers(0, len(axis), n_events)]
+        columns[name] = rng.uniform(np.maximum(node - h, lo), np.minimum(node + h, hi))
+    return pd.DataFrame(columns)
+
+
+def nearest_train_distance_km(events: pd.DataFrame, split: str) -> np.ndarray:
+    """3-D distance (km) from each event of `split` to the nearest training hypocentre."""
+    from scipy.spatial import cKDTree
+
+    xyz = events[["x_km", "y_km", "depth_km"]].to_numpy(float)
+    labels = events["split"].to_numpy()
+    train, other = xyz[labels == "train"], xyz[labels == split]
+    if len(train) == 0 or len(other) == 0:
+        return np.empty(0)
+    return cKDTree(train).query(other)[0]
 
 
 def assign_splits(
@@ -61,15 +133,20 @@ def assign_splits(
     fractions: tuple[float, float, float],
     rng: np.random.Generator,
     holdout: np.ndarray | None = None,
+    train_only: np.ndarray | None = None,
 ) -> np.ndarray:
     """Split labels by event: a seeded permutation cut by `fractions` (train, val, test).
 
-    Events flagged in `holdout` all go to "test"; the others are split by the fractions.
+    Events flagged in `holdout` all go to the second test set "holdout" (a spatial block no
+    training event comes from); events flagged in `train_only` (and not held out) go to
+    "train"; the others are split by the fractions.
     """
     labels = np.empty(n_events, dtype=object)
     held = np.zeros(n_events, bool) if holdout is None else np.asarray(holdout, bool)
-    labels[held] = "test"
-    free = rng.permutation(np.flatnonzero(~held))
+    forced = np.zeros(n_events, bool) if train_only is None else np.asarray(train_only, bool)
+    labels[held] = HOLDOUT
+    labels[forced & ~held] = "train"
+    free = rng.permutation(np.flatnonzero(~held & ~forced))
     cuts = np.round(np.cumsum(fractions)[:2] / sum(fractions) * len(free)).astype(int)
     for name, part in zip(SPLITS, np.split(free, cuts), strict=True):
         labels[part] = name
@@ -77,10 +154,9 @@ def assign_splits(
 
 
 def make_events(
-    nodes: pd.DataFrame,
+    hypocentres: pd.DataFrame,
     projection: LocalProjection,
     *,
-    n_events: int | None,
     magnitude_range: tuple[float, float],
     mechanism: str,
     strike_dip_rake_deg: tuple[float, float, float],
@@ -88,23 +164,25 @@ def make_events(
     fractions: tuple[float, float, float],
     holdout: HoldoutBox | None,
     rng: np.random.Generator,
+    train_only: np.ndarray | None = None,
+    velocity_perturbation: float = 0.0,
 ) -> pd.DataFrame:
-    """The events table: one event per grid node (or `n_events` nodes drawn from the grid).
+    """The events table: one event per hypocentre (latitude_deg, longitude_deg, depth_km).
+
+    `train_only` flags hypocentres that go to the train split (e.g. synthetics at catalogued
+    hypocentres); `velocity_perturbation` draws each event's `velocity_factor` uniformly in
+    1 +- that bound (domain randomisation of the model; 0: the model as given).
 
     Mw is uniform in `magnitude_range` (the papers: 2.2-4.5); the mechanism is the given one
     ("reverse": the papers' fixed reverse fault) or "random" (uniform strike, dip 20-90 degrees,
     rake -180..180).
+
+    Raises:
+        InputError: no hypocentre, or a val/test hypocentre equal to a training one.
     """
-    if len(nodes) == 0:
-        raise InputError("the hypocentre grid is empty; check its bounds and depths", field="grid")
-    if n_events is None:
-        chosen = nodes
-    else:
-        if n_events < 1:
-            raise InputError(f"need at least 1 event, got {n_events}", field="n_events")
-        index = rng.choice(len(nodes), size=n_events, replace=n_events > len(nodes))
-        chosen = nodes.iloc[np.sort(index)]
-    chosen = chosen.reset_index(drop=True)
+    if len(hypocentres) == 0:
+        raise InputError("no hypocentre to simulate; check the volume and n_events", field="grid")
+    chosen = hypocentres.reset_index(drop=True)
     n = len(chosen)
     x_km, y_km = projection.to_xy_km(chosen["latitude_deg"], chosen["longitude_deg"])
     magnitude = rng.uniform(*magnitude_range, n)
@@ -115,12 +193,13 @@ def make_events(
     else:
         strike, dip, rake = (np.full(n, float(v)) for v in strike_dip_rake_deg)
     origin = rng.uniform(*origin_time_range_s, n)
+    velocity_factor = 1.0 + rng.uniform(-velocity_perturbation, velocity_perturbation, n)
     held = None if holdout is None else holdout.contains(x_km, y_km)
     frame = pd.DataFrame(
         {
             "event_id": [f"ev{i:06d}" for i in range(n)],
-            "latitude_deg": chosen["latitude_deg"].to_numpy(),
-            "longitude_deg": chosen["longitude_deg"].to_numpy(),
+            "latitude_deg": chosen["latitude_deg"].to_numpy(float),
+            "longitude_deg": chosen["longitude_deg"].to_numpy(float),
             "depth_km": chosen["depth_km"].to_numpy(float),
             "magnitude": magnitude,
             "origin_time_s": origin,
@@ -129,9 +208,18 @@ def make_events(
             "strike_deg": strike,
             "dip_deg": dip,
             "rake_deg": rake,
+            "velocity_factor": velocity_factor,
         }
     )
-    frame["split"] = assign_splits(n, fractions, rng, held)
+    frame["split"] = assign_splits(n, fractions, rng, held, train_only)
+    for split in (*SPLITS[1:], HOLDOUT):
+        distance = nearest_train_distance_km(frame, split)
+        if distance.size and distance.min() < MIN_SEPARATION_KM:
+            raise InputError(
+                f"a {split} hypocentre coincides with a training one "
+                f"({distance.min():.2g} km apart); draw hypocentres continuously",
+                field="grid.sampling",
+            )
     return frame
 
 
@@ -149,9 +237,38 @@ def events_batch(frame: pd.DataFrame) -> Events:
                 "dip_deg",
                 "rake_deg",
                 "origin_time_s",
+                "velocity_factor",
             )
+            if name in frame
         }
     )
+
+
+class RebuiltImages:
+    """Snapshot images of a dataset rebuilt on read from vertical velocity (lazy, array-like).
+
+    `images[i]` is `snapshots(velocity[i, :, 0], matrix, height, width)`: exactly what
+    `simulate` would have stored, at a tenth of the disk space.
+    """
+
+    def __init__(self, velocity: Any, matrix: np.ndarray, height: int, width: int) -> None:
+        self.velocity = velocity
+        self.matrix = np.asarray(matrix, np.float32)
+        self.height, self.width = height, width
+        n_events, _, _, n_samples = velocity.shape
+        self.shape = (n_events, n_samples, height, width)
+        self.dtype = np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: int | slice) -> np.ndarray:
+        values = np.asarray(self.velocity[key])
+        single = values.ndim == 3
+        images = snapshots(
+            (values[None] if single else values)[:, :, 0], self.matrix, self.height, self.width
+        ).astype(np.float32)
+        return images[0] if single else images
 
 
 @dataclass
@@ -176,12 +293,21 @@ def open_dataset(path: str | Path) -> SyntheticDataset:
     if not meta_path.is_file():
         raise InputError("not a finished synthetic dataset (no dataset.json)", source=path)
     group = zarr.open_group(str(path / "dataset.zarr"), mode="r")
+    meta = read_json(meta_path)
+    matrix = np.asarray(group["interpolation_matrix"][:])
+    images = (
+        group["images"]
+        if "images" in group
+        else RebuiltImages(
+            group["velocity"], matrix, int(meta["image"]["height"]), int(meta["image"]["width"])
+        )
+    )
     return SyntheticDataset(
         path=path,
         events=read_table(path / "events.parquet"),
         stations=read_table(path / "stations.parquet"),
-        meta=read_json(meta_path),
+        meta=meta,
         velocity=group["velocity"],
-        images=group["images"],
-        interpolation_matrix=np.asarray(group["interpolation_matrix"][:]),
+        images=images,
+        interpolation_matrix=matrix,
     )

@@ -3,9 +3,11 @@
 `compare` joins estimates and a reference catalog by event id and gives per-event errors in km
 and seconds; `rmse_table` summarises them per method (the paper's Table 1 has the same columns);
 `error_map` and `depth_section` draw reference-to-estimate arrows like the paper's Figs 6-8.
-`evaluate_synthetic` locates the test split of a simulated dataset under the paper's conditions
+`evaluate_synthetic` locates both test sets of a simulated dataset (the random `test` split and
+the spatial `holdout` block, away from every training event) under the paper's conditions
 (clean, added noise, 1-3 stations cut out) with the network, and with the grid-search baseline
-on the very same waveforms.
+on the very same waveforms; with `mc_samples` the network also gives an MC-dropout spread per
+event.
 """
 
 from __future__ import annotations
@@ -16,14 +18,50 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from quakesense.core.errors import InputError
 from quakesense.core.geo import LocalProjection, haversine_km
 from quakesense.core.metrics import rmse
-from quakesense.locate.detect import NoTriggerError, TriggerConfig, detect, estimate_in_time
-from quakesense.locate.gridsearch import GridSearchLocator, PickerConfig, pick_event
+from quakesense.core.report import RunFolder
+from quakesense.core.store import read_table
+from quakesense.io.stations import read_stations
+from quakesense.io.waveforms import read_catalog_from_headers
+from quakesense.locate.dataset import TEST_SETS
+from quakesense.locate.detect import (
+    NoTriggerError,
+    TriggerConfig,
+    detect,
+    estimate_in_time,
+    evolution_figure,
+)
+from quakesense.locate.gridsearch import (
+    GridSearchLocator,
+    PickerConfig,
+    build_tables,
+    pick_event,
+    tables_from_dataset,
+)
 from quakesense.locate.train import SimulatedSet, TrainedLocator
+from quakesense.locate.velocity import read_velocity_model
+
+KM_PER_DEGREE = 111.19
+"""Kilometres per degree of latitude (spherical Earth), for MC-dropout spreads in km."""
+
+
+class EvaluateConfig(BaseModel):
+    """Settings of `quakesense locate evaluate` (saved as its config.json)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(0, description="seed of the noise and cutout draws")
+    gridsearch: bool = Field(True, description="with a dataset: also run the grid search")
+    mc_samples: int = Field(
+        0, ge=0, description="MC-dropout passes for a per-event spread (0: none)"
+    )
+    progress: bool = True
+
 
 ERROR_COLUMNS: tuple[str, ...] = (
     "epicentre_km",
@@ -200,90 +238,131 @@ def evaluate_synthetic(
     data: SimulatedSet,
     locator: TrainedLocator,
     *,
-    split: str = "test",
+    splits: tuple[str, ...] = TEST_SETS,
     conditions: tuple[Condition, ...] = DEFAULT_CONDITIONS,
     trigger: TriggerConfig | None = None,
     gridsearch: GridSearchLocator | None = None,
     picker: PickerConfig | None = None,
     seed: int = 0,
+    mc_samples: int = 0,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """Locate the events of `split` under each condition; one row per event, condition, method.
+    """Locate the events of each split under each condition; one row per event, condition, method.
 
-    The network answers `trigger.answer_after_s` after the STA/LTA detection; the grid search
-    (if given) locates the same perturbed waveforms from ObsPy AR-AIC picks. Events without a
-    trigger or with too few picks are kept as rows with status explaining why. Rows of the
-    no-skill reference (`MEAN_METHOD`, the train-split mean) come with the first condition.
+    The network answers `trigger.answer_after_s` after the STA/LTA detection (with
+    `mc_samples`, also the MC-dropout spread `sigma_epicentre_km`, `sigma_depth_km`); the grid
+    search (if given) locates the same perturbed waveforms from ObsPy AR-AIC picks. Events
+    without a trigger or with too few picks are kept as rows with status explaining why. Rows
+    of the no-skill reference (`MEAN_METHOD`, the train-split mean) come with the first
+    condition. A split with no events (e.g. no hold-out block) is skipped.
     """
     trigger = trigger or TriggerConfig()
     if picker is None:
         highcut_hz = data.meta.get("config", {}).get("propagation", {}).get("highcut_hz", 4.0)
         picker = PickerConfig(freqmax_hz=min(highcut_hz, 0.4 / data.sampling_interval_s))
     projection = LocalProjection(**data.meta["projection"])
-    rows_idx = data.split_indices(split)
-    if len(rows_idx) == 0:
-        raise InputError(f"no events in split '{split}'", source=data.path, field="split")
+    chosen = [(split, data.split_indices(split)) for split in splits]
+    chosen = [(split, rows) for split, rows in chosen if len(rows)]
+    if not chosen:
+        raise InputError(f"no events in the splits {list(splits)}", source=data.path, field="split")
     stations = [str(s) for s in data.stations["station"]]
     dt = data.sampling_interval_s
     rng = np.random.default_rng(seed)
-    # One noise level for the split (relative to its median vertical peak): noise scaled by
-    # each event's own peak would tell the network the event's size before it is recorded.
-    reference_m_s = float(
-        np.median([np.abs(data.event_values(int(r))[:, 0]).max() for r in rows_idx])
-    )
     rows = []
-    for row in tqdm(rows_idx, desc="evaluate", disable=not progress):
-        event = data.events.iloc[int(row)]
-        clean = data.event_values(int(row))
-        for condition in conditions:
-            values = _apply(clean, condition, rng, reference_m_s)
-            base = {"event_id": event["event_id"], "condition": condition.name}
-            try:
-                onset = detect(values, dt, trigger, source=str(event["event_id"]))
-                answer = estimate_in_time(locator, values, onset, trigger.answer_after_s).answer
-                rows.append(
-                    {
-                        **base,
-                        "method": locator.spec.model_type,
-                        "status": "ok",
-                        "latitude_deg": answer[0],
-                        "longitude_deg": answer[1],
-                        "depth_km": answer[2],
-                        "origin_time_s": answer[3],
-                        "magnitude": answer[4],
-                    }
-                )
-            except NoTriggerError as exc:
-                rows.append({**base, "method": locator.spec.model_type, "status": str(exc)})
-            if gridsearch is None:
-                continue
-            picks = pick_event(values, dt, stations, picker)
-            try:
-                found = gridsearch.locate(picks, source=str(event["event_id"]))
-            except InputError as exc:
-                rows.append({**base, "method": "gridsearch", "status": str(exc)})
-                continue
-            lat, lon = projection.to_latlon(found.x_km, found.y_km)
-            rows.append(
-                {
-                    **base,
-                    "method": "gridsearch",
-                    "status": "ok",
-                    "latitude_deg": float(lat),
-                    "longitude_deg": float(lon),
-                    "depth_km": found.z_km,
-                    "origin_time_s": found.origin_time_s,
-                    "magnitude": np.nan,
+    for split, rows_idx in chosen:
+        # One noise level per set (relative to its median vertical peak): noise scaled by
+        # each event's own peak would tell the network the event's size before it is recorded.
+        reference_m_s = float(
+            np.median([np.abs(data.event_values(int(r))[:, 0]).max() for r in rows_idx])
+        )
+        for row in tqdm(rows_idx, desc=f"evaluate {split}", disable=not progress):
+            event = data.events.iloc[int(row)]
+            clean = data.event_values(int(row))
+            for condition in conditions:
+                values = _apply(clean, condition, rng, reference_m_s)
+                base = {
+                    "event_id": event["event_id"],
+                    "test_set": split,
+                    "condition": condition.name,
                 }
-            )
-    return pd.DataFrame(rows + mean_baseline_rows(data, rows_idx, conditions[0].name))
+                rows.append(_network_row(locator, values, dt, trigger, mc_samples, seed, base))
+                if gridsearch is not None:
+                    rows.append(
+                        _gridsearch_row(gridsearch, values, dt, stations, picker, projection, base)
+                    )
+        rows += mean_baseline_rows(data, rows_idx, conditions[0].name, split)
+    return pd.DataFrame(rows)
+
+
+def _network_row(
+    locator: TrainedLocator,
+    values: np.ndarray,
+    dt: float,
+    trigger: TriggerConfig,
+    mc_samples: int,
+    seed: int,
+    base: dict,
+) -> dict:
+    method = locator.spec.model_type
+    try:
+        onset = detect(values, dt, trigger, source=str(base["event_id"]))
+    except NoTriggerError as exc:
+        return {**base, "method": method, "status": str(exc)}
+    evolution = estimate_in_time(locator, values, onset, trigger.answer_after_s)
+    answer = evolution.answer
+    row = {
+        **base,
+        "method": method,
+        "status": "ok",
+        "latitude_deg": answer[0],
+        "longitude_deg": answer[1],
+        "depth_km": answer[2],
+        "origin_time_s": answer[3],
+        "magnitude": answer[4],
+    }
+    if mc_samples:
+        _, spread = locator.predict_spread(values, evolution.frames[-1:], mc_samples, seed)
+        north_km = spread[0, 0] * KM_PER_DEGREE
+        east_km = spread[0, 1] * KM_PER_DEGREE * np.cos(np.radians(answer[0]))
+        row["sigma_epicentre_km"] = float(np.hypot(north_km, east_km))
+        row["sigma_depth_km"] = float(spread[0, 2])
+    return row
+
+
+def _gridsearch_row(
+    gridsearch: GridSearchLocator,
+    values: np.ndarray,
+    dt: float,
+    stations: list[str],
+    picker: PickerConfig,
+    projection: LocalProjection,
+    base: dict,
+) -> dict:
+    picks = pick_event(values, dt, stations, picker)
+    try:
+        found = gridsearch.locate(picks, source=str(base["event_id"]))
+    except InputError as exc:
+        return {**base, "method": "gridsearch", "status": str(exc)}
+    lat, lon = projection.to_latlon(found.x_km, found.y_km)
+    return {
+        **base,
+        "method": "gridsearch",
+        "status": "ok",
+        "latitude_deg": float(lat),
+        "longitude_deg": float(lon),
+        "depth_km": found.z_km,
+        "origin_time_s": found.origin_time_s,
+        "magnitude": np.nan,
+    }
 
 
 MEAN_METHOD = "mean (no skill)"
 """Method name of the no-skill reference rows in `evaluate_synthetic` results."""
 
 
-def mean_baseline_rows(data: SimulatedSet, rows: np.ndarray, condition: str) -> list[dict]:
+def mean_baseline_rows(
+    data: SimulatedSet, rows: np.ndarray, condition: str, test_set: str = "test"
+) -> list[dict]:
     """The no-skill reference: every event answered with the train-split mean hypocentre.
 
     Any network must beat this to have learnt something; origin time has no meaningful mean
@@ -295,6 +374,7 @@ def mean_baseline_rows(data: SimulatedSet, rows: np.ndarray, condition: str) -> 
     return [
         {
             "event_id": data.events.iloc[int(row)]["event_id"],
+            "test_set": test_set,
             "condition": condition,
             "method": MEAN_METHOD,
             "status": "ok",
@@ -306,26 +386,39 @@ def mean_baseline_rows(data: SimulatedSet, rows: np.ndarray, condition: str) -> 
 
 
 def synthetic_rmse(results: pd.DataFrame, data: SimulatedSet) -> pd.DataFrame:
-    """RMSE per condition and method of `evaluate_synthetic` results, with located counts."""
+    """RMSE per test set, condition and method of `evaluate_synthetic` results.
+
+    Adds located/failed counts, the median epicentral error, and, where the results hold
+    MC-dropout spreads, their median and the share of events whose epicentral error is
+    within twice the spread (about 95 % if the spread were a calibrated Gaussian sigma).
+    """
     reference = data.events[
         ["event_id", "latitude_deg", "longitude_deg", "depth_km", "magnitude", "origin_time_s"]
     ]
+    keys = ["test_set", "condition", "method"]
     tables = []
-    for (condition, method), part in results.groupby(["condition", "method"], sort=False):
+    for (test_set, condition, method), part in results.groupby(keys, sort=False):
         located = part[part["status"] == "ok"]
         if located.empty:
             continue
         errors = compare(located, reference)
         table = rmse_table(errors.assign(method=method))
         table.insert(0, "condition", condition)
+        table.insert(0, "test_set", test_set)
+        table["median_epicentre_km"] = float(np.median(errors["epicentre_km"]))
         table["n_failed"] = int((part["status"] != "ok").sum())
+        if "sigma_epicentre_km" in located and located["sigma_epicentre_km"].notna().any():
+            sigma = located.set_index("event_id")["sigma_epicentre_km"]
+            within = (
+                errors["epicentre_km"].to_numpy() <= 2 * sigma.loc[errors["event_id"]].to_numpy()
+            )
+            table["median_sigma_epicentre_km"] = float(sigma.median())
+            table["within_2_sigma"] = float(within.mean())
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
 
 
 def _read_locations(path: Path) -> pd.DataFrame:
-    from quakesense.core.store import read_table
-
     table = read_table(path)
     for column in ("event_id", "latitude_deg", "longitude_deg", "depth_km"):
         if column not in table:
@@ -340,6 +433,7 @@ def _read_locations(path: Path) -> pd.DataFrame:
 
 def run_evaluation(
     out: Path,
+    settings: EvaluateConfig,
     *,
     predictions: list[Path],
     reference: Path | None = None,
@@ -348,46 +442,45 @@ def run_evaluation(
     data: Path | None = None,
     model: Path | None = None,
     velocity: Path | None = None,
-    seed: int = 0,
-    gridsearch: bool = True,
+    force: bool = False,
 ) -> Path:
-    """`quakesense locate evaluate`: against a reference catalog, or on a dataset's test split."""
-    from quakesense.core.report import RunFolder
+    """`quakesense locate evaluate`: against a reference catalog, or on a dataset's test sets.
 
-    run = RunFolder(out, "locate evaluate")
-    run.save_config(
-        {
-            "predictions": [str(p) for p in predictions],
-            "reference": str(reference) if reference else None,
-            "reference_waveforms": str(reference_waveforms) if reference_waveforms else None,
-            "data": str(data) if data else None,
-            "model": str(model) if model else None,
-            "velocity": str(velocity) if velocity else None,
-            "seed": seed,
-        }
-    )
-    if data is not None:
-        metrics = _evaluate_dataset(run, data, model, velocity, seed, gridsearch)
-    elif predictions:
-        metrics = _evaluate_catalog(run, predictions, reference, reference_waveforms, stations)
-    else:
+    Inputs are checked before anything is written; the run is built in a temporary folder and
+    moved to `out` only when it succeeds (a failed re-run leaves the earlier run untouched).
+    """
+    if data is None and not predictions:
         raise InputError(
             "give --predictions with a reference, or --data with --model", field="--data"
         )
-    run.save_metrics(metrics)
-    return run.write_report()
+    if data is not None and model is None:
+        raise InputError("--data needs --model", field="--model")
+    inputs = {
+        "predictions": [str(p) for p in predictions],
+        "reference": str(reference) if reference else None,
+        "reference_waveforms": str(reference_waveforms) if reference_waveforms else None,
+        "data": str(data) if data else None,
+        "model": str(model) if model else None,
+        "velocity": str(velocity) if velocity else None,
+    }
+    with RunFolder.create(out, "locate evaluate", force=force) as run:
+        run.save_config(settings, **inputs)
+        if data is not None:
+            metrics = _evaluate_dataset(run, data, model, velocity, settings)
+        else:
+            metrics = _evaluate_catalog(run, predictions, reference, reference_waveforms, stations)
+        run.save_metrics(metrics)
+        report = run.write_report()
+    return report
 
 
 def _evaluate_catalog(
-    run: object,
+    run: RunFolder,
     predictions: list[Path],
     reference: Path | None,
     reference_waveforms: Path | None,
     stations: Path | None,
 ) -> dict:
-    from quakesense.core.store import read_table
-    from quakesense.io.waveforms import read_catalog_from_headers
-
     if reference is not None:
         ref = read_table(reference)
         ref["event_id"] = ref["event_id"].astype(str)
@@ -400,11 +493,7 @@ def _evaluate_catalog(
     projection = LocalProjection(
         float(ref["latitude_deg"].mean()), float(ref["longitude_deg"].mean())
     )
-    station_table = None
-    if stations is not None:
-        from quakesense.io.stations import read_stations
-
-        station_table = read_stations(stations)
+    station_table = None if stations is None else read_stations(stations)
     run.figure(error_map(errors, projection, station_table), "error_map", "epicentres")
     run.figure(depth_section(errors, projection), "depth_section", "depth section")
     run.heading("RMSE per parameter against the reference")
@@ -415,33 +504,31 @@ def _evaluate_catalog(
 
 
 def _evaluate_dataset(
-    run: object,
+    run: RunFolder,
     data_dir: Path,
-    model: Path | None,
+    model: Path,
     velocity: Path | None,
-    seed: int,
-    gridsearch: bool,
+    settings: EvaluateConfig,
 ) -> dict:
-    from quakesense.locate.detect import evolution_figure
-    from quakesense.locate.gridsearch import GridSearchLocator, build_tables, tables_from_dataset
-
-    if model is None:
-        raise InputError("--data needs --model", field="--model")
     data = SimulatedSet.open(data_dir)
     locator = TrainedLocator.load(model)
     projection = LocalProjection(**data.meta["projection"])
     baseline = None
-    if gridsearch:
+    if settings.gridsearch:
         if velocity is not None:
-            from quakesense.locate.velocity import read_velocity_model
-
             tables = build_tables(data.stations, read_velocity_model(velocity), projection)
         else:
             tables, _ = tables_from_dataset(data.meta)
         baseline = GridSearchLocator(tables, [str(s) for s in data.stations["station"]])
     trigger = locator.trigger
     results = evaluate_synthetic(
-        data, locator, trigger=trigger, gridsearch=baseline, seed=seed, progress=True
+        data,
+        locator,
+        trigger=trigger,
+        gridsearch=baseline,
+        seed=settings.seed,
+        mc_samples=settings.mc_samples,
+        progress=settings.progress,
     )
     table = synthetic_rmse(results, data)
     reference = data.events[["event_id", "latitude_deg", "longitude_deg", "depth_km", "magnitude"]]
@@ -461,10 +548,18 @@ def _evaluate_dataset(
     truth = data.targets(first, np.array([0]))[0]
     truth[3] = data.events["origin_time_s"].iloc[first]
     run.figure(evolution_figure(evolution, truth), "evolution", "estimates after detection")
-    run.heading("RMSE per parameter on the test split")
+    counts = {split: len(data.split_indices(split)) for split in TEST_SETS}
+    run.heading("RMSE per parameter on the test split and the spatial hold-out block")
     run.text(
-        f"data {data_dir}, split test ({len(data.split_indices('test'))} events), seed {seed}; "
-        f"answer {trigger.answer_after_s} s after STA/LTA detection"
+        f"data {data_dir}: test split {counts['test']} events (drawn continuously, none on a "
+        f"training hypocentre), hold-out block {counts['holdout']} events (a region no "
+        f"training event comes from); seed {settings.seed}; answer {trigger.answer_after_s} s "
+        f"after STA/LTA detection; depths km below sea level."
     )
     run.table(table)
-    return {"rmse": table.to_dict("records"), "seed": seed, "data": str(data_dir)}
+    return {
+        "rmse": table.to_dict("records"),
+        "seed": settings.seed,
+        "data": str(data_dir),
+        "events_per_test_set": counts,
+    }

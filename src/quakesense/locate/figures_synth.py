@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from quakesense.core.report import RunFolder
+from quakesense.locate.dataset import open_dataset
 from quakesense.locate.velocity import GridModel
 
 
@@ -27,7 +28,7 @@ def station_map_figure(
         model.x_km, model.y_km, model.vp_km_s[:, :, depth_index].T, cmap="RdYlBu", shading="auto"
     )
     fig.colorbar(mesh, ax=ax, label=f"Vp at z = {model.z_km[depth_index]:.1f} km (km/s)")
-    colours = {"train": "0.3", "val": "tab:orange", "test": "tab:red"}
+    colours = {"train": "0.3", "val": "tab:orange", "test": "tab:red", "holdout": "tab:purple"}
     for split, part in events.groupby("split"):
         ax.scatter(
             part["x_km"], part["y_km"], s=6, c=colours.get(split, "k"), label=f"{split} events"
@@ -122,7 +123,7 @@ def snapshot_sequence_figure(
     fig.colorbar(shown, ax=axes, label="vertical velocity (m/s)", shrink=0.8)
     fig.suptitle(
         f"Surface snapshots of {event['event_id']}: Mw {event['magnitude']:.1f}, "
-        f"depth {event['depth_km']:.0f} km (star: epicentre; cf. paper Fig. 3)"
+        f"depth {event['depth_km']:.1f} km (star: epicentre; cf. paper Fig. 3)"
     )
     return fig
 
@@ -135,27 +136,24 @@ def add_figures(
     summary: dict[str, Any],
 ) -> Path:
     """Write config.json, metrics.json, the three figures and report.html into `folder`."""
-    import zarr
-
-    from quakesense.core.store import read_json
-
-    meta = read_json(folder / "dataset.json")
+    data = open_dataset(folder)
+    meta = data.meta
     run = RunFolder(folder, "quakesense locate simulate: synthetic training set")
     run.save_config(config)
     run.save_metrics(summary)
     run.text(
         f"Backend {config.backend}; {len(events)} events x {config.n_samples} samples at "
         f"{config.sampling_interval_s} s; {len(network.stations)} stations; seed {config.seed}. "
-        f"Inputs: {network.origin}."
+        f"Inputs: {network.origin}. Datum: {meta['datum']}. Closest val/test/holdout "
+        f"hypocentre to a training one (km): {meta['nearest_training_hypocentre_km']}."
     )
     if config.figures:
         run.figure(station_map_figure(network.model, network.stations, events), "station_map")
         run.figure(velocity_slices_figure(network.model), "velocity_slices")
-        images = zarr.open_group(str(folder / "dataset.zarr"), mode="r")["images"]
         strongest = int(events["magnitude"].to_numpy().argmax())
         run.figure(
             snapshot_sequence_figure(
-                np.asarray(images[strongest]),
+                np.asarray(data.images[strongest]),
                 events.iloc[strongest],
                 meta["image"],
                 config.sampling_interval_s,

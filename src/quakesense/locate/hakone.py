@@ -89,7 +89,7 @@ def velocity_model() -> GridModel:
         z_km,
         vp,
         vs,
-        source="quakesense.synth.hakone",
+        source="quakesense.locate.hakone",
         description="SYNTHETIC Hakone-like model: layered crust + shallow low-velocity body",
-        rebuild={"generator": "quakesense.synth.hakone.velocity_model"},
+        rebuild={"generator": "quakesense.locate.hakone.velocity_model"},
     )

@@ -67,6 +67,8 @@ class Events:
     dip_deg: np.ndarray
     rake_deg: np.ndarray
     origin_time_s: np.ndarray
+    velocity_factor: np.ndarray | None = None
+    """Per event, the model's velocities times this (domain randomisation); None: all 1."""
 
     def __len__(self) -> int:
         return len(self.x_km)
@@ -186,6 +188,8 @@ def synthesize(
     step_km = 0.25 * min(model.spacing_km)
     for phase, q in (("P", params.q_p), ("S", params.q_s)):
         time_s, gamma, slowness_h = _ray_geometry(tables, phase, source, step_km)
+        if events.velocity_factor is not None:
+            time_s = time_s / events.velocity_factor[:, None]
         v_source = model.sample(phase, *source.T)
         v_station = model.sample(phase, *stations.T)
         rho_station = density_g_cm3(model.sample("P", *stations.T)) * 1000.0

@@ -12,34 +12,47 @@ failed run never leaves a partial dataset under the requested name.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from tqdm.auto import tqdm
 
 from quakesense.core.errors import InputError
 from quakesense.core.geo import LocalProjection
 from quakesense.core.store import (
     ChunkedZarrWriter,
+    atomic_dir,
+    check_output_dir,
     read_json,
+    read_table,
     to_json_text,
     write_json,
     write_parquet,
 )
+from quakesense.io.stations import read_stations
+from quakesense.locate import hakone
 from quakesense.locate.dataset import (
+    TEST_SETS,
     HoldoutBox,
+    HypocentreVolume,
     events_batch,
-    grid_axis_deg,
-    hypocentre_nodes,
+    jittered_hypocentres,
     make_events,
+    nearest_train_distance_km,
+    uniform_hypocentres,
 )
+from quakesense.locate.figures_synth import add_figures
 from quakesense.locate.images import build_interpolation_matrix, pixel_axes, snapshots
+from quakesense.locate.preprocess import PreprocessConfig, preprocess
 from quakesense.locate.seismograms import COMPONENTS, Events, WaveParameters, synthesize
 from quakesense.locate.traveltime import travel_time_tables
 from quakesense.locate.velocity import GridModel, LayeredModel, read_velocity_model
@@ -50,14 +63,38 @@ class _Strict(BaseModel):
 
 
 class HypocentreGrid(_Strict):
-    """Where the training events sit; bounds default to the stations' bounding box."""
+    """Where the training hypocentres are drawn; every unset bound is derived from the network.
+
+    Defaults: the stations' bounding box; depths from the level of the lowest station (the
+    surface under the network, so shallow geothermal, volcanic and mine events are inside)
+    down by half the network aperture, at least `min_depth_extent_km`, within the model.
+    Depths are km below sea level (negative above it), the datum of every output.
+    """
 
     latitude_min_deg: float | None = None
     latitude_max_deg: float | None = None
     longitude_min_deg: float | None = None
     longitude_max_deg: float | None = None
-    spacing_deg: float = Field(0.02, gt=0, description="paper 001: 0.02, paper 002: 0.01")
-    depths_km: list[float] = Field(default_factory=lambda: [2.0, 4.0, 6.0, 8.0, 10.0])
+    depth_min_km: float | None = Field(None, description="km below sea level; default: surface")
+    depth_max_km: float | None = Field(None, description="default: surface + aperture / 2")
+    min_depth_extent_km: float = Field(4.0, gt=0, description="least default depth extent")
+    sampling: Literal["uniform", "jitter"] = Field(
+        "uniform", description="uniform in the volume, or grid nodes plus a one-cell jitter"
+    )
+    spacing_deg: float = Field(0.02, gt=0, description="jitter: node spacing (paper 001: 0.02)")
+    depth_spacing_km: float = Field(2.0, gt=0, description="jitter: node spacing in depth")
+
+
+DATUM = (
+    "depth_km and z_km: km below sea level, positive down; a station sits at z = -elevation "
+    "(on the model top where that is lower)"
+)
+
+KM_PER_DEGREE = 111.19
+"""Kilometres per degree of latitude (spherical Earth)."""
+
+DEFAULT_EVENTS = 3000
+"""Training events when `n_events` is not given: the papers' size (2,000-4,000 hypocentres)."""
 
 
 class SourceSettings(_Strict):
@@ -93,6 +130,12 @@ class PropagationSettings(_Strict):
     highcut_hz: float = Field(2.0, gt=0)
     noise_rms_min_m_s: float = Field(2e-7, ge=0)
     noise_rms_max_m_s: float = Field(2e-6, ge=0)
+    velocity_perturbation: float = Field(
+        0.0,
+        ge=0,
+        lt=0.5,
+        description="domain randomisation: each event's velocities x U(1 - this, 1 + this)",
+    )
 
 
 class ImageSettings(_Strict):
@@ -130,14 +173,30 @@ class SimulateConfig(_Strict):
     stations: Path | None = Field(None, description="StationXML/CSV; default: embedded Hakone")
     velocity: Path | None = Field(None, description=".vel.txt or NetCDF/Zarr; default: Hakone")
     backend: Literal["traveltime", "elastic3d"] = "traveltime"
-    n_events: int | None = Field(None, ge=1, description="default: one event per grid node")
+    n_events: int = Field(DEFAULT_EVENTS, ge=1, description="training-set events")
     seed: int = 0
     sampling_interval_s: float = Field(0.1, gt=0)
     n_samples: int = Field(300, ge=8)
     chunk_events: int = Field(16, ge=1)
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     holdout_box_km: tuple[float, float, float, float] | None = Field(
-        None, description="x_min, x_max, y_min, y_max of a spatial test block"
+        None, description="x_min, x_max, y_min, y_max (km) of the spatial test block"
+    )
+    holdout_fraction: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="without holdout_box_km: area share of an automatic block (0: none)",
+    )
+    catalog: Path | None = Field(
+        None, description="event table (latitude_deg, longitude_deg, depth_km): extra events"
+    )
+    catalog_events_per_entry: int = Field(
+        20, ge=1, description="training synthetics around each catalogued hypocentre"
+    )
+    catalog_jitter_km: float = Field(0.5, gt=0, description="their Gaussian spread (km)")
+    store_images: bool = Field(
+        False, description="store snapshot images (else rebuilt on read from velocity)"
     )
     eikonal_refined: bool = Field(True, description="pykonal PointSourceSolver (else plain)")
     figures: bool = Field(True, description="write the figures into report.html")
@@ -149,6 +208,10 @@ class SimulateConfig(_Strict):
     image: ImageSettings = Field(default_factory=ImageSettings)
     model_grid: ModelGridSettings = Field(default_factory=ModelGridSettings)
     elastic: ElasticSettings = Field(default_factory=ElasticSettings)
+    preprocess: PreprocessConfig = Field(
+        default_factory=PreprocessConfig,
+        description="causal band of every record; unset corners: the backend's high-cut",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SimulateConfig:
@@ -156,6 +219,8 @@ class SimulateConfig(_Strict):
             raise ValueError("give both stations and velocity, or neither (embedded default)")
         if any(f < 0 for f in self.split_fractions) or sum(self.split_fractions) <= 0:
             raise ValueError("split_fractions must be >= 0 with a positive sum")
+        if self.backend == "elastic3d" and self.propagation.velocity_perturbation:
+            raise ValueError("propagation.velocity_perturbation needs the traveltime backend")
         return self
 
 
@@ -176,8 +241,6 @@ class Network:
 def resolve_network(config: SimulateConfig) -> Network:
     """Load (or build the embedded default) stations and 3-D velocity model."""
     if config.stations is None:
-        from quakesense.synth import hakone
-
         stations, projection, model = (
             hakone.stations(),
             hakone.projection(),
@@ -185,8 +248,6 @@ def resolve_network(config: SimulateConfig) -> Network:
         )
         origin = "embedded synthetic Hakone-like network and model"
     else:
-        from quakesense.io.stations import read_stations
-
         stations = read_stations(config.stations)
         loaded = read_velocity_model(config.velocity)
         centre = (
@@ -232,70 +293,201 @@ def _layered_grid(
     return layered.to_grid(axes[0], axes[1], z_km)
 
 
-def hypocentre_grid(config: SimulateConfig, network: Network) -> pd.DataFrame:
-    """Grid nodes (latitude, longitude, depth), checked against the model and the surface."""
+def network_aperture_km(network: Network) -> float:
+    """Larger side of the stations' bounding box (km): the scale the network resolves."""
+    x, y = network.stations["x_km"], network.stations["y_km"]
+    return float(max(x.max() - x.min(), y.max() - y.min()))
+
+
+def hypocentre_volume(config: SimulateConfig, network: Network) -> HypocentreVolume:
+    """The volume of the training hypocentres, checked against the model and the surface.
+
+    Raises:
+        InputError: an empty volume, or one that leaves the velocity model.
+    """
     grid = config.grid
     stations = network.stations
-    bounds = {
-        "latitude_min_deg": stations["latitude_deg"].min(),
-        "latitude_max_deg": stations["latitude_deg"].max(),
-        "longitude_min_deg": stations["longitude_deg"].min(),
-        "longitude_max_deg": stations["longitude_deg"].max(),
-    }
-    bounds.update({k: v for k, v in grid.model_dump().items() if k in bounds and v is not None})
-    latitude = grid_axis_deg(
-        bounds["latitude_min_deg"], bounds["latitude_max_deg"], grid.spacing_deg
-    )
-    longitude = grid_axis_deg(
-        bounds["longitude_min_deg"], bounds["longitude_max_deg"], grid.spacing_deg
-    )
-    if len(latitude) == 0 or len(longitude) == 0 or len(grid.depths_km) == 0:
-        raise InputError(
-            f"hypocentre grid is empty ({len(latitude)} latitudes x {len(longitude)} longitudes "
-            f"x {len(grid.depths_km)} depths); check its bounds and depths_km",
-            field="grid",
-        )
     model = network.model
-    depths = np.asarray(grid.depths_km, float)
-    if depths.min() < model.z_km[0]:
+    surface_km = max(
+        float(model.z_km[0]), -float(stations["elevation_m"].fillna(0.0).min()) / 1000.0
+    )
+    depth_min = surface_km if grid.depth_min_km is None else grid.depth_min_km
+    extent_km = max(0.5 * network_aperture_km(network), grid.min_depth_extent_km)
+    depth_max = grid.depth_max_km
+    if depth_max is None:
+        depth_max = min(depth_min + extent_km, float(model.z_km[-1]) - min(model.spacing_km))
+    volume = HypocentreVolume(
+        latitude_min_deg=_bound(grid.latitude_min_deg, stations["latitude_deg"].min()),
+        latitude_max_deg=_bound(grid.latitude_max_deg, stations["latitude_deg"].max()),
+        longitude_min_deg=_bound(grid.longitude_min_deg, stations["longitude_deg"].min()),
+        longitude_max_deg=_bound(grid.longitude_max_deg, stations["longitude_deg"].max()),
+        depth_min_km=float(depth_min),
+        depth_max_km=float(depth_max),
+    )
+    for low, high, field in (
+        (volume.latitude_min_deg, volume.latitude_max_deg, "grid.latitude_max_deg"),
+        (volume.longitude_min_deg, volume.longitude_max_deg, "grid.longitude_max_deg"),
+        (volume.depth_min_km, volume.depth_max_km, "grid.depth_max_km"),
+    ):
+        if high < low:
+            raise InputError(
+                f"hypocentre volume is empty ({low:g} .. {high:g}); check its bounds", field=field
+            )
+    if volume.depth_min_km < model.z_km[0]:
         raise InputError(
-            f"hypocentre depth {depths.min()} km lies above the model surface "
+            f"hypocentre depth {volume.depth_min_km} km lies above the model surface "
             f"(z = {model.z_km[0]} km, negative is above sea level)",
-            field="grid.depths_km",
+            field="grid.depth_min_km",
         )
-    if depths.max() > model.z_km[-1]:
+    if volume.depth_max_km > model.z_km[-1]:
         raise InputError(
-            f"hypocentre depth {depths.max()} km lies below the model bottom ({model.z_km[-1]} km)",
-            field="grid.depths_km",
+            f"hypocentre depth {volume.depth_max_km} km lies below the model bottom "
+            f"({model.z_km[-1]} km)",
+            field="grid.depth_max_km",
         )
-    nodes = hypocentre_nodes(latitude, longitude, depths)
-    x_km, y_km = network.projection.to_xy_km(nodes["latitude_deg"], nodes["longitude_deg"])
-    inside = model.contains(x_km, y_km, nodes["depth_km"].to_numpy())
+    lat = np.array([volume.latitude_min_deg, volume.latitude_max_deg])
+    lon = np.array([volume.longitude_min_deg, volume.longitude_max_deg])
+    x_km, y_km = network.projection.to_xy_km(*(g.ravel() for g in np.meshgrid(lat, lon)))
+    inside = model.contains(x_km, y_km, np.full(4, volume.depth_max_km))
     if not inside.all():
-        row = int(np.flatnonzero(~inside)[0])
         raise InputError(
-            f"hypocentre node {nodes.iloc[row].to_dict()} lies outside the velocity model",
+            "the hypocentre volume reaches outside the velocity model; narrow its bounds",
             field="grid",
         )
-    return nodes
+    return volume
+
+
+def _bound(value: float | None, default: float) -> float:
+    return float(default if value is None else value)
+
+
+def holdout_box(config: SimulateConfig, network: Network) -> HoldoutBox | None:
+    """The spatial test block: the configured box, or an automatic one inside the network.
+
+    The automatic block is a square of `holdout_fraction` of the station box's area, centred
+    halfway between the network centre and its north-east corner, so the network must
+    locate events in a region it never trained on while the block stays well covered.
+    """
+    if config.holdout_box_km is not None:
+        return HoldoutBox(*config.holdout_box_km)
+    if config.holdout_fraction == 0:
+        return None
+    x, y = network.stations["x_km"], network.stations["y_km"]
+    width, height = x.max() - x.min(), y.max() - y.min()
+    half_x = 0.5 * width * np.sqrt(config.holdout_fraction)
+    half_y = 0.5 * height * np.sqrt(config.holdout_fraction)
+    centre_x, centre_y = x.min() + 0.75 * width, y.min() + 0.75 * height
+    return HoldoutBox(
+        float(centre_x - half_x),
+        float(centre_x + half_x),
+        float(centre_y - half_y),
+        float(centre_y + half_y),
+    )
+
+
+def catalog_hypocentres(config: SimulateConfig, rng: np.random.Generator) -> pd.DataFrame:
+    """Training hypocentres scattered around catalogued ones (empty without a catalog).
+
+    The remedy of the JAMSTEC report for real networks: train densely where events happen.
+    Each entry gets `catalog_events_per_entry` hypocentres with a Gaussian spread of
+    `catalog_jitter_km` in each direction.
+
+    Raises:
+        InputError: the catalog lacks a column or holds a non-numeric value.
+    """
+    columns = ["latitude_deg", "longitude_deg", "depth_km"]
+    if config.catalog is None:
+        return pd.DataFrame(columns=columns, dtype=float)
+    table = read_table(config.catalog)
+    for column in columns:
+        if column not in table:
+            raise InputError("catalog lacks a column", source=config.catalog, field=column)
+        values = pd.to_numeric(table[column], errors="coerce")
+        if values.isna().any():
+            row = int(np.flatnonzero(values.isna())[0])
+            raise InputError(
+                f"row {row + 2}: expected a number, got {table[column].iloc[row]!r}",
+                source=config.catalog,
+                field=column,
+            )
+        table[column] = values
+    repeats = np.repeat(table[columns].to_numpy(float), config.catalog_events_per_entry, axis=0)
+    spread_km = rng.normal(0.0, config.catalog_jitter_km, repeats.shape)
+    latitude = repeats[:, 0] + spread_km[:, 0] / KM_PER_DEGREE
+    longitude = repeats[:, 1] + spread_km[:, 1] / (
+        KM_PER_DEGREE * np.cos(np.radians(repeats[:, 0]))
+    )
+    return pd.DataFrame(
+        {
+            "latitude_deg": latitude,
+            "longitude_deg": longitude,
+            "depth_km": repeats[:, 2] + spread_km[:, 2],
+        }
+    )
 
 
 def build_events(config: SimulateConfig, network: Network) -> pd.DataFrame:
-    """The seeded events table of a run."""
+    """The seeded events table of a run (hypocentres drawn continuously in the volume).
+
+    With a catalog, synthetics around the catalogued hypocentres join the train split.
+    """
     source = config.source
-    holdout = HoldoutBox(*config.holdout_box_km) if config.holdout_box_km else None
+    volume = hypocentre_volume(config, network)
+    rng = np.random.default_rng([config.seed, 0])
+    if config.grid.sampling == "jitter":
+        hypocentres = jittered_hypocentres(
+            volume, config.n_events, config.grid.spacing_deg, config.grid.depth_spacing_km, rng
+        )
+    else:
+        hypocentres = uniform_hypocentres(volume, config.n_events, rng)
+    extra = catalog_hypocentres(config, np.random.default_rng([config.seed, 2]))
+    if len(extra):
+        _check_inside(extra, network, config.catalog)
     return make_events(
-        hypocentre_grid(config, network),
+        pd.concat([hypocentres, extra], ignore_index=True),
         network.projection,
-        n_events=config.n_events,
         magnitude_range=(source.magnitude_min, source.magnitude_max),
         mechanism=source.mechanism,
         strike_dip_rake_deg=(source.strike_deg, source.dip_deg, source.rake_deg),
         origin_time_range_s=(source.origin_time_min_s, source.origin_time_max_s),
         fractions=config.split_fractions,
-        holdout=holdout,
-        rng=np.random.default_rng([config.seed, 0]),
+        holdout=holdout_box(config, network),
+        rng=rng,
+        train_only=np.arange(len(hypocentres) + len(extra)) >= len(hypocentres),
+        velocity_perturbation=config.propagation.velocity_perturbation,
     )
+
+
+def _check_inside(hypocentres: pd.DataFrame, network: Network, source: Path | None) -> None:
+    x_km, y_km = network.projection.to_xy_km(
+        hypocentres["latitude_deg"], hypocentres["longitude_deg"]
+    )
+    inside = network.model.contains(x_km, y_km, hypocentres["depth_km"].to_numpy(float))
+    if not inside.all():
+        row = int(np.flatnonzero(~inside)[0])
+        raise InputError(
+            f"catalog hypocentre {hypocentres.iloc[row].round(4).to_dict()} (with its spread) "
+            "lies outside the velocity model",
+            source=source,
+            field="catalog",
+        )
+
+
+def preprocess_settings(config: SimulateConfig) -> PreprocessConfig:
+    """The causal band applied to every synthetic record (and later to real ones).
+
+    Unset, the high-cut is the backend's own band (`propagation.highcut_hz` or
+    `elastic.highcut_hz`), so the filter changes the synthetics little and real records are
+    brought to the same band.
+    """
+    if config.preprocess.highcut_hz is not None:
+        return config.preprocess
+    band = (
+        config.elastic.highcut_hz
+        if config.backend == "elastic3d"
+        else config.propagation.highcut_hz
+    )
+    return config.preprocess.model_copy(update={"highcut_hz": band})
 
 
 def wave_parameters(config: SimulateConfig) -> WaveParameters:
@@ -389,10 +581,15 @@ def _chunk_task(
     seed: int,
     start: int,
     stop: int,
-    matrix: np.ndarray,
+    matrix: np.ndarray | None,
     image: ImageSettings,
+    prep: PreprocessConfig,
+    sampling_interval_s: float,
 ) -> dict[str, np.ndarray]:
-    velocity = backend.synthesize(events_batch(frame), event_rngs(seed, start, stop))
+    raw = backend.synthesize(events_batch(frame), event_rngs(seed, start, stop))
+    velocity = preprocess(raw, sampling_interval_s, prep)
+    if matrix is None:
+        return {"velocity": velocity}
     images = snapshots(velocity[:, :, 0, :], matrix, image.height, image.width)
     return {"velocity": velocity, "images": images.astype(np.float32)}
 
@@ -445,23 +642,25 @@ class SimulateResult:
     resumed_chunks: int
 
 
-def simulate(config: SimulateConfig, out: str | Path, progress: bool = True) -> SimulateResult:
+def simulate(
+    config: SimulateConfig, out: str | Path, progress: bool = True, force: bool = False
+) -> SimulateResult:
     """Build the dataset folder `out` (see `quakesense.locate.dataset` for the layout).
 
+    Chunks go to the hidden staging folder `.OUT.partial` beside `out`, so an interrupted run
+    (Ctrl-C included) leaves either nothing at `out` or a staging folder the next run resumes;
+    the finished dataset is moved into place by `core.store.atomic_dir`.
+
     Raises:
-        InputError: bad input (before anything is written), or `out` holds another dataset.
+        InputError: bad input (before anything is written); `out` is a file, holds files
+            quakesense did not write, or holds an earlier run (without `force`).
     """
-    import time
-
-    from tqdm.auto import tqdm
-
     start_time = time.perf_counter()
     out = Path(out)
     job = _job_identity(config)
-    if dataset_complete(config, out):
+    if not force and dataset_complete(config, out):
         raise InputError("dataset already complete for this config; nothing to do", source=out)
-    if out.exists() and any(out.iterdir()):
-        raise InputError("output folder exists and is not empty", source=out)
+    check_output_dir(out, force=force)
     network = resolve_network(config)
     events = build_events(config, network)
     box = image_box(network, config.image)
@@ -486,17 +685,13 @@ def simulate(config: SimulateConfig, out: str | Path, progress: bool = True) -> 
             client.close()
         raise
     staging = out.parent / f".{out.name}.partial"
-    staging.mkdir(parents=True, exist_ok=True)
-    writer = ChunkedZarrWriter(
-        staging / "dataset.zarr",
-        {
-            "velocity": ((len(network.stations), 3, config.n_samples), "float32"),
-            "images": ((config.n_samples, config.image.height, config.image.width), "float32"),
-        },
-        n_records=len(events),
-        chunk_records=config.chunk_events,
-        attrs={"config": job},
-    )
+    arrays = {"velocity": ((len(network.stations), 3, config.n_samples), "float32")}
+    if config.store_images:
+        arrays["images"] = (
+            (config.n_samples, config.image.height, config.image.width),
+            "float32",
+        )
+    writer = _open_writer(staging, arrays, len(events), config, job, force)
     if "interpolation_matrix" not in writer.group:
         writer.group.create_array(
             "interpolation_matrix", shape=matrix.shape, dtype="float32", fill_value=0
@@ -520,8 +715,10 @@ def simulate(config: SimulateConfig, out: str | Path, progress: bool = True) -> 
                         config.seed,
                         lo,
                         hi,
-                        matrix,
+                        matrix if config.store_images else None,
                         config.image,
+                        preprocess_settings(config),
+                        config.sampling_interval_s,
                     )
                 )
             for chunk, data in zip(chunks, compute(tasks), strict=True):
@@ -541,8 +738,39 @@ def simulate(config: SimulateConfig, out: str | Path, progress: bool = True) -> 
         "images_per_minute": round(60 * len(events) * config.n_samples / max(seconds, 1e-9)),
         "resumed_chunks": resumed,
     }
-    _finish(staging, out, config, network, events, box, backend, summary)
+    _finish(staging, out, config, network, events, box, backend, summary, force)
     return SimulateResult(out, events, network, seconds, summary["n_images"], resumed)
+
+
+def _open_writer(
+    staging: Path,
+    arrays: dict[str, Any],
+    n_events: int,
+    config: SimulateConfig,
+    job: dict[str, Any],
+    force: bool,
+) -> ChunkedZarrWriter:
+    """The chunk writer of the staging folder; with `force`, a stale staging of another
+    config (quakesense's own hidden folder) is discarded instead of refused."""
+
+    def open_() -> ChunkedZarrWriter:
+        return ChunkedZarrWriter(
+            staging / "dataset.zarr",
+            arrays,
+            n_records=n_events,
+            chunk_records=config.chunk_events,
+            attrs={"config": job},
+        )
+
+    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        return open_()
+    except InputError:
+        if not force:
+            raise
+    shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    return open_()
 
 
 def _job_identity(config: SimulateConfig) -> dict[str, Any]:
@@ -566,15 +794,15 @@ def dataset_complete(config: SimulateConfig, out: str | Path) -> bool:
     stored = read_json(out / "dataset.json").get("config", {})
     if {k: v for k, v in stored.items() if k not in EXECUTION_SETTINGS} != _job_identity(config):
         raise InputError(
-            "folder holds a dataset made with another config; choose another --out", source=out
+            "folder holds a dataset made with another config; choose another --out or pass "
+            "--force to replace it",
+            source=out,
         )
     return True
 
 
 def json_config(config: SimulateConfig) -> dict[str, Any]:
     """The config as plain JSON data (what the store attributes and dataset.json hold)."""
-    import json
-
     return json.loads(to_json_text(config.model_dump(mode="json")))
 
 
@@ -587,9 +815,9 @@ def _finish(
     box: dict[str, float],
     backend: Any,
     summary: dict[str, Any],
+    force: bool,
 ) -> None:
-    from quakesense.locate.figures_synth import add_figures
-
+    holdout = holdout_box(config, network)
     write_parquet(events, staging / "events.parquet")
     write_parquet(network.stations, staging / "stations.parquet")
     meta = {
@@ -604,6 +832,15 @@ def _finish(
             "matrix": "dataset.zarr/interpolation_matrix",
         },
         "velocity_model": network.model.to_dict(),
+        "datum": DATUM,
+        "preprocess": preprocess_settings(config).model_dump(mode="json"),
+        "hypocentre_volume": asdict(hypocentre_volume(config, network)),
+        "holdout_box_km": None if holdout is None else asdict(holdout),
+        "nearest_training_hypocentre_km": {
+            split: round(float(distance.min()), 4)
+            for split in ("val", *TEST_SETS)
+            if (distance := nearest_train_distance_km(events, split)).size
+        },
         "inputs": network.origin,
         "backend": backend.describe(),
         "seed": config.seed,
@@ -613,6 +850,5 @@ def _finish(
     }
     write_json(meta, staging / "dataset.json")
     add_figures(staging, config, network, events, summary)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(staging, out)
+    with atomic_dir(out, force=force) as folder:
+        os.replace(staging, folder)

@@ -24,6 +24,9 @@ from torch.utils.data import Dataset
 from quakesense.core.errors import InputError
 from quakesense.core.metrics import rmse
 from quakesense.core.models import Normalisation, load_model, save_model
+from quakesense.core.report import RunFolder, loss_curve_figure
+from quakesense.core.training import TrainConfig, fit, seed_everything
+from quakesense.locate.dataset import open_dataset
 from quakesense.locate.detect import NoTriggerError, TriggerConfig, detect
 from quakesense.locate.inputs import (
     REGISTRY_NAMES,
@@ -35,6 +38,7 @@ from quakesense.locate.inputs import (
     transform_values,
 )
 from quakesense.locate.models import TARGETS, ConvNetQuake, SnapshotCNN2D, SnapshotCNN3D
+from quakesense.locate.preprocess import PreprocessConfig
 
 
 class LocateTrainConfig(BaseModel):
@@ -75,6 +79,12 @@ class LocateTrainConfig(BaseModel):
         0.05, ge=0, description="noise std / median training peak, at most"
     )
     shift_max_samples: int = Field(1, ge=0)
+    station_gain_sigma_db: float = Field(
+        0.0,
+        ge=0,
+        le=20,
+        description="domain randomisation: per-station gain, log-normal with this sigma (dB)",
+    )
     memory_limit_mb: float = Field(2000.0, gt=0)
     trigger: TriggerConfig = Field(default_factory=TriggerConfig)
     seed: int = 0
@@ -107,8 +117,6 @@ class SimulatedSet:
     @classmethod
     def open(cls, path: str | Path, *, memory_limit_mb: float = 2000.0) -> SimulatedSet:
         """Open a dataset folder; load the waveforms to memory when they fit the limit."""
-        from quakesense.locate.dataset import open_dataset
-
         path = Path(path)
         if not (path / "dataset.zarr").is_dir():
             raise InputError(
@@ -189,6 +197,8 @@ class Augmenter:
         cutout_probability: ... in this share of the samples.
         noise_max_relative: Gaussian noise of std uniform in [0, this] x `noise_reference_m_s`.
         shift_max_samples: Each station is shifted by a uniform integer in [-max, max] samples.
+        station_gain_sigma_db: Each station is scaled by 10^(g / 20), g ~ N(0, this): the
+            site and instrument amplitude terms a real network has and synthetics lack.
         rng: The explicit random generator.
         noise_reference_m_s: Noise scale, one for all events (the median training peak); None:
             each event's own peak. The latter leaks the size of the whole record (future
@@ -203,7 +213,9 @@ class Augmenter:
         shift_max_samples: int,
         rng: np.random.Generator,
         noise_reference_m_s: float | None = None,
+        station_gain_sigma_db: float = 0.0,
     ) -> None:
+        self.station_gain_sigma_db = station_gain_sigma_db
         self.cutout_max_stations = cutout_max_stations
         self.cutout_probability = cutout_probability
         self.noise_max_relative = noise_max_relative
@@ -223,6 +235,9 @@ class Augmenter:
             index = np.broadcast_to(np.clip(index, 0, n_samples - 1)[:, None, :], out.shape)
             out = np.where(valid[:, None, :], np.take_along_axis(out, index, axis=-1), 0.0)
             out = out.astype(np.float32)
+        if self.station_gain_sigma_db:
+            gain_db = self.rng.normal(0.0, self.station_gain_sigma_db, n_stations)
+            out *= (10.0 ** (gain_db / 20.0)).astype(np.float32)[:, None, None]
         if self.noise_max_relative:
             reference = self.noise_reference_m_s or np.abs(out).max()
             level = self.rng.uniform(0, self.noise_max_relative) * reference
@@ -340,6 +355,40 @@ class TrainedLocator:
         """High-cut frequency of the training seismograms, if the dataset recorded one."""
         return self.training.get("highcut_hz")
 
+    @property
+    def preprocess(self) -> PreprocessConfig:
+        """The causal band the training records went through; real records must get it too.
+
+        Models from datasets older than `locate.preprocess` record only `highcut_hz`.
+        """
+        saved = self.training.get("preprocess")
+        if saved is not None:
+            return PreprocessConfig(**saved)
+        return PreprocessConfig(highcut_hz=self.highcut_hz)
+
+    @torch.no_grad()
+    def predict_spread(
+        self, values: np.ndarray, frames: np.ndarray, n_samples: int, seed: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """MC-dropout mean and standard deviation (n, 5) over `n_samples` stochastic passes.
+
+        Dropout stays active (batch norm does not), so the spread of the passes is a per-event
+        uncertainty of the network (Gal and Ghahramani, 2016).
+        """
+        torch.manual_seed(seed)
+        inputs = torch.from_numpy(build_inputs(self.spec, values, frames))
+        self.module.eval()
+        for layer in self.module.modules():
+            if isinstance(layer, torch.nn.Dropout):
+                layer.train()
+        try:
+            passes = np.stack(
+                [self.target_norm.invert(self.module(inputs).numpy()) for _ in range(n_samples)]
+            )
+        finally:
+            self.module.eval()
+        return passes.mean(axis=0), passes.std(axis=0)
+
     @torch.no_grad()
     def predict(self, values: np.ndarray, frames: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """(n, 5) physical estimates (`TARGETS` order) at the time steps `frames` of one event."""
@@ -396,20 +445,10 @@ def _frames_for(
     ]
 
 
-def train_locator(data: SimulatedSet, config: LocateTrainConfig) -> TrainedLocator:
-    """Train one network on the `train` split, with early stopping on the `val` split."""
-    from quakesense.core.training import TrainConfig, fit, seed_everything
-
-    rng = seed_everything(config.seed)
-    train_rows, val_rows = data.split_indices("train"), data.split_indices("val")
-    if len(train_rows) == 0 or len(val_rows) == 0:
-        raise InputError(
-            "the dataset needs events in both 'train' and 'val' splits", source=data.path
-        )
-    train_frames = _frames_for(data, train_rows, config)
-    val_frames = _frames_for(data, val_rows, config)
+def input_spec(data: SimulatedSet, config: LocateTrainConfig) -> InputSpec:
+    """The input specification of `config` on `data` (amplitude scale still 1: fitted later)."""
     image = data.meta["image"]
-    spec = InputSpec(
+    return InputSpec(
         model_type=config.model_type,
         stations=[str(s) for s in data.stations["station"]],
         sampling_interval_s=data.sampling_interval_s,
@@ -422,6 +461,19 @@ def train_locator(data: SimulatedSet, config: LocateTrainConfig) -> TrainedLocat
         rms_window_s=config.rms_window_s,
         amplitude=config.amplitude,
     )
+
+
+def train_locator(data: SimulatedSet, config: LocateTrainConfig) -> TrainedLocator:
+    """Train one network on the `train` split, with early stopping on the `val` split."""
+    rng = seed_everything(config.seed)
+    train_rows, val_rows = data.split_indices("train"), data.split_indices("val")
+    if len(train_rows) == 0 or len(val_rows) == 0:
+        raise InputError(
+            "the dataset needs events in both 'train' and 'val' splits", source=data.path
+        )
+    train_frames = _frames_for(data, train_rows, config)
+    val_frames = _frames_for(data, val_rows, config)
+    spec = input_spec(data, config)
     peaks = [
         np.abs(transform_values(spec, data.event_values(int(r)))[:, 0]).max() for r in train_rows
     ]
@@ -441,6 +493,7 @@ def train_locator(data: SimulatedSet, config: LocateTrainConfig) -> TrainedLocat
         noise_reference_m_s=float(
             np.median([np.abs(data.event_values(int(r))[:, 0]).max() for r in train_rows])
         ),
+        station_gain_sigma_db=config.station_gain_sigma_db,
     )
     train_set = SampleSet(
         data,
@@ -475,6 +528,7 @@ def train_locator(data: SimulatedSet, config: LocateTrainConfig) -> TrainedLocat
         "dataset": str(data.path),
         "stations": data.stations[["station", "latitude_deg", "longitude_deg"]].to_dict("list"),
         "highcut_hz": data.meta.get("config", {}).get("propagation", {}).get("highcut_hz"),
+        "preprocess": data.meta.get("preprocess"),
         "projection": data.meta.get("projection"),
         "best_epoch": result.best_epoch,
         "best_val_loss": result.best_val_loss,
@@ -496,83 +550,34 @@ def validation_rmse(locator: TrainedLocator, data: SimulatedSet, split: str = "v
 
 
 def run_training(
-    data_dir: str | Path, out: str | Path, config: LocateTrainConfig
+    data_dir: str | Path, out: str | Path, config: LocateTrainConfig, *, force: bool = False
 ) -> tuple[Path, dict]:
-    """`quakesense locate train`: train, save OUT/model, write config, metrics and report."""
-    from quakesense.core.report import RunFolder, loss_curve_figure
+    """`quakesense locate train`: train, save OUT/model, write config, metrics and report.
 
-    out = Path(out)
-    run = RunFolder(out, f"locate train: {config.model_type}")
-    run.save_config({"data": str(data_dir), **config.model_dump(mode="json")})
-    data = SimulatedSet.open(data_dir, memory_limit_mb=config.memory_limit_mb)
-    locator = train_locator(data, config)
-    locator.save(out / "model")
-    val = validation_rmse(locator, data)
-    metrics = {
-        "best_val_loss": locator.training["best_val_loss"],
-        "best_epoch": locator.training["best_epoch"],
-        "epochs_run": len(locator.history),
-        "val_rmse": val,
-        "data": str(data_dir),
-        "split": "val (events of the dataset's val split, every step after detection)",
-        "seed": config.seed,
-        "in_memory": data.in_memory,
-    }
-    run.save_metrics(metrics)
-    if locator.history:
-        run.figure(loss_curve_figure(locator.history, "RMSE loss (normalised targets)"), "loss")
-    run.heading("validation RMSE per parameter")
-    run.table(pd.DataFrame([val]), caption=f"val split of {data_dir}, seed {config.seed}")
-    return run.write_report(), metrics
-
-
-def demo_train_and_locate(dataset_dir: Path, run: Any, seed: int) -> dict:
-    """The locate demo's CNN part: a small 2-D CNN, test-split RMSE vs grid search and the mean.
-
-    Small on purpose (about half a minute on 2 cores), so the numbers are those of a network
-    trained on a few hundred events; they are printed as they come out, beside the no-skill
-    reference (always answering the train-split mean), which any skill must beat.
+    The run is built in a temporary folder and moved to `out` only when it succeeds: a failed
+    or interrupted run leaves nothing there, a failed re-run leaves the earlier run as it was.
     """
-    from quakesense.locate.evaluate import Condition, evaluate_synthetic, synthetic_rmse
-    from quakesense.locate.gridsearch import GridSearchLocator, tables_from_dataset
-
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    data = SimulatedSet.open(dataset_dir)
-    config = LocateTrainConfig(
-        model_type="cnn2d",
-        channels=[4, 8],
-        kernels=[5, 5],
-        dense_units=[32],
-        epochs=5,
-        learning_rate=2e-3,
-        frames_per_event=4,
-        window_after_detection_s=5.0,
-        trigger=TriggerConfig(answer_after_s=3.0),
-        seed=seed,
-        device="cpu",
-        progress=False,
-    )
-    locator = train_locator(data, config)
-    tables, _ = tables_from_dataset(data.meta)
-    baseline = GridSearchLocator(tables, [str(s) for s in data.stations["station"]], misfit="edt")
-    results = evaluate_synthetic(
-        data,
-        locator,
-        conditions=(Condition("clean"),),
-        trigger=config.trigger,
-        gridsearch=baseline,
-        seed=seed,
-    )
-    table = synthetic_rmse(results, data)
-    run.heading("2-D CNN vs grid search and the mean location (test split)")
-    run.text(
-        f"2-D CNN ({config.epochs} epochs, {config.frames_per_event} steps per event "
-        f"{config.min_delay_after_detection_s}-{config.window_after_detection_s} s after "
-        f"detection, {config.rms_window_s} s running-RMS inputs on a per-image log scale) "
-        f"trained on the train split; answer {config.trigger.answer_after_s} s after STA/LTA "
-        f"({config.trigger.sta_s} s / {config.trigger.lta_s} s) detection; grid search: ObsPy "
-        f"AR-AIC picks + pykonal tables, EDT misfit; 'mean (no skill)' answers the train-split "
-        f"mean hypocentre and magnitude. Seed {seed}."
-    )
-    run.table(table, caption="RMSE on the test split (epicentre_km = RMS epicentral error)")
-    return {"locate_cnn": table.to_dict("records"), "train_history": locator.history}
+    out = Path(out)
+    with RunFolder.create(out, f"locate train: {config.model_type}", force=force) as run:
+        run.save_config(config, data=str(data_dir))
+        data = SimulatedSet.open(data_dir, memory_limit_mb=config.memory_limit_mb)
+        locator = train_locator(data, config)
+        locator.save(run.path / "model")
+        val = validation_rmse(locator, data)
+        metrics = {
+            "best_val_loss": locator.training["best_val_loss"],
+            "best_epoch": locator.training["best_epoch"],
+            "epochs_run": len(locator.history),
+            "val_rmse": val,
+            "data": str(data_dir),
+            "split": "val (events of the dataset's val split, every step after detection)",
+            "seed": config.seed,
+            "in_memory": data.in_memory,
+        }
+        run.save_metrics(metrics)
+        if locator.history:
+            run.figure(loss_curve_figure(locator.history, "RMSE loss (normalised targets)"), "loss")
+        run.heading("validation RMSE per parameter")
+        run.table(pd.DataFrame([val]), caption=f"val split of {data_dir}, seed {config.seed}")
+        report = run.write_report()
+    return report, metrics
