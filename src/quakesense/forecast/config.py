@@ -82,6 +82,13 @@ class ForecastConfig(BaseModel):
     threads: int = Field(1, ge=1, description="torch CPU threads (1 is fastest on a busy machine)")
     max_tabular_rows: int = Field(200_000, ge=1000, description="row budget of tabular models")
     etas_mc: float | None = Field(None, description="ETAS fit threshold (default: estimated Mc)")
+    etas_max_events: int = Field(
+        20_000,
+        ge=100,
+        description="most training events in the ETAS fit: without --etas-mc the threshold is "
+        "raised in 0.1 steps above the completeness until this holds (bounds the fit's memory, "
+        "which grows with events x neighbours)",
+    )
     etas_max_iter: int = Field(50, ge=1)
     n_bootstrap: int = Field(300, ge=10)
     seed: int = 0

@@ -136,6 +136,25 @@ def fit_and_predict(
     return preds, labels
 
 
+def etas_threshold(prep: Prepared, split: Split) -> float:
+    """Default ETAS fit threshold: the estimated completeness (at most the target magnitude),
+    raised in 0.1 steps until at most `etas_max_events` training events remain (noted)."""
+    config = prep.config
+    estimated = prep.completeness.get("mc_maxc")
+    mc_fit = min(config.min_magnitude, estimated if estimated is not None else np.inf)
+    magnitude = prep.events.window(0, split.train_end_day).magnitude
+    floor = mc_fit
+    while np.sum(magnitude >= mc_fit - 1e-9) > config.etas_max_events:
+        mc_fit = round(mc_fit + 0.1, 1)
+    if mc_fit > floor:
+        prep.warn(
+            f"ETAS fitted on M >= {mc_fit:g} (not {floor:g}) to keep at most "
+            f"{config.etas_max_events} training events (--etas-max-events); its forecast of "
+            f"M >= {config.min_magnitude:g} uses its Gutenberg-Richter fraction"
+        )
+    return mc_fit
+
+
 def fit_etas(prep: Prepared, split: Split, preds: Predictions) -> Any:
     """Fit the space-time ETAS on training events; return days -> probability maps, or None
     (with a warning) when it cannot be fitted."""
@@ -145,11 +164,9 @@ def fit_etas(prep: Prepared, split: Split, preds: Predictions) -> Any:
         prep.warn(f"ETAS model not available ({exc}); ETAS and hybrid skipped")
         return None
     config, spec, events = prep.config, prep.spec, prep.events
-    target = config.min_magnitude
     mc_fit = config.etas_mc
     if mc_fit is None:
-        estimated = prep.completeness.get("mc_maxc")
-        mc_fit = min(target, estimated if estimated is not None else target)
+        mc_fit = etas_threshold(prep, split)
     lat, lon = prep.region.latitude_deg, prep.region.longitude_deg
     dense_lat, dense_lon = densify_polygon(lat, lon, n=8)
     vx, vy = spec.projection.to_xy_km(dense_lat, dense_lon)
@@ -184,6 +201,9 @@ def fit_etas(prep: Prepared, split: Split, preds: Predictions) -> Any:
         }
     )
     history = history[history["magnitude"] >= mc_fit]
+    # Fitted above the target magnitude: Gutenberg-Richter extrapolation of the counts.
+    target = config.min_magnitude
+    scale = 10.0 ** (model.b_value_ * max(mc_fit - target, 0.0))
     cache: dict[int, np.ndarray] = {}
 
     def probabilities(days: np.ndarray) -> np.ndarray:
@@ -196,11 +216,11 @@ def fit_etas(prep: Prepared, split: Split, preds: Predictions) -> Any:
                 x_edges_km=spec.x.edges,
                 y_edges_km=spec.y.edges,
                 horizon_days=prep.horizon,
-                m_min=config.min_magnitude,
+                m_min=max(target, mc_fit),
                 dtype=np.float32,
             )
             for d, n in zip(missing, counts, strict=True):
-                cache[d] = -np.expm1(-n)
+                cache[d] = -np.expm1(-scale * n)
         return np.stack([cache[int(d)] for d in days])
 
     return probabilities

@@ -1,0 +1,54 @@
+"""Pipeline stages: the network step and the ETAS threshold keep a national catalog within its
+memory and time budget, and say so; preparing a problem never holds the catalog or a dense grid."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quakesense.forecast.config import ForecastConfig
+from quakesense.forecast.pipeline import etas_threshold
+from quakesense.forecast.prepare import Prepared, network_step_days, prepare
+from quakesense.synth.forecast_catalog import simulate_catalog
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
+    config = ForecastConfig(min_magnitude=4.0, cell_km=40.0, history_days=120, progress=False)
+    catalog = simulate_catalog(5, n_days=900)
+    return prepare(config, tmp_path_factory.mktemp("prep"), catalog)
+
+
+def test_network_step_grows_with_the_grid_only_when_not_given(prepared: Prepared) -> None:
+    split, config = prepared.split, prepared.config
+    assert prepared.step_days == 1
+    n_days = split.train_end_day - config.history_days
+    small = config.model_copy(update={"max_cell_steps": 100 * n_days})
+    assert network_step_days(small, split, 100)[0] == 1
+    k, note = network_step_days(small, split, 1000)
+    assert k == 10 and "--step-days 1" in note
+    fixed = small.model_copy(update={"step_days": 2})
+    assert network_step_days(fixed, split, 1000) == (2, "")
+
+
+def test_etas_threshold_keeps_the_event_budget(prepared: Prepared, caplog) -> None:
+    magnitude = prepared.events.window(0, prepared.split.train_end_day).magnitude
+    assert etas_threshold(prepared, prepared.split) == pytest.approx(
+        min(4.0, prepared.completeness["mc_maxc"])
+    )
+    budget = int(np.sum(magnitude >= 3.6))
+    prepared.config = prepared.config.model_copy(update={"etas_max_events": budget})
+    with caplog.at_level(logging.WARNING, logger="quakesense.forecast"):
+        mc_fit = etas_threshold(prepared, prepared.split)
+    assert np.sum(magnitude >= mc_fit - 1e-9) <= budget
+    assert np.sum(magnitude >= mc_fit - 0.1 - 1e-9) > budget
+    assert "--etas-max-events" in caplog.text
+
+
+def test_prepare_writes_the_grid_and_keeps_no_catalog(prepared: Prepared, tmp_path: Path) -> None:
+    assert not hasattr(prepared, "catalog")
+    assert prepared.group["max_magnitude"].shape == (prepared.spec.n_days, *prepared.spec.shape)
+    assert prepared.labels(prepared.split.test_days[:2]).dtype == bool
