@@ -117,11 +117,34 @@ def test_trigger_objective_gradient_matches_finite_differences() -> None:
     m_rel = rng.exponential(0.43, n)
     region = PlanarRegion.from_bbox(0, 50, 0, 50)
     pairs = _build_pairs(t, x, y, np.arange(n), np.inf, 40.0)
-    obj = _TriggerObjective(pairs, m_rel, 10.0 - t, 100.0 - t, region.ray_crossings(x, y, 12, 40.0))
+    rays = region.ray_crossings(x, y, 12, 40.0)
+    obj = _TriggerObjective(pairs, m_rel, 10.0 - t, 100.0 - t, rays, chunk=64)  # several chunks
     obj.set_weights(rng.uniform(0, 1, len(pairs.i)))
     theta = np.array([1.2, np.log(0.02), np.log(0.3), np.log(2.0), np.log(0.6), 0.7])
     numeric = optimize.approx_fprime(theta, lambda th: obj(th)[0], 1e-6)
     np.testing.assert_allclose(obj(theta)[1], numeric, rtol=1e-4, atol=1e-3)
+
+
+def test_pairs_equal_brute_force_and_cap_keeps_the_closest() -> None:
+    """Spatial-hash pairs = all pairs within the cut-offs (chunked), and `max_parents` keeps
+    each target's candidates of smallest proximity eta."""
+    rng = np.random.default_rng(8)
+    n = 400
+    t = np.sort(rng.uniform(0, 300, n))
+    x, y = rng.uniform(0, 120, n), rng.uniform(0, 80, n)
+    m_rel = rng.exponential(0.43, n)
+    targets = np.arange(50, n)
+    pairs = _build_pairs(t, x, y, targets, 40.0, 25.0, chunk_pairs=500)
+    dt = t[targets][:, None] - t[None, :]
+    r2 = (x[targets][:, None] - x) ** 2 + (y[targets][:, None] - y) ** 2
+    jj, ii = np.nonzero((dt > 0) & (dt <= 40.0) & (r2 <= 25.0**2))
+    assert sorted(zip(pairs.j, pairs.i, strict=True)) == sorted(zip(jj, ii, strict=True))
+    capped = _build_pairs(t, x, y, targets, 40.0, 25.0, m_rel=m_rel, max_parents=3)
+    assert np.bincount(capped.j).max() == 3
+    for j in np.unique(jj)[:20]:
+        cand = ii[jj == j]
+        eta = np.log(dt[j, cand]) + 0.8 * np.log1p(r2[j, cand]) - np.log(10.0) * m_rel[cand]
+        assert set(capped.i[capped.j == j]) == set(cand[np.argsort(eta)[:3]])
 
 
 @settings(max_examples=25, deadline=None)

@@ -446,7 +446,10 @@ def simulate_catalog(
 
 @dataclass(frozen=True)
 class _Pairs:
-    """Candidate (trigger i, target j) pairs with t_i < t_j within the lag/distance cut-offs."""
+    """Candidate (trigger i, target j) pairs with t_i < t_j within the lag/distance cut-offs.
+
+    Stored compactly (int32 indices, float32 lags and squared distances: 16 bytes a pair).
+    """
 
     i: np.ndarray  # index into all events
     j: np.ndarray  # index into targets
@@ -461,34 +464,77 @@ def _build_pairs(
     target_idx: np.ndarray,
     max_lag_days: float,
     max_dist_km: float,
-    chunk_elems: int = 4_000_000,
+    *,
+    m_rel: np.ndarray | None = None,
+    max_parents: int | None = None,
+    chunk_pairs: int = 4_000_000,
 ) -> _Pairs:
-    """All pairs, built for chunks of targets against the time-sorted candidate range."""
-    out_i, out_j, out_dt, out_r2 = [], [], [], []
-    start = 0
-    n_t = len(target_idx)
-    while start < n_t:
-        lo = int(np.searchsorted(t, t[target_idx[start]] - max_lag_days, side="left"))
-        width = max(1, target_idx[start] - lo + 1)
-        stop = min(n_t, start + max(1, chunk_elems // width))
-        tj = target_idx[start:stop]
-        cand = np.arange(lo, tj[-1])
-        dt = t[tj][:, None] - t[cand][None, :]
-        r2 = (x[tj][:, None] - x[cand][None, :]) ** 2 + (y[tj][:, None] - y[cand][None, :]) ** 2
-        ok = (dt > 0) & (dt <= max_lag_days) & (r2 <= max_dist_km**2)
-        jj, ii = np.nonzero(ok)
-        out_i.append(cand[ii])
-        out_j.append(jj + start)
-        out_dt.append(dt[jj, ii])
-        out_r2.append(r2[jj, ii])
-        start = stop
+    """Pairs (parent i, target j) with 0 < t_j - t_i <= max_lag and distance <= max_dist.
 
-    def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+    A spatial hash: events sorted by (tile of side max_dist, time), so each target's candidates
+    in each of the 3 x 3 tiles around it are one contiguous time range. Work and memory are
+    ~ the number of candidates (never n^2 when the cut-offs are finite), in chunks of
+    `chunk_pairs`. With `max_parents`, a target keeps only its `max_parents` candidates of
+    smallest nearest-neighbour proximity eta = dt (r^2 + 1 km^2)^0.8 10^-(m_i - mc) (Zaliapin et
+    al. 2008, fractal dimension 1.6, b = 1), so memory is at most targets x max_parents.
 
-    return _Pairs(
-        cat(out_i, np.int64), cat(out_j, np.int64), cat(out_dt, float), cat(out_r2, float)
-    )
+    Args:
+        t: Event times, sorted.
+        x, y: Event positions (km).
+        target_idx: Indices of the target events.
+        max_lag_days, max_dist_km: Cut-offs (inf allowed).
+        m_rel: Magnitudes above mc (needed with `max_parents`).
+        max_parents: Most candidate parents per target (None: all).
+        chunk_pairs: Candidate pairs handled at once.
+    """
+    n = len(t)
+    if n == 0 or len(target_idx) == 0:
+        return _Pairs(*(np.zeros(0, d) for d in (np.int32, np.int32, np.float32, np.float32)))
+    side = max_dist_km if np.isfinite(max_dist_km) else max(np.ptp(x), np.ptp(y), 1.0) * 2.0
+    tx = np.floor((x - x.min()) / side).astype(np.int64) + 1
+    ty = np.floor((y - y.min()) / side).astype(np.int64) + 1
+    n_ty = int(ty.max()) + 2
+    key = tx * n_ty + ty
+    t_rel = t - t[0]
+    span = float(t_rel[-1]) + 1.0
+    order = np.lexsort((t_rel, key))
+    composite = key[order] * span + t_rel[order]
+    offsets = np.array([dx * n_ty + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+    tk = key[target_idx][:, None] + offsets  # (n_target, 9) neighbour tiles
+    tt = t_rel[target_idx][:, None]
+    lo = np.searchsorted(composite, tk * span + np.maximum(tt - max_lag_days, 0.0), side="left")
+    hi = np.searchsorted(composite, tk * span + tt, side="left")
+    counts = (hi - lo).sum(axis=1)
+    bounds = np.searchsorted(np.cumsum(counts), np.arange(chunk_pairs, counts.sum(), chunk_pairs))
+    parts: list[tuple[np.ndarray, ...]] = []
+    for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(target_idx)], strict=True):
+        if b <= a:
+            continue
+        seg_lo, seg_n = lo[a:b].ravel(), (hi[a:b] - lo[a:b]).ravel()
+        total = int(seg_n.sum())
+        if total == 0:
+            continue
+        seg_start = np.cumsum(seg_n) - seg_n
+        pos = np.repeat(seg_lo - seg_start, seg_n) + np.arange(total)
+        ii = order[pos]
+        jj = np.repeat(np.repeat(np.arange(a, b), 9), seg_n)
+        tj = target_idx[jj]
+        dt = t[tj] - t[ii]
+        r2 = (x[tj] - x[ii]) ** 2 + (y[tj] - y[ii]) ** 2
+        ok = (r2 <= max_dist_km**2) & (dt > 0) & (dt <= max_lag_days)
+        ii, jj, dt, r2 = ii[ok], jj[ok], dt[ok], r2[ok]
+        if max_parents is not None and m_rel is not None and len(jj):
+            eta = np.log(dt) + 0.8 * np.log1p(r2) - np.log(10.0) * m_rel[ii]
+            rank_order = np.lexsort((eta, jj))
+            first = np.searchsorted(jj[rank_order], jj[rank_order], side="left")
+            keep = rank_order[np.arange(len(jj)) - first < max_parents]
+            ii, jj, dt, r2 = ii[keep], jj[keep], dt[keep], r2[keep]
+        parts.append(
+            (ii.astype(np.int32), jj.astype(np.int32), dt.astype(np.float32), r2.astype(np.float32))
+        )
+    if not parts:
+        return _Pairs(*(np.zeros(0, d) for d in (np.int32, np.int32, np.float32, np.float32)))
+    return _Pairs(*(np.concatenate(col) for col in zip(*parts, strict=True)))
 
 
 _BOUNDS = (  # alpha, log c, log(p-1), log d, log(q-1), gamma
@@ -507,6 +553,7 @@ class _TriggerObjective:
     k0 is profiled out in closed form (k0 = S / Z), leaving theta = (alpha, log c, log(p - 1),
     log d, log(q - 1), gamma). The expected number of triggered events counts only the Omori mass
     inside [t_start, t_end] and the spatial mass inside the region (exact up to the ray quadrature).
+    Sums run over chunks of `chunk` pairs or events, so float64 temporaries stay bounded.
     """
 
     def __init__(
@@ -516,68 +563,80 @@ class _TriggerObjective:
         t_rel_start: np.ndarray,
         t_rel_end: np.ndarray,
         rays: RayCrossings,
+        chunk: int = 1 << 20,
     ) -> None:
         self.pairs, self.m_rel = pairs, m_rel
         self.t_lo, self.t_hi, self.rays = t_rel_start, t_rel_end, rays
+        self.chunk = chunk
+        self.ray_chunk = max(1, chunk // max(rays.dist[0].size, 1))
         self.set_weights(np.zeros(len(pairs.i)))
 
     def set_weights(self, weight: np.ndarray, floor: float = 1e-10) -> None:
         """Use branching probabilities `weight`; pairs below `floor` are dropped (negligible)."""
-        keep = weight > floor
-        self.w = weight[keep]
-        self.mp = self.m_rel[self.pairs.i[keep]]
+        keep = np.flatnonzero(weight > floor)
+        self.w = weight[keep].astype(np.float32)
+        self.mp = self.m_rel[self.pairs.i[keep]].astype(np.float32)
         self.dt, self.r2 = self.pairs.dt_days[keep], self.pairs.r2_km2[keep]
-        self.s_total = float(weight.sum())
+        self.s_total = float(np.sum(weight, dtype=np.float64))
 
     @staticmethod
     def unpack(theta: np.ndarray) -> tuple[float, ...]:
         a, lc, lp, ld, lq, g = theta
         return a, np.exp(lc), 1.0 + np.exp(lp), np.exp(ld), 1.0 + np.exp(lq), g
 
-    def z_terms(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-        """Z = sum_i exp(alpha m_i) H_i F_i and its gradient (and H, F)."""
+    def z_terms(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Z = sum_i exp(alpha m_i) H_i F_i and its gradient."""
         a, c, p, d, q, g = self.unpack(theta)
-        grad = np.zeros(6)
-        e = np.exp(a * self.m_rel)
-        h = omori_cdf(self.t_hi, c, p) - omori_cdf(self.t_lo, c, p)
-        dh_lc, dh_lp = np.zeros_like(h), np.zeros_like(h)
-        for tau, sign in ((self.t_hi, 1.0), (self.t_lo, -1.0)):
-            u = 1.0 + np.maximum(tau, 0.0) / c
-            dh_lc += sign * -(p - 1.0) * u ** (-p) * (u - 1.0)
-            dh_lp += sign * (p - 1.0) * u ** (1.0 - p) * np.log(u)
-        sig = (d * np.exp(g * self.m_rel))[:, None, None]
-        coef = self.rays.coef
-        r2s = self.rays.dist**2 / sig
-        surv = np.exp((1.0 - q) * np.log1p(r2s))
-        f = np.clip(self.rays.inside + np.sum(coef * surv, axis=-1).mean(axis=-1), 0.0, 1.0)
-        df_lsig = np.sum(coef * (q - 1.0) * r2s / (1.0 + r2s) * surv, axis=-1).mean(axis=-1)
-        df_lq = np.sum(coef * -(q - 1.0) * np.log1p(r2s) * surv, axis=-1).mean(axis=-1)
-        z = float(np.sum(e * h * f))
-        grad[0] = np.sum(self.m_rel * e * h * f)
-        grad[1] = np.sum(e * dh_lc * f)
-        grad[2] = np.sum(e * dh_lp * f)
-        grad[3] = np.sum(e * h * df_lsig)
-        grad[4] = np.sum(e * h * df_lq)
-        grad[5] = np.sum(e * h * df_lsig * self.m_rel)
-        return z, grad, h, f
+        z, grad = 0.0, np.zeros(6)
+        for s in range(0, len(self.m_rel), self.ray_chunk):
+            sl = slice(s, s + self.ray_chunk)
+            m_rel = self.m_rel[sl]
+            e = np.exp(a * m_rel)
+            h = omori_cdf(self.t_hi[sl], c, p) - omori_cdf(self.t_lo[sl], c, p)
+            dh_lc, dh_lp = np.zeros_like(h), np.zeros_like(h)
+            for tau, sign in ((self.t_hi[sl], 1.0), (self.t_lo[sl], -1.0)):
+                u = 1.0 + np.maximum(tau, 0.0) / c
+                dh_lc += sign * -(p - 1.0) * u ** (-p) * (u - 1.0)
+                dh_lp += sign * (p - 1.0) * u ** (1.0 - p) * np.log(u)
+            sig = (d * np.exp(g * m_rel))[:, None, None]
+            coef = self.rays.coef[sl].astype(float)
+            r2s = np.square(self.rays.dist[sl], dtype=float) / sig
+            surv = np.exp((1.0 - q) * np.log1p(r2s))
+            f = np.clip(self.rays.inside[sl] + np.sum(coef * surv, axis=-1).mean(axis=-1), 0.0, 1.0)
+            df_lsig = np.sum(coef * (q - 1.0) * r2s / (1.0 + r2s) * surv, axis=-1).mean(axis=-1)
+            df_lq = np.sum(coef * -(q - 1.0) * np.log1p(r2s) * surv, axis=-1).mean(axis=-1)
+            ehf = e * h * f
+            z += float(np.sum(ehf))
+            grad += [
+                np.sum(m_rel * ehf),
+                np.sum(e * dh_lc * f),
+                np.sum(e * dh_lp * f),
+                np.sum(e * h * df_lsig),
+                np.sum(e * h * df_lq),
+                np.sum(e * h * df_lsig * m_rel),
+            ]
+        return z, grad
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         a, c, p, d, q, g = self.unpack(theta)
-        w, mp, dt, r2 = self.w, self.mp, self.dt, self.r2
-        sig = d * np.exp(g * mp)
-        value = np.sum(w * (a * mp + omori_log_pdf(dt, c, p) + spatial_log_pdf(r2, sig, q)))
-        rt, rs = dt / c, r2 / sig
-        grad = np.array(
-            [
+        value, grad = 0.0, np.zeros(6)
+        for s in range(0, len(self.w), self.chunk):
+            sl = slice(s, s + self.chunk)
+            w, mp = self.w[sl].astype(float), self.mp[sl].astype(float)
+            dt, r2 = self.dt[sl].astype(float), self.r2[sl].astype(float)
+            sig = d * np.exp(g * mp)
+            value += np.sum(w * (a * mp + omori_log_pdf(dt, c, p) + spatial_log_pdf(r2, sig, q)))
+            rt, rs = dt / c, r2 / sig
+            spatial = w * (-1.0 + q * rs / (1.0 + rs))
+            grad += [
                 np.sum(w * mp),
                 np.sum(w * (-1.0 + p * rt / (1.0 + rt))),
                 np.sum(w * (1.0 - (p - 1.0) * np.log1p(rt))),
-                np.sum(w * (-1.0 + q * rs / (1.0 + rs))),
+                np.sum(spatial),
                 np.sum(w * (1.0 - (q - 1.0) * np.log1p(rs))),
-                np.sum(w * mp * (-1.0 + q * rs / (1.0 + rs))),
+                np.sum(mp * spatial),
             ]
-        )
-        z, dz, _, _ = self.z_terms(theta)
+        z, dz = self.z_terms(theta)
         s = self.s_total
         value += s * np.log(s / z) - s
         grad -= s / z * dz
@@ -586,6 +645,21 @@ class _TriggerObjective:
     def k0(self, theta: np.ndarray) -> float:
         """Closed-form k0 given the other parameters."""
         return self.s_total / self.z_terms(theta)[0]
+
+    def triggering(self, params: EtasParams, mc: float, m: np.ndarray) -> np.ndarray:
+        """kappa_i g(dt) f(r | m_i) of every pair (float32), computed in chunks."""
+        pairs = self.pairs
+        out = np.empty(len(pairs.i), dtype=np.float32)
+        for s in range(0, len(out), self.chunk):
+            sl = slice(s, s + self.chunk)
+            mi = m[pairs.i[sl]]
+            out[sl] = params.productivity(mi, mc) * np.exp(
+                omori_log_pdf(pairs.dt_days[sl].astype(float), params.c_days, params.p)
+                + spatial_log_pdf(
+                    pairs.r2_km2[sl].astype(float), params.sigma_km2(mi, mc), params.q
+                )
+            )
+        return out
 
 
 @dataclass(frozen=True)
@@ -724,6 +798,9 @@ class SpaceTimeETAS:
         min_bandwidth_km: Smallest kernel bandwidth.
         max_lag_days: Pairs further apart in time are not considered as triggering.
         max_dist_km: Pairs further apart in space are not considered as triggering.
+        max_parents: Candidate parents kept per target, by nearest-neighbour proximity
+            (`_build_pairs`); None keeps all. Bounds the fit's memory at ~40 bytes x targets x
+            max_parents whatever the clustering.
         tol: EM stops when the log-likelihood changes by less than tol * (1 + |loglik|).
         max_iter: Most EM iterations.
         n_angles: Rays for the kernel mass inside the region.
@@ -746,6 +823,7 @@ class SpaceTimeETAS:
         min_bandwidth_km: float = 2.0,
         max_lag_days: float = np.inf,
         max_dist_km: float = np.inf,
+        max_parents: int | None = 200,
         tol: float = 1e-7,
         max_iter: int = 200,
         n_angles: int = 36,
@@ -760,6 +838,7 @@ class SpaceTimeETAS:
         self.min_bandwidth_km = min_bandwidth_km
         self.max_lag_days = max_lag_days
         self.max_dist_km = max_dist_km
+        self.max_parents = max_parents
         self.tol = tol
         self.max_iter = max_iter
         self.n_angles = n_angles
@@ -829,7 +908,17 @@ class SpaceTimeETAS:
         self.b_value_ = self._b_value(m[target_idx])
         area, duration = region.area_km2, t_end_days - t_start_days
         m_rel = m - self.mc
-        pairs = _build_pairs(t, x, y, target_idx, self.max_lag_days, self.max_dist_km)
+        pairs = _build_pairs(
+            t,
+            x,
+            y,
+            target_idx,
+            self.max_lag_days,
+            self.max_dist_km,
+            m_rel=m_rel,
+            max_parents=self.max_parents,
+        )
+        self.n_pairs_ = len(pairs.i)
         objective = _TriggerObjective(
             pairs,
             m_rel,
@@ -862,11 +951,7 @@ class SpaceTimeETAS:
         loglik, n_iter = -np.inf, 0
         while n_iter < self.max_iter:
             n_iter += 1
-            sig = params.sigma_km2(m[pairs.i], self.mc)
-            trig = params.productivity(m[pairs.i], self.mc) * np.exp(
-                omori_log_pdf(pairs.dt_days, params.c_days, params.p)
-                + spatial_log_pdf(pairs.r2_km2, sig, params.q)
-            )
+            trig = objective.triggering(params, self.mc, m)
             lam = params.mu * u + np.bincount(pairs.j, trig, minlength=n_target)
             lam = np.maximum(lam, _EPS)
             z = objective.z_terms(theta)[0]
@@ -876,7 +961,9 @@ class SpaceTimeETAS:
             if converged:
                 break
             phi = params.mu * u / lam
-            objective.set_weights(trig / lam[pairs.j])
+            trig /= lam[pairs.j]  # branching probabilities p_ij, in place
+            objective.set_weights(trig)
+            del trig
             mu = float(phi.sum()) / (area * duration)
             if objective.s_total > 0:
                 result = optimize.minimize(

@@ -199,12 +199,40 @@ class PlanarRegion:
         distances and coefficients do not depend on kernel parameters, so the fit computes them
         once and gets the mass inside the region for any parameters cheaply (`RayCrossings.mass`).
         """
+        px_all, py_all = np.asarray(x_km, float).ravel(), np.asarray(y_km, float).ravel()
+        inside = self.contains(px_all, py_all).astype(float)
+        step = max(1, 2_000_000 // (n_angles * len(self.vertices)))
+        parts = [
+            self._rays(
+                px_all[s : s + step], py_all[s : s + step], inside[s : s + step], n_angles, max_r_km
+            )
+            for s in range(0, len(px_all), step)
+        ]
+        width = max([d.shape[-1] for d, _ in parts], default=0)
+        dist = np.concatenate(
+            [np.pad(d, ((0, 0), (0, 0), (0, width - d.shape[-1]))) for d, _ in parts]
+            or [np.zeros((0, n_angles, 0), np.float32)]
+        )
+        coef = np.concatenate(
+            [np.pad(c, ((0, 0), (0, 0), (0, width - c.shape[-1]))) for _, c in parts]
+            or [np.zeros((0, n_angles, 0), np.int8)]
+        )
+        if np.isfinite(max_r_km):
+            at_r = inside[:, None] + coef.sum(axis=-1)  # indicator at the cut-off radius
+            dist = np.concatenate([dist, np.full((*at_r.shape, 1), max_r_km, np.float32)], -1)
+            coef = np.concatenate([coef, -at_r[..., None].astype(np.int8)], axis=-1)
+        return RayCrossings(dist=dist, coef=coef, inside=inside)
+
+    def _rays(
+        self, px: np.ndarray, py: np.ndarray, inside: np.ndarray, n_angles: int, max_r_km: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted crossing distances (float32, 0 where unused) and +-1 coefficients (int8) of
+        the rays from a chunk of points, trimmed to the most crossings any ray has."""
         v = self.vertices
         a, b = v, np.roll(v, -1, axis=0)
         theta = (np.arange(n_angles) + 0.5) * (2 * np.pi / n_angles)
         ux, uy = np.cos(theta), np.sin(theta)
-        px = np.asarray(x_km, float).ravel()[:, None, None]
-        py = np.asarray(y_km, float).ravel()[:, None, None]
+        px, py = px[:, None, None], py[:, None, None]
         ex, ey = (b - a)[:, 0], (b - a)[:, 1]
         # Solve P + s u = A + t e for s > 0, t in [0, 1).
         den = ux[:, None] * ey[None, :] - uy[:, None] * ex[None, :]
@@ -214,16 +242,11 @@ class PlanarRegion:
         t = (wx * uy[:, None] - wy * ux[:, None]) / safe
         hit = (s > 0) & (t >= 0) & (t < 1) & (s < max_r_km)
         dist = np.sort(np.where(hit, s, np.inf), axis=-1)
-        inside = self.contains(np.ravel(x_km), np.ravel(y_km)).astype(float)
-        n_cross = dist.shape[-1]
+        width = int(np.isfinite(dist).sum(axis=-1).max(initial=0))
+        dist = dist[..., :width]
         first = (1.0 - 2.0 * inside)[:, None, None]
-        coef = np.where(np.isfinite(dist), first * (-1.0) ** np.arange(n_cross), 0.0)
-        if np.isfinite(max_r_km):
-            at_r = inside[:, None] + coef.sum(axis=-1)  # indicator at the cut-off radius
-            dist = np.concatenate([dist, np.full((*at_r.shape, 1), max_r_km)], axis=-1)
-            coef = np.concatenate([coef, -at_r[..., None]], axis=-1)
-        dist = np.where(np.isfinite(dist), dist, 0.0)
-        return RayCrossings(dist=dist, coef=coef, inside=inside)
+        coef = np.where(np.isfinite(dist), first * (-1.0) ** np.arange(width), 0.0)
+        return np.where(np.isfinite(dist), dist, 0.0).astype(np.float32), coef.astype(np.int8)
 
 
 @dataclass(frozen=True)
