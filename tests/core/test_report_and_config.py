@@ -105,3 +105,54 @@ def test_saved_config_reads_back_unchanged(tmp_path: Path) -> None:
     with RunFolder.create(tmp_path / "run", "t") as run:
         run.save_config(settings, data="somewhere.zarr")
     assert resolve_config(_Verb, tmp_path / "run" / "config.json", {}) == settings
+
+
+def test_report_links_run_files_rounds_and_never_prints_reprs(tmp_path: Path) -> None:
+    with RunFolder.create(tmp_path / "run", "<b>title</b>") as run:
+        run.save_config(_Cfg(seed=4))
+        run.save_metrics({"f1": 0.5})
+        (run.path / "model").mkdir()
+        run.table(
+            pd.DataFrame(
+                {
+                    "station": ["<script>alert(1)</script>"],
+                    "rmse_km": [0.123456789],
+                    "fit": [{"b": 1.23456789, "ok": True}],
+                    "ids": [[1, 2]],
+                }
+            ),
+            "Errors per station",
+        )
+        run.table(pd.DataFrame({"x": range(40)}), "A long table")
+        run.table({"window_s": 3600.0, "splits": ["random", "time-blocked"]}, "Settings")
+        fig, ax = plt.subplots()
+        ax.plot([0, 1])
+        run.figure(fig, "event_counts")
+        run.link(run.path / "figures", "all figures")
+        run.link(run.path / "absent.csv", "a file that was never written")
+        report = run.write_report()
+    text = report.read_text()
+    for href in ('href="config.json"', 'href="metrics.json"', 'href="model/"', 'href="figures/"'):
+        assert href in text
+    assert "absent.csv" not in text and "never written" not in text
+    assert "<script>" not in text and "&lt;script&gt;" in text and "&lt;b&gt;title" in text
+    assert "0.1235" in text and "0.123456789" not in text
+    assert "b: 1.235\nok: yes" in text and "{" not in text.split("<body>")[1].split("<img")[0]
+    assert "1, 2" in text and "random, time-blocked" in text
+    assert "<details>" in text and "40 rows" in text
+    assert "<figcaption>Event counts</figcaption>" in text
+
+
+def test_report_without_run_files_links_none(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path / "run", "bare")
+    text = run.write_report().read_text()
+    assert "config.json" not in text and "metrics.json" not in text and "Run files" not in text
+
+
+def test_one_epoch_loss_curve_has_markers() -> None:
+    from quakesense.core.report import loss_curve_figure
+
+    fig = loss_curve_figure([{"epoch": 0, "train_loss": 0.5, "val_loss": 0.6}], "loss")
+    lines = fig.axes[0].get_lines()
+    assert lines and all(line.get_marker() == "o" for line in lines)
+    plt.close(fig)

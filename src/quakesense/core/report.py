@@ -3,6 +3,12 @@
 A run folder holds `config.json` (every setting, seeds included), `metrics.json`, `figures/*.png`,
 optionally `model/` and `report.html`, a single self-contained page (figures embedded) that
 shows the figures first and the tables after, so people can look before they read.
+
+The page comes from a Jinja2 template with HTML escaping on, so every value a user supplied
+(station ids, file names) is escaped. It links the run's `config.json`, `metrics.json` and
+`model/` when they exist; numbers are rounded to 4 significant digits, mappings and lists are
+shown as `key: value` lines, never as Python reprs, and tables longer than `FOLD_ROWS` rows are
+folded (`<details>`).
 """
 
 from __future__ import annotations
@@ -10,8 +16,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
-import html
-from collections.abc import Iterator
+import logging
+import numbers
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +31,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from jinja2 import Environment
 from pydantic import BaseModel
 
 import quakesense
 from quakesense.core.config import META_KEY
 from quakesense.core.store import atomic_dir, atomic_path, write_json
+
+LOG = logging.getLogger(__name__)
+
+FOLD_ROWS = 15
+"""Tables with more rows than this are folded into a `<details>` element."""
+RUN_FILES = (("config.json", "settings"), ("metrics.json", "scores"), ("model", "trained model"))
+"""Files of a run folder that every report links when they exist: (name, what it holds)."""
 
 
 @dataclass
@@ -95,62 +111,173 @@ class RunFolder:
         """Add a paragraph (plain text, escaped)."""
         self._blocks.append(_Block("text", text))
 
-    def table(self, frame: pd.DataFrame, caption: str = "", float_format: str = "{:.4g}") -> None:
-        """Add a table."""
+    def table(
+        self, frame: pd.DataFrame | Mapping[str, Any], caption: str = "", digits: int = 4
+    ) -> None:
+        """Add a table; a mapping becomes a two-column `setting | value` table.
+
+        Numbers are rounded to `digits` significant digits and mapping or list cells are shown
+        as `key: value` lines; a one-row table wider than 6 columns is turned on its side, and a
+        table longer than `FOLD_ROWS` rows is folded under its caption.
+        """
+        if isinstance(frame, Mapping):
+            frame = pd.DataFrame({"setting": list(frame), "value": list(frame.values())})
         shown = frame.copy()
-        for column in shown.columns:
-            if pd.api.types.is_float_dtype(shown[column]):
-                shown[column] = shown[column].map(
-                    lambda v: "" if pd.isna(v) else float_format.format(v)
-                )
+        if isinstance(shown.columns, pd.MultiIndex):
+            shown.columns = [" ".join(map(str, c)).strip() for c in shown.columns]
+        shown.columns = [str(c) for c in shown.columns]
+        if len(shown) == 1 and len(shown.columns) > 6:
+            shown = pd.DataFrame({"setting": shown.columns, "value": shown.iloc[0].to_list()})
+        shown = pd.DataFrame(
+            {column: [cell_text(v, digits) for v in shown[column]] for column in shown.columns}
+        )
         self._blocks.append(_Block("table", shown, caption))
 
     def figure(self, fig: plt.Figure, name: str, caption: str = "") -> Path:
-        """Save a matplotlib figure as `figures/<name>.png`, add it to the report, close it."""
+        """Save a matplotlib figure as `figures/<name>.png`, add it to the report, close it.
+
+        Without a caption the figure is captioned with its name made readable.
+        """
         target = self.path / "figures" / f"{name}.png"
         with atomic_path(target) as tmp:
             fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
         plt.close(fig)
-        self._blocks.append(_Block("figure", target, caption))
+        self._blocks.append(_Block("figure", target, caption or humanise(name)))
         return target
 
+    def link(self, target: str | Path, text: str) -> None:
+        """Add a link to a file or folder of this run (relative, so the folder can move).
+
+        `target` is a path under the working folder `path`; one that does not exist when the
+        report is written is left out (and logged), so a report never names a missing file.
+        """
+        self._blocks.append(_Block("link", Path(target), text))
+
+    def final(self, path: str | Path) -> Path:
+        """Where `path`, under the working folder, will be once the run is in place."""
+        relative = Path(path).resolve().relative_to(self.path.resolve())
+        return Path(self.out or self.path) / relative
+
     def write_report(self) -> Path:
-        """Write `report.html` (figures embedded as PNG data) and return its path."""
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        parts = [
-            "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-            f"<title>{html.escape(self.title)}</title>",
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-            "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
-            "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-            "th{background:#f0f0f0}figure{margin:1em 0}img{max-width:100%}"
-            "figcaption{color:#555;font-size:0.9em}</style></head><body>",
-            f"<h1>{html.escape(self.title)}</h1>",
-            f"<p><small>quakesense {quakesense.__version__}, written {stamp}; "
-            "settings in config.json, scores in metrics.json.</small></p>",
+        """Write `report.html` (figures embedded as PNG data) and return its final path."""
+        files = [
+            (name + ("/" if (self.path / name).is_dir() else ""), what)
+            for name, what in RUN_FILES
+            if (self.path / name).exists()
         ]
-        for block in self._blocks:
-            parts.append(_render(block))
-        parts.append("</body></html>")
+        page = _TEMPLATE.render(
+            title=self.title,
+            version=quakesense.__version__,
+            stamp=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            files=files,
+            blocks=[self._render(block) for block in self._blocks],
+            fold_rows=FOLD_ROWS,
+        )
         with atomic_path(self.path / "report.html") as tmp:
-            tmp.write_text("\n".join(parts))
-        return self.out / "report.html"
+            tmp.write_text(page)
+        return Path(self.out or self.path) / "report.html"
+
+    def _render(self, block: _Block) -> dict[str, Any]:
+        """A block as template data (the template escapes every value)."""
+        if block.kind == "table":
+            frame: pd.DataFrame = block.content
+            return {
+                "kind": "table",
+                "caption": block.caption,
+                "columns": list(frame.columns),
+                "rows": frame.to_numpy().tolist(),
+            }
+        if block.kind == "figure":
+            data = base64.b64encode(Path(block.content).read_bytes()).decode("ascii")
+            src = f"data:image/png;base64,{data}"
+            return {"kind": "figure", "caption": block.caption, "src": src}
+        if block.kind == "link":
+            target = Path(block.content)
+            if not target.exists():
+                LOG.warning("report '%s': %s does not exist; not linked", self.title, target)
+                return {"kind": "omitted"}
+            href = Path(os.path.relpath(target, self.path)).as_posix()
+            href += "/" if target.is_dir() else ""
+            return {"kind": "link", "href": href, "text": block.caption}
+        return {"kind": block.kind, "text": block.content}
 
 
-def _render(block: _Block) -> str:
-    if block.kind == "heading":
-        return f"<h2>{html.escape(block.content)}</h2>"
-    if block.kind == "text":
-        return f"<p>{html.escape(block.content)}</p>"
-    if block.kind == "table":
-        caption = f"<p><b>{html.escape(block.caption)}</b></p>" if block.caption else ""
-        return caption + block.content.to_html(index=False, border=0, escape=True)
-    data = base64.b64encode(Path(block.content).read_bytes()).decode("ascii")
-    caption = html.escape(block.caption or Path(block.content).stem)
-    return (
-        f"<figure><img src='data:image/png;base64,{data}' alt='{caption}'>"
-        f"<figcaption>{caption}</figcaption></figure>"
-    )
+def humanise(name: str) -> str:
+    """A readable caption from a file name: `event_counts` -> `Event counts`."""
+    words = " ".join(str(name).replace("_", " ").replace("-", " ").split())
+    return words[:1].upper() + words[1:]
+
+
+def cell_text(value: Any, digits: int = 4) -> str:
+    """A table cell as text: numbers to `digits` significant digits, mappings as `key: value`
+    lines, sequences comma-separated, missing values empty."""
+    if isinstance(value, Mapping):
+        return "\n".join(f"{key}: {cell_text(item, digits)}" for key, item in value.items())
+    if isinstance(value, list | tuple | np.ndarray):
+        return ", ".join(cell_text(item, digits) for item in value)
+    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return f"{float(value):.{digits}g}"
+    return str(value)
+
+
+_TEMPLATE = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
+    """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{{ title }}</title>
+<style>
+body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:0.3em 0 1.5em;font-size:0.9em}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;vertical-align:top}
+td{white-space:pre-line}
+th{background:#f0f0f0}figure{margin:1em 0 2em}img{max-width:100%}
+figcaption{color:#444}.caption{font-weight:bold;margin:1em 0 0.2em}summary{cursor:pointer}
+.files a{margin-right:0.3em}
+</style></head><body>
+{% macro table(b) %}
+<table><thead><tr>{% for c in b.columns %}<th>{{ c }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in b.rows %}
+<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}
+</tbody></table>
+{% endmacro %}
+<h1>{{ title }}</h1>
+<p><small>quakesense {{ version }}, written {{ stamp }}.</small></p>
+{% if files %}
+<p class="files">Run files:
+{% for name, what in files %}
+<a href="{{ name }}">{{ name }}</a> ({{ what }}){{ ";" if not loop.last else "" }}
+{% endfor %}
+</p>
+{% endif %}
+{% for b in blocks %}
+{% if b.kind == "heading" %}
+<h2>{{ b.text }}</h2>
+{% elif b.kind == "text" %}
+<p>{{ b.text }}</p>
+{% elif b.kind == "link" %}
+<p><a href="{{ b.href }}">{{ b.text }}</a></p>
+{% elif b.kind == "figure" %}
+<figure><img src="{{ b.src }}" alt="{{ b.caption }}">
+<figcaption>{{ b.caption }}</figcaption></figure>
+{% elif b.kind == "table" and b.rows|length > fold_rows %}
+<details><summary class="caption">{{ b.caption or "Table" }}
+({{ b.rows|length }} rows, click to show)</summary>
+{{ table(b) }}
+</details>
+{% elif b.kind == "table" %}
+{% if b.caption %}<p class="caption">{{ b.caption }}</p>{% endif %}
+{{ table(b) }}
+{% endif %}
+{% endfor %}
+</body></html>
+"""
+)
 
 
 def confusion_matrix_figure(
@@ -197,12 +324,13 @@ def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], title: s
 
 
 def loss_curve_figure(history: list[dict[str, float]], title: str) -> plt.Figure:
-    """Training and validation loss per epoch."""
+    """Training and validation loss per epoch (with markers when there are few epochs)."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     epochs = [h["epoch"] for h in history]
+    marker = "o" if len(epochs) <= 30 else None  # a single epoch is a point, not a line
     for key in ("train_loss", "val_loss"):
         values = [h.get(key, np.nan) for h in history]
-        ax.plot(epochs, values, label=key)
+        ax.plot(epochs, values, marker=marker, label=key.replace("_", " "))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_yscale("log")
