@@ -52,3 +52,32 @@ def test_duplicate_names_rejected(tmp_path: Path) -> None:
     path.write_text("station,latitude_deg,longitude_deg\nA,35,139\nA,35.1,139\n")
     with pytest.raises(InputError, match="appears twice"):
         read_stations(path)
+
+
+def test_names_match_on_station_code_with_network_optional() -> None:
+    from quakesense.io.stations import match_station_names
+
+    mapping = match_station_names(["NN09", "NM03", "ZZ1"], ["NN.NN09", "NM.NM03", "XX.OTHER"])
+    assert mapping == {"NN09": "NN.NN09", "NM03": "NM.NM03"}
+    assert match_station_names(["XX.A"], ["A"]) == {"XX.A": "A"}
+    # The same code in two networks needs the full name: no guess.
+    assert match_station_names(["A"], ["XX.A", "YY.A"]) == {}
+    assert match_station_names(["XX.A"], ["XX.A", "YY.A"]) == {"XX.A": "XX.A"}
+
+
+def test_a_station_far_from_the_network_is_refused() -> None:
+    import pandas as pd
+
+    from quakesense.io.stations import check_network_extent
+
+    stations = pd.DataFrame(
+        {
+            "station": ["A", "B", "C", "D"],
+            "latitude_deg": [43.70, 43.72, 43.75, 43.73],
+            "longitude_deg": [-121.30, -121.33, -121.28, -121.31],
+        }
+    )
+    check_network_extent(stations)
+    far = stations.assign(latitude_deg=[43.70, 43.72, 43.75, 18.5])  # about 2,800 km south
+    with pytest.raises(InputError, match=r"station D is 2,8\d\d km from the network"):
+        check_network_extent(far, source="st.csv")

@@ -76,6 +76,17 @@ def test_gaps_are_refused_unless_filled(tmp_path: Path) -> None:
     assert len(event.stream) == 1 and event.stream[0].stats.npts == 300
 
 
+def test_nan_samples_are_refused_naming_the_channel_unless_filled(tmp_path: Path) -> None:
+    data = np.ones(200)
+    data[50:53] = np.nan
+    folder = _write(tmp_path / "ev", [_trace("A", "HHZ", data), _trace("B", "HHZ", np.ones(200))])
+    with pytest.raises(InputError, match=r"XX\.A\.\.Z holds 3 NaN/inf samples.*--fill-gaps"):
+        read_event_waveforms(folder, units="velocity")
+    event = read_event_waveforms(folder, units="velocity", fill_gaps=True)
+    assert all(np.isfinite(tr.data).all() for tr in event.stream)
+    assert any("zeroed 3 NaN/inf samples of XX.A..Z" in note for note in event.notes)
+
+
 def test_mixed_rates_within_a_channel_are_refused(tmp_path: Path) -> None:
     first = _trace("A", "HHZ", np.ones(100), rate=100.0)
     second = _trace("A", "HHZ", np.ones(100), rate=50.0, start=START + 1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -102,62 +103,169 @@ def _waveform_folder(data: SimulatedSet, root: Path) -> Path:
     return root
 
 
-def test_predict_writes_csv_and_quakeml(tiny_dataset: Path, trained: Path, tmp_path: Path) -> None:
+def _station_file(data: SimulatedSet, path: Path, **changes: object) -> Path:
+    data.stations.assign(elevation_m=0.0, **changes)[
+        ["station", "latitude_deg", "longitude_deg", "elevation_m"]
+    ].to_csv(path, index=False)
+    return path
+
+
+def test_predict_writes_a_run_folder_with_csv_and_quakeml(
+    tiny_dataset: Path, trained: Path, tmp_path: Path
+) -> None:
     data = SimulatedSet.open(tiny_dataset)
     waveforms = _waveform_folder(data, tmp_path / "waveforms")
-    stations = tmp_path / "stations.csv"
-    data.stations.assign(elevation_m=0.0)[
-        ["station", "latitude_deg", "longitude_deg", "elevation_m"]
-    ].to_csv(stations, index=False)
-    out = tmp_path / "located.csv"
+    stations = _station_file(data, tmp_path / "stations.csv")
+    out = tmp_path / "located"
+    common = ["locate", "predict", "--waveforms", str(waveforms), "--units", "velocity"]
     args = [
-        "locate",
-        "predict",
-        "--waveforms",
-        str(waveforms),
+        *common,
         "--stations",
         str(stations),
         "--method",
         "cnn2d",
         "--model",
-        str(trained),
-        "--out",
-        str(out),
-        "--units",
-        "velocity",
+        str(trained.parent),  # the run folder `locate train --out` wrote
         "--answer-after",
         "1.0",
     ]
-    assert main(args) == 0
-    table = pd.read_csv(out)
+    assert main([*args, "--out", str(out)]) == 0
+    assert {"locations.csv", "locations.xml", "config.json", "report.html"} <= {
+        p.name for p in out.iterdir()
+    }
+    table = pd.read_csv(out / "locations.csv")
     assert len(table) == 3
     lonely = table[table["event_id"] == "only_one_station"].iloc[0]
     assert "only 1 of the model's" in lonely["status"]  # reported, the others still located
-    for column in (
-        "event_id",
-        "origin_time",
-        "latitude_deg",
-        "longitude_deg",
-        "depth_km",
-        "magnitude",
-    ):
+    for column in ("origin_time", "depth_km", "horizontal_uncertainty_km", "depth_uncertainty_km"):
         assert column in table
     cut = table.iloc[1]
     assert cut["event_id"] != "only_one_station"
     assert cut["missing_stations"] == str(data.stations["station"].iloc[0])  # cutout, no crash
+    assert "UNKNO" in cut["notes"]  # a station not in the station list (miniSEED: 5 letters)
     located = table[table["status"] == "ok"]
-    assert len(read_events(str(out.with_suffix(".xml")))) == len(located)
+    catalog = read_events(str(out / "locations.xml"))
+    assert len(catalog) == len(located)
+    event = catalog[0]
+    origin = event.preferred_origin()
+    assert origin is not None and origin.evaluation_mode == "automatic"
+    assert str(origin.method_id).endswith("/cnn2d")
+    assert event.preferred_magnitude().magnitude_type == "M"  # uncalibrated: not Mw
+    assert origin.origin_uncertainty.confidence_level == 68.0
+    settings = json.loads((out / "config.json").read_text())
+    assert settings["method"] == "cnn2d" and "datum" in settings["quakesense"]
 
-    # Bad input: clear messages and exit status 2, nothing written.
-    assert main([*args[:-4], "--units", "auto", "--out", str(tmp_path / "a.csv")]) == 2
-    assert main([a if a != "cnn2d" else "cnn3d" for a in args[:-2]]) == 2
-    assert main([*args[:6], "--method", "gridsearch", "--out", str(tmp_path / "g.csv")]) == 2
-    moved = tmp_path / "moved.csv"
-    pd.read_csv(stations).assign(latitude_deg=lambda f: f["latitude_deg"] + 0.2).to_csv(
-        moved, index=False
+    # A re-run needs --force; the config it wrote reads back.
+    assert main([*args, "--out", str(out)]) == 2
+    again = tmp_path / "again"
+    assert (
+        main(
+            [
+                *common,
+                "--stations",
+                str(stations),
+                "--model",
+                str(trained),
+                "--config",
+                str(out / "config.json"),
+                "--out",
+                str(again),
+            ]
+        )
+        == 0
     )
-    assert main([a if a != str(stations) else str(moved) for a in args]) == 2
-    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "g.csv").exists()
+
+    # StationXML names NET.STA match the model's STA.
+    from obspy.core.inventory import Inventory, Network, Station
+
+    inventory = Inventory(
+        networks=[
+            Network(
+                "XX",
+                stations=[
+                    Station(str(r.station), r.latitude_deg, r.longitude_deg, 0.0)
+                    for r in data.stations.itertuples()
+                ],
+            )
+        ],
+        source="test",
+    )
+    xml = tmp_path / "stations.xml"
+    inventory.write(str(xml), format="STATIONXML")
+    assert main([*args[:6], "--stations", str(xml), *args[8:], "--out", str(tmp_path / "x")]) == 0
+
+
+def test_predict_bad_input_one_line_and_nothing_written(
+    tiny_dataset: Path, trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    data = SimulatedSet.open(tiny_dataset)
+    waveforms = _waveform_folder(data, tmp_path / "waveforms")
+    stations = _station_file(data, tmp_path / "stations.csv")
+    base = ["locate", "predict", "--waveforms", str(waveforms), "--model", str(trained)]
+    one = tmp_path / "one.csv"
+    pd.read_csv(stations).iloc[:1].to_csv(one, index=False)
+    cases = {
+        "units": ([*base, "--stations", str(stations)], "units"),
+        "method": (
+            [*base, "--stations", str(stations), "--units", "velocity", "--method", "cnn3d"],
+            "not a cnn3d",
+        ),
+        "velocity": (
+            [*base, "--stations", str(stations), "--units", "velocity", "--method", "gridsearch"],
+            "velocity model",
+        ),
+        "moved": (
+            [
+                *base,
+                "--units",
+                "velocity",
+                "--stations",
+                str(
+                    _station_file(
+                        data,
+                        tmp_path / "moved.csv",
+                        latitude_deg=data.stations["latitude_deg"] + 0.2,
+                    )
+                ),
+            ],
+            "km from where the model was trained",
+        ),
+        "single station": (
+            [*base, "--units", "velocity", "--stations", str(one)],
+            "holds 1 station",
+        ),
+        "far station": (
+            [
+                *base,
+                "--units",
+                "velocity",
+                "--stations",
+                str(
+                    _station_file(
+                        data,
+                        tmp_path / "far.csv",
+                        latitude_deg=data.stations["latitude_deg"].where(
+                            data.stations.index != 0, data.stations["latitude_deg"] - 25.0
+                        ),
+                    )
+                ),
+            ],
+            "from the network's median position",
+        ),
+    }
+    (tmp_path / "file.csv").write_text("not a folder")
+    cases["out is a file"] = (
+        [*base, "--stations", str(stations), "--units", "velocity"],
+        "not a folder",
+    )
+    for name, (args, message) in cases.items():
+        out = tmp_path / ("file.csv" if name == "out is a file" else f"out_{name}")
+        capsys.readouterr()
+        assert main([*args, "--out", str(out)]) == 2, name
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, (name, err)
+        if name != "out is a file":
+            assert not out.exists(), name
 
 
 def test_evaluate_on_test_split_against_grid_search(

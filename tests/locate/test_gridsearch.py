@@ -1,4 +1,4 @@
-"""Grid-search baseline: recovers a known hypocentre from exact picks; picker on a clean onset."""
+"""Classical chain: EDT grid search, its uncertainty, station delays, picker, pick-locate-repick."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from quakesense.core.errors import InputError
 from quakesense.core.geo import LocalProjection
 from quakesense.locate.gridsearch import (
     GridSearchLocator,
-    PickerConfig,
     build_tables,
-    pick_station,
+    estimate_corrections,
+    locate_event,
+    station_xyz_km,
 )
+from quakesense.locate.picking import PickerConfig, pick_event
 from quakesense.locate.velocity import LayeredModel
 
 
@@ -27,63 +29,146 @@ def setting() -> tuple:
             "station": [f"S{k}" for k in range(6)],
             "latitude_deg": lat,
             "longitude_deg": lon,
-            "elevation_m": 0.0,
+            "elevation_m": np.linspace(0.0, 1000.0, 6),
         }
     )
     model = LayeredModel([0.0, 2.0], [4.0, 5.5], [2.3, 3.2])
     tables = build_tables(
-        stations, model, projection, spacing_km=0.5, margin_km=1.0, depth_max_km=6.0
+        stations, model, projection, spacing_km=0.5, margin_km=1.0, depth_max_km=6.0, refined=False
     )
-    return stations, tables
+    return stations, tables, station_xyz_km(stations, projection)
 
 
-def _picks(tables, names, x, y, z, origin_s) -> pd.DataFrame:
+def _picks(tables, names, x, y, z, origin_s, delays=None) -> pd.DataFrame:
     rows = []
     for phase in ("P", "S"):
         times = tables.at(phase, np.array([x]), np.array([y]), np.array([z]))[0]
-        rows += [
-            {"station": n, "phase": phase, "time_s": origin_s + t}
-            for n, t in zip(names, times, strict=True)
-        ]
+        for n, t in zip(names, times, strict=True):
+            delay = (delays or {}).get((n, phase), 0.0)
+            rows.append({"station": n, "phase": phase, "time_s": origin_s + t + delay})
     return pd.DataFrame(rows)
 
 
 @pytest.mark.parametrize("misfit", ["l1", "edt"])
 def test_recovers_hypocentre_from_exact_picks(setting: tuple, misfit: str) -> None:
-    stations, tables = setting
+    stations, tables, xyz = setting
     names = list(stations["station"])
     picks = _picks(tables, names, 0.7, -1.1, 3.3, origin_s=10.0)
-    found = GridSearchLocator(tables, names, misfit=misfit).locate(picks)
-    assert np.hypot(found.x_km - 0.7, found.y_km + 1.1) < 0.3
-    assert found.z_km == pytest.approx(3.3, abs=0.4)
-    assert found.origin_time_s == pytest.approx(10.0, abs=0.1)
+    found = GridSearchLocator(tables, names, misfit=misfit, station_xyz_km=xyz).locate(picks)
+    assert np.hypot(found.x_km - 0.7, found.y_km + 1.1) < 0.2
+    assert found.z_km == pytest.approx(3.3, abs=0.3)
+    assert found.origin_time_s == pytest.approx(10.0, abs=0.05)
+    assert found.azimuthal_gap_deg < 90.0  # inside a ring of six stations
+    assert found.residuals["residual_s"].abs().max() < 0.05
 
 
 def test_edt_resists_one_bad_pick(setting: tuple) -> None:
-    stations, tables = setting
+    stations, tables, _ = setting
     names = list(stations["station"])
     picks = _picks(tables, names, -1.5, 0.5, 2.0, origin_s=5.0)
     picks.loc[0, "time_s"] += 1.5  # one gross picking error
     found = GridSearchLocator(tables, names, misfit="edt").locate(picks)
-    assert np.hypot(found.x_km + 1.5, found.y_km - 0.5) < 0.6
+    assert np.hypot(found.x_km + 1.5, found.y_km - 0.5) < 0.5
+    assert found.residuals["residual_s"].iloc[0] > 1.0  # the bad pick stands out
 
 
 def test_too_few_picks_is_a_clear_error(setting: tuple) -> None:
-    stations, tables = setting
+    stations, tables, _ = setting
     picks = pd.DataFrame({"station": ["S0", "S1"], "phase": ["P", "P"], "time_s": [1.0, 1.2]})
     with pytest.raises(InputError, match="only 2 usable picks"):
         GridSearchLocator(tables, list(stations["station"])).locate(picks)
 
 
-def test_ar_pick_finds_a_clean_onset() -> None:
-    rate = 100.0
+def test_uncertainty_grows_with_pick_error_and_covers_the_truth(setting: tuple) -> None:
+    """Picks with 0.05 s errors: the 68 % ellipse covers most true epicentres, sharp picks less."""
+    stations, tables, _ = setting
+    names = list(stations["station"])
+    rng = np.random.default_rng(3)
+    covered, sharp, broad = 0, [], []
+    n_events = 8
+    for _ in range(n_events):
+        x, y, z = rng.uniform(-2, 2), rng.uniform(-2, 2), rng.uniform(1, 5)
+        exact = _picks(tables, names, x, y, z, origin_s=3.0)
+        noisy = exact.assign(
+            time_s=exact["time_s"] + rng.normal(0, 0.05, len(exact)), uncertainty_s=0.05
+        )
+        found = GridSearchLocator(tables, names, model_error_s=0.0).locate(noisy)
+        broad.append(found.semi_major_km)
+        covered += np.hypot(found.x_km - x, found.y_km - y) <= found.semi_major_km
+        tight = GridSearchLocator(tables, names, model_error_s=0.0).locate(
+            exact.assign(uncertainty_s=0.005)
+        )
+        sharp.append(tight.semi_major_km)
+    assert np.median(sharp) < np.median(broad)
+    assert covered >= n_events // 2
+
+
+def test_station_delays_are_recovered_from_calibration_events(setting: tuple) -> None:
+    stations, tables, _ = setting
+    names = list(stations["station"])
+    delays = {("S0", "P"): 0.12, ("S3", "P"): -0.08, ("S2", "S"): 0.15}
+    locator = GridSearchLocator(tables, names)
     rng = np.random.default_rng(0)
-    n = 2000
-    traces = rng.normal(0, 1e-3, (3, n))
-    t = np.arange(600) / rate
-    traces[0, 1000:1600] += np.sin(2 * np.pi * 3 * t) * np.exp(-t)
-    traces[1:, 1300:1900] += np.sin(2 * np.pi * 2 * t) * np.exp(-t) * 2
-    p, s = pick_station(*traces, rate, PickerConfig(freqmin_hz=1.0, freqmax_hz=8.0))
-    assert p == pytest.approx(10.0, abs=0.5)
-    assert np.isnan(s) or s > p
-    assert np.isnan(pick_station(np.zeros(n), traces[1], traces[2], rate, PickerConfig())[0])
+    residuals = []
+    for _ in range(8):
+        x, y, z = rng.uniform(-2, 2), rng.uniform(-2, 2), rng.uniform(1, 5)
+        picks = _picks(tables, names, x, y, z, origin_s=2.0, delays=delays)
+        residuals.append(locator.residuals_at(picks, (x, y, z), 2.0))
+    found = estimate_corrections(residuals, damping=0.0).set_index(["station", "phase"])
+    mean_delay = np.mean(list(delays.values())) * len(delays) / (2 * len(names))
+    for key, delay in delays.items():
+        assert found.loc[key, "delay_s"] == pytest.approx(delay - mean_delay, abs=0.03)
+    # With the delays, a delayed event is located as well as an undelayed one.
+    picks = _picks(tables, names, 1.0, 1.0, 3.0, origin_s=0.0, delays=delays)
+    corrected = GridSearchLocator(tables, names, corrections=found.reset_index()).locate(picks)
+    assert np.hypot(corrected.x_km - 1.0, corrected.y_km - 1.0) < 0.3
+
+
+def _record(tables, names, hypocentre, rate_hz=100.0, seconds=20.0, origin_s=8.0, seed=0):
+    """Three-component records: a 6 Hz P burst on Z, a stronger S burst on N and E, noise."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate_hz)
+    values = rng.normal(0.0, 0.02, (len(names), 3, n))
+    point = [np.array([v]) for v in hypocentre]
+    tail = np.arange(int(0.6 * rate_hz)) / rate_hz
+    wavelet = np.sin(2 * np.pi * 6.0 * tail) * np.exp(-tail / 0.15)
+    for phase, components, amplitude in (("P", [0], 1.0), ("S", [1, 2], 2.0)):
+        times = origin_s + tables.at(phase, *point)[0]
+        for s, t in enumerate(times):
+            i = round(t * rate_hz)
+            for c in components:
+                values[s, c, i : i + len(tail)] += amplitude * wavelet
+    return values
+
+
+def test_picker_finds_p_then_s_around_predictions(setting: tuple) -> None:
+    stations, tables, _ = setting
+    names = list(stations["station"])
+    values = _record(tables, names, (0.5, -0.5, 3.0))
+    truth = _picks(tables, names, 0.5, -0.5, 3.0, origin_s=8.0)
+    picks = pick_event(values, 0.01, names, PickerConfig(), max_moveout_s=1.0)
+    assert set(picks["phase"]) == {"P"} and len(picks) == len(names)
+    merged = picks.merge(truth, on=["station", "phase"], suffixes=("", "_true"))
+    assert (merged["time_s"] - merged["time_s_true"]).abs().max() < 0.05
+    again = pick_event(
+        values, 0.01, names, PickerConfig(), max_moveout_s=1.0, predicted=truth, tolerance_s=0.3
+    )
+    merged = again.merge(truth, on=["station", "phase"], suffixes=("", "_true"))
+    assert (merged["phase"] == "S").sum() >= len(names) - 1
+    assert (merged["time_s"] - merged["time_s_true"]).abs().max() < 0.06
+    assert (again["uncertainty_s"] > 0).all()
+    assert pick_event(np.zeros_like(values), 0.01, names, max_moveout_s=1.0).empty
+
+
+def test_pick_locate_repick_on_records(setting: tuple) -> None:
+    stations, tables, xyz = setting
+    names = list(stations["station"])
+    values = _record(tables, names, (-1.0, 1.5, 2.5), seed=1)
+    values[2] = 0.0  # a station that did not record
+    locator = GridSearchLocator(tables, names, station_xyz_km=xyz)
+    found, picks = locate_event(values, 0.01, locator, PickerConfig())
+    assert np.hypot(found.x_km + 1.0, found.y_km - 1.5) < 0.3
+    assert found.z_km == pytest.approx(2.5, abs=0.5)
+    assert found.origin_time_s == pytest.approx(8.0, abs=0.1)
+    assert "S2" not in set(picks["station"]) and found.n_s_picks >= 3
+    assert 0 < found.semi_minor_km <= found.semi_major_km < 1.0

@@ -36,7 +36,7 @@ def test_values_follow_model_order_missing_are_zero_extra_ignored() -> None:
     event = _event({"B": 2.0, "A": 1.0, "X": 5.0})
     values = to_station_values(event, ["A", "C", "B"], 0.1, min_stations=2)
     assert values.values.shape[:2] == (3, 3)
-    assert values.values.shape[2] == pytest.approx(260, abs=1)  # 30 s less 2 s at each edge
+    assert values.values.shape[2] == pytest.approx(280, abs=1)  # 30 s less the 2 s filter start
     assert values.present.tolist() == [True, False, True]
     assert values.missing_stations == ["C"]
     assert values.ignored_stations == ["X"]
@@ -44,9 +44,43 @@ def test_values_follow_model_order_missing_are_zero_extra_ignored() -> None:
     middle = slice(30, 230)
     amp_a = np.abs(values.values[0, 0, middle]).max()
     amp_b = np.abs(values.values[2, 0, middle]).max()
-    assert amp_a == pytest.approx(1.0, rel=0.1)  # 1 Hz passes the 0.5-4 Hz band
+    assert amp_a == pytest.approx(1.0, rel=0.1)  # 1 Hz passes the 4 Hz anti-alias low-pass
     assert amp_b / amp_a == pytest.approx(2.0, rel=0.02)
     assert values.sampling_interval_s == 0.1
+
+
+def test_network_prefixed_names_match_station_codes() -> None:
+    event = _event({"A": 1.0, "B": 2.0})
+    for trace in event.stream:
+        trace.stats.network = "XX"
+    values = to_station_values(event, ["XX.A", "B"], 0.1, min_stations=2)
+    assert values.present.tolist() == [True, True]
+    assert np.abs(values.values[1, 0, 30:]).max() > np.abs(values.values[0, 0, 30:]).max()
+
+
+def test_filters_are_causal() -> None:
+    """A step at 20 s leaves every sample before it untouched by the filters."""
+    rate = 100.0
+    t = np.arange(int(30 * rate)) / rate
+    data = np.where(t >= 20.0, 1.0, 0.0)
+    traces = [
+        Trace(
+            data=data.copy(),
+            header={"station": "A", "channel": c, "sampling_rate": rate, "starttime": START},
+        )
+        for c in "ZNE"
+    ]
+    values = to_station_values(
+        EventWaveforms("ev", Stream(traces), "velocity"),
+        ["A"],
+        0.01,
+        freqmin_hz=1.0,
+        freqmax_hz=10.0,
+        min_stations=1,
+    )
+    before = values.times_s < 20.0 - 2.0 - 0.2  # record starts 2 s in; interpolation kernel
+    assert np.abs(values.values[0, 0, before]).max() < 1e-6
+    assert np.abs(values.values[0, 0, ~before]).max() > 0.1
 
 
 def test_too_few_model_stations_is_an_error_naming_them() -> None:
@@ -83,7 +117,7 @@ def test_newberry_event_to_values(shared_data: Path) -> None:
     stations = ["NM03", "NM08", "NN09", "NN17", "NN18", "NN19", "NN24", "NN32"]
     values = to_station_values(event, stations, 0.1)
     assert values.values.shape[:2] == (8, 3)
-    assert values.values.shape[2] == pytest.approx(860, abs=2)  # 90 s less 2 s edges, 10 Hz
+    assert values.values.shape[2] == pytest.approx(880, abs=2)  # 90 s less the 2 s start, 10 Hz
     assert values.missing_stations == ["NM03"]  # did not record this event: cut out
     assert np.isfinite(values.values).all()
     assert np.abs(values.values[1:, 0]).max() > 0

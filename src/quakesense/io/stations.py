@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from quakesense.core.errors import InputError
+from quakesense.core.geo import haversine_km
 from quakesense.core.store import read_table
 from quakesense.core.tables import STATIONS
 
@@ -128,3 +129,62 @@ def _reject_duplicates(stations: pd.DataFrame, path: Path) -> pd.DataFrame:
             row=row,
         )
     return stations
+
+
+def station_code(name: str) -> str:
+    """The station code of `NET.STA` or `STA` (StationXML names carry the network)."""
+    return str(name).rsplit(".", 1)[-1]
+
+
+def match_station_names(wanted: list[str], available: list[str]) -> dict[str, str]:
+    """Map each name of `wanted` onto a name of `available`: exactly, else by station code.
+
+    `NET.STA` and `STA` match when the code is unique on both sides, so a model trained on a
+    CSV's `STA` accepts a StationXML's `NET.STA` and the reverse; two networks sharing a code
+    need the full names. Names without a match are left out of the mapping.
+    """
+    exact = set(available)
+    by_code: dict[str, list[str]] = {}
+    for name in available:
+        by_code.setdefault(station_code(name), []).append(name)
+    wanted_codes = pd.Series([station_code(w) for w in wanted]).value_counts()
+    mapping = {}
+    for name in wanted:
+        if name in exact:
+            mapping[name] = name
+            continue
+        code = station_code(name)
+        candidates = by_code.get(code, [])
+        if len(candidates) == 1 and wanted_codes[code] == 1:
+            mapping[name] = candidates[0]
+    return mapping
+
+
+def check_network_extent(
+    stations: pd.DataFrame, *, source: str | Path | None = None, max_factor: float = 10.0
+) -> None:
+    """Refuse a station far outside the rest of the network (a coordinate typo, another net).
+
+    A station is refused when its distance from the network's median position exceeds both
+    50 km and `max_factor` times the median such distance of the stations.
+
+    Raises:
+        InputError: naming the first such station and its distance.
+    """
+    if len(stations) < 3:
+        return
+    lat = stations["latitude_deg"].to_numpy(float)
+    lon = stations["longitude_deg"].to_numpy(float)
+    distance_km = haversine_km(np.median(lat), np.median(lon), lat, lon)
+    limit_km = max(50.0, max_factor * float(np.median(distance_km)))
+    far = np.flatnonzero(distance_km > limit_km)
+    if far.size:
+        row = int(far[np.argmax(distance_km[far])])
+        raise InputError(
+            f"station {stations['station'].iloc[row]} is {distance_km[row]:,.0f} km from the "
+            f"network's median position (limit {limit_km:,.0f} km); fix its coordinates or "
+            "remove it from the station list",
+            source=source,
+            field="station",
+            row=row,
+        )

@@ -116,6 +116,27 @@ def _to_velocity(stream: Any, units: PhysicalUnits) -> None:
             trace.differentiate()
 
 
+def _check_finite(stream: Any, folder: Path, *, fill_gaps: bool) -> list[str]:
+    """Refuse NaN/inf samples (naming file and channel), or zero them with `fill_gaps`."""
+    notes = []
+    for trace in stream:
+        bad = ~np.isfinite(np.asarray(trace.data, dtype=np.float64))
+        if not bad.any():
+            continue
+        source = trace.stats.get("_source", folder)
+        if not fill_gaps:
+            raise InputError(
+                f"channel {trace.id} holds {int(bad.sum())} NaN/inf samples (first at "
+                f"{trace.stats.starttime + int(np.argmax(bad)) * trace.stats.delta}); "
+                "pass fill_gaps (--fill-gaps) to zero them",
+                source=source,
+                field=trace.id,
+            )
+        trace.data = np.where(bad, 0.0, np.asarray(trace.data, dtype=np.float64))
+        notes.append(f"zeroed {int(bad.sum())} NaN/inf samples of {trace.id}")
+    return notes
+
+
 def _merge_checked(stream: Any, folder: Path, *, fill_gaps: bool) -> Any:
     """Merge segments per channel; gaps and mixed rates within a channel are errors."""
     for trace_id in sorted({tr.id for tr in stream}):
@@ -188,11 +209,11 @@ def read_event_waveforms(
         folder: Folder named by the event id, holding the waveform files.
         units: Unit of the files; `auto` takes it from the SAC `idep` header and refuses to
             guess where the files do not say.
-        fill_gaps: Zero-fill gaps instead of refusing them.
+        fill_gaps: Zero-fill gaps and NaN samples instead of refusing them.
 
     Raises:
-        InputError: no or unreadable files, gaps, mixed rates within a channel, unknown units,
-            or files that disagree about their unit.
+        InputError: no or unreadable files, gaps, NaN/inf samples, mixed rates within a
+            channel, unknown units, or files that disagree about their unit.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -222,6 +243,7 @@ def read_event_waveforms(
                 source=folder,
                 field="units",
             )
+    notes += _check_finite(stream, folder, fill_gaps=fill_gaps)
     stream = _merge_checked(stream, folder, fill_gaps=fill_gaps)
     _to_velocity(stream, source_units)
     if source_units != "velocity":

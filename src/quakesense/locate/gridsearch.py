@@ -1,141 +1,68 @@
-"""Classical baseline: automatic P/S picks (ObsPy) + pykonal travel times + grid search.
+"""Classical baseline in the manner of NonLinLoc: picks + pykonal tables + EDT probability cloud.
 
-Like NonLinLoc's grid search: the misfit of every node of the travel-time grid is evaluated at
-once (vectorised), then a finer grid around the best node is searched by trilinear
-interpolation of the tables. Two misfits:
-- `l1`: sum of |observed - predicted - t0| with the origin time t0 set to the median residual
-  (the L1-optimal origin for that node);
-- `edt`: equal differential time, sum over pick pairs of |(t_i - t_j) - (T_i - T_j)|, which does
-  not depend on the origin time at all and is robust to an outlier pick.
-Travel times come from the SYNTH engineer's `traveltime.travel_time_tables` on the same velocity
-model the networks were trained with, so both methods stand on the same Earth model.
+- Misfit: equal differential time (EDT, Font et al. 2004, NonLinLoc's `EDT` method): for every
+  pair of picks a, b the observed difference t_a - t_b is compared with the predicted T_a - T_b,
+  `pdf(x) ~ [sum_ab exp(-((t_a - t_b) - (T_a - T_b))^2 / (s_a^2 + s_b^2)) / sqrt(s_a^2 + s_b^2)]^N`.
+  The origin time drops out, and a wrong pick only removes its own pairs from the sum instead of
+  pulling the solution, so a mis-picked S or a noise onset does not move the event. `l1` (sum of
+  |residual - median| / s, origin at the weighted median) is kept as the simpler alternative.
+- Search: every node of the travel-time tables, then twice a finer grid (trilinear
+  interpolation of the tables) over the box where the pdf is above 1 % of its peak, an oct-tree
+  in spirit: the cloud, not a fixed neighbourhood, decides where to look closer.
+- Uncertainty: the pdf-weighted covariance on the finest grid: the horizontal 68 % ellipse
+  (semi-axes, azimuth of the major one), the depth standard deviation, the origin-time spread.
+- Station corrections: per station and phase, the damped mean residual over calibration events
+  (known hypocentres) or over the batch's own locations (NonLinLoc's LOCDELAY), subtracted from
+  the observed times.
+Datum: z and depth are km below sea level (positive down); stations sit at z = -elevation, and
+a layered model's depth 0 is sea level, its top layer extending up to the highest station.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from quakesense.core.errors import InputError
-from quakesense.core.geo import LocalProjection
-from quakesense.locate.detect import TriggerConfig, detect
-from quakesense.locate.traveltime import TravelTimeTables
+from quakesense.core.geo import Axis, LocalProjection
+from quakesense.locate.picking import PickerConfig, pick_event
+from quakesense.locate.traveltime import TravelTimeTables, travel_time_tables
 from quakesense.locate.velocity import GridModel, LayeredModel
 
+__all__ = [
+    "GridSearchLocator",
+    "GridSearchResult",
+    "PickerConfig",
+    "build_tables",
+    "estimate_corrections",
+    "locate_event",
+    "pick_event",
+    "station_xyz_km",
+    "tables_from_dataset",
+]
+
 Misfit = Literal["l1", "edt"]
-
-
-class PickerConfig(BaseModel):
-    """Settings of ObsPy's AR-AIC picker (`obspy.signal.trigger.ar_pick`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    freqmin_hz: float = Field(1.0, gt=0)
-    freqmax_hz: float = Field(4.0, gt=0)
-    sta_p_s: float = Field(0.2, gt=0)
-    lta_p_s: float = Field(1.0, gt=0)
-    sta_s_s: float = Field(0.4, gt=0)
-    lta_s_s: float = Field(2.0, gt=0)
-    ar_order_p: int = Field(2, ge=1)
-    ar_order_s: int = Field(8, ge=1)
-    variance_window_p_s: float = Field(0.3, gt=0)
-    variance_window_s_s: float = Field(0.6, gt=0)
-    use_s: bool = True
-
-
-def pick_station(
-    z: np.ndarray, n: np.ndarray, e: np.ndarray, sampling_rate_hz: float, config: PickerConfig
-) -> tuple[float, float]:
-    """P and S pick (s after the first sample) of one station by ObsPy's `ar_pick`; NaN if none."""
-    from obspy.signal.trigger import ar_pick
-
-    if not (np.any(z) and np.any(n) and np.any(e)):
-        return np.nan, np.nan
-    traces = [np.ascontiguousarray(c, dtype=np.float32) for c in (z, n, e)]
-    duration = len(z) / sampling_rate_hz
-    try:
-        p, s = ar_pick(
-            *traces,
-            sampling_rate_hz,
-            config.freqmin_hz,
-            min(config.freqmax_hz, 0.45 * sampling_rate_hz),
-            config.lta_p_s,
-            config.sta_p_s,
-            config.lta_s_s,
-            config.sta_s_s,
-            config.ar_order_p,
-            config.ar_order_s,
-            config.variance_window_p_s,
-            config.variance_window_s_s,
-            s_pick=config.use_s,
-        )
-    except (ValueError, RuntimeError):  # ar_pick fails on flat or too-short traces
-        return np.nan, np.nan
-    p = float(p) if 0 < p < duration else np.nan
-    s = float(s) if config.use_s and np.isfinite(p) and p < s < duration else np.nan
-    return p, s
-
-
-def pick_event(
-    values: np.ndarray,
-    sampling_interval_s: float,
-    stations: list[str],
-    config: PickerConfig,
-    *,
-    window: tuple[int, int] | None = None,
-) -> pd.DataFrame:
-    """Picks of every station of one event: columns station, phase, time_s (after sample 0).
-
-    Args:
-        values: (n_stations, 3, n_samples) velocity.
-        sampling_interval_s: Time step.
-        stations: Station codes of the rows.
-        config: Picker settings.
-        window: Sample range to pick in (e.g. around the STA/LTA detection); whole record if None.
-    """
-    start, stop = window if window is not None else (0, values.shape[-1])
-    start, stop = max(0, start), min(values.shape[-1], stop)
-    offset_s = start * sampling_interval_s
-    rows = []
-    for name, (z, n, e) in zip(stations, np.asarray(values)[..., start:stop], strict=True):
-        p, s = pick_station(z, n, e, 1.0 / sampling_interval_s, config)
-        for phase, time_s in (("P", p), ("S", s)):
-            if np.isfinite(time_s):
-                rows.append({"station": name, "phase": phase, "time_s": offset_s + time_s})
-    return pd.DataFrame(rows, columns=["station", "phase", "time_s"])
-
-
-def pick_around_detection(
-    values: np.ndarray,
-    sampling_interval_s: float,
-    stations: list[str],
-    config: PickerConfig,
-    trigger: TriggerConfig,
-    *,
-    before_s: float = 2.0,
-    after_s: float = 6.0,
-    source: str | None = None,
-) -> pd.DataFrame:
-    """Detect the event by STA/LTA, then pick every station in a window around the detection.
-
-    Raises:
-        NoTriggerError: nothing to pick.
-    """
-    onset = detect(values, sampling_interval_s, trigger, source=source)
-    window = (
-        onset - round(before_s / sampling_interval_s),
-        onset + round(after_s / sampling_interval_s),
-    )
-    return pick_event(values, sampling_interval_s, stations, config, window=window)
+CHI2_2D_68 = 2.2788
+"""Chi-square quantile (2 degrees of freedom, 68.27 %): 2-D ellipse semi-axes = sqrt(this * eig)."""
+_CHUNK_NODES = 8192
+_CLOUD_LEVEL = np.log(100.0)
+"""The fine grids cover nodes whose pdf is within this log-factor (1 %) of the peak."""
 
 
 @dataclass
 class GridSearchResult:
-    """Best node of a grid search (local km, origin seconds) and its misfit."""
+    """Maximum-likelihood hypocentre (local km, origin s after sample 0) and its uncertainty.
+
+    Attributes:
+        misfit: Weighted RMS residual (s) at the hypocentre.
+        semi_major_km, semi_minor_km, azimuth_deg: Horizontal 68 % ellipse (azimuth of the
+            major axis, degrees clockwise from north).
+        depth_uncertainty_km, origin_time_uncertainty_s: One standard deviation of the cloud.
+        residuals: The picks with `predicted_s` and `residual_s` (observed - predicted - origin).
+    """
 
     x_km: float
     y_km: float
@@ -143,6 +70,18 @@ class GridSearchResult:
     origin_time_s: float
     misfit: float
     n_picks: int
+    semi_major_km: float = np.nan
+    semi_minor_km: float = np.nan
+    azimuth_deg: float = np.nan
+    depth_uncertainty_km: float = np.nan
+    origin_time_uncertainty_s: float = np.nan
+    azimuthal_gap_deg: float = np.nan
+    residuals: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def n_s_picks(self) -> int:
+        """S picks used."""
+        return 0 if self.residuals.empty else int((self.residuals["phase"] == "S").sum())
 
 
 class GridSearchLocator:
@@ -151,9 +90,13 @@ class GridSearchLocator:
     Args:
         tables: Travel-time tables (n_stations, nx, ny, nz) per phase.
         stations: Station codes in the tables' order.
-        misfit: `l1` or `edt`.
-        refine: Nodes per axis of the finer local search (0: none).
+        misfit: `edt` (default) or `l1`.
+        refine: Nodes per axis of each finer grid (0 or 1: nodes of the tables only).
         min_picks: Fewest picks needed to locate.
+        model_error_s: Travel-time model error, added in quadrature to each pick's deviation.
+        default_uncertainty_s: Deviation of picks that carry no `uncertainty_s`.
+        corrections: Station delays (`station, phase, delay_s`) subtracted from observed times.
+        station_xyz_km: (n_stations, 3) positions, for the azimuthal gap.
     """
 
     def __init__(
@@ -161,96 +104,320 @@ class GridSearchLocator:
         tables: TravelTimeTables,
         stations: list[str],
         misfit: Misfit = "edt",
-        refine: int = 9,
+        refine: int = 15,
         min_picks: int = 4,
+        *,
+        model_error_s: float = 0.02,
+        default_uncertainty_s: float = 0.05,
+        corrections: pd.DataFrame | None = None,
+        station_xyz_km: np.ndarray | None = None,
     ) -> None:
         self.tables = tables
-        self.stations = stations
+        self.stations = list(stations)
         self.misfit = misfit
         self.refine = refine
         self.min_picks = min_picks
+        self.model_error_s = model_error_s
+        self.default_uncertainty_s = default_uncertainty_s
+        self.corrections = corrections
+        self.station_xyz_km = station_xyz_km
 
-    def _predicted(self, picks: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, int]]]:
-        index = {s: i for i, s in enumerate(self.stations)}
-        keys = [
-            (str(p), index[str(s)]) for s, p in zip(picks["station"], picks["phase"], strict=True)
-        ]
-        return picks["time_s"].to_numpy(float), keys
+    @property
+    def max_moveout_s(self) -> float:
+        """Largest spread of P arrival times across the stations from any grid node."""
+        p = self.tables.times["P"].reshape(len(self.stations), -1)
+        p = p[:, np.isfinite(p).all(axis=0)]  # nodes pykonal left unsolved (NaN/inf) aside
+        return float((p.max(axis=0) - p.min(axis=0)).max())
 
-    def _misfit(self, observed: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Misfit and origin time per node; predicted is (n_picks, n_nodes)."""
-        residual = observed[:, None] - predicted
-        with np.errstate(invalid="ignore"):
-            origin = np.median(residual, axis=0)
-            if self.misfit == "l1":
-                misfit = np.abs(residual - origin).sum(axis=0)
-            else:
-                i, j = np.triu_indices(len(observed), k=1)
-                misfit = np.abs(residual[i] - residual[j]).sum(axis=0)
-        # pykonal leaves a few nodes unsolved (NaN, e.g. at a source node): never the best.
-        return np.where(np.isfinite(misfit), misfit, np.inf), origin
-
-    def locate(self, picks: pd.DataFrame, *, source: str | None = None) -> GridSearchResult:
-        """The best hypocentre for one event's picks (`station, phase, time_s`).
-
-        Raises:
-            InputError: fewer than `min_picks` usable picks.
-        """
-        picks = picks[picks["station"].isin(self.stations)]
+    def _usable(self, picks: pd.DataFrame, source: str | None) -> pd.DataFrame:
+        picks = picks[picks["station"].astype(str).isin(self.stations)]
         picks = picks[picks["phase"].isin(list(self.tables.times))]
+        picks = picks[np.isfinite(picks["time_s"].to_numpy(float))]
         if len(picks) < self.min_picks:
             raise InputError(
                 f"only {len(picks)} usable picks (need {self.min_picks})",
                 source=source,
                 field="picks",
             )
-        observed, keys = self._predicted(picks)
-        grid = np.stack([self.tables.times[p][i].ravel() for p, i in keys]).astype(np.float64)
-        misfit, origin = self._misfit(observed, grid)
-        best = int(np.argmin(misfit))
-        shape = self.tables.times[keys[0][0]].shape[1:]
-        ix, iy, iz = np.unravel_index(best, shape)
-        axes = (self.tables.x_km, self.tables.y_km, self.tables.z_km)
-        centre = [axes[0][ix], axes[1][iy], axes[2][iz]]
-        result = GridSearchResult(*centre, float(origin[best]), float(misfit[best]), len(picks))
-        if self.refine > 1:
-            result = self._refine(observed, keys, centre, [a[1] - a[0] for a in axes], result)
-        return result
+        return picks.reset_index(drop=True)
 
-    def _refine(
+    def _observed(self, picks: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Corrected observed times and total standard deviations of the picks."""
+        observed = picks["time_s"].to_numpy(float)
+        if self.corrections is not None and not self.corrections.empty:
+            delays = self.corrections.set_index(["station", "phase"])["delay_s"]
+            keys = pd.MultiIndex.from_arrays([picks["station"].astype(str), picks["phase"]])
+            observed = observed - delays.reindex(keys).fillna(0.0).to_numpy(float)
+        if "uncertainty_s" in picks:
+            sigma = picks["uncertainty_s"].fillna(self.default_uncertainty_s).to_numpy(float)
+        else:
+            sigma = np.full(len(picks), self.default_uncertainty_s)
+        return observed, np.sqrt(sigma**2 + self.model_error_s**2)
+
+    def _keys(self, picks: pd.DataFrame) -> list[tuple[str, int]]:
+        index = {s: i for i, s in enumerate(self.stations)}
+        return [
+            (str(p), index[str(s)]) for s, p in zip(picks["station"], picks["phase"], strict=True)
+        ]
+
+    def _log_pdf(
+        self, observed: np.ndarray, sigma: np.ndarray, predicted: np.ndarray
+    ) -> np.ndarray:
+        """Log pdf (up to a constant) per node; `predicted` is (n_picks, n_nodes)."""
+        out = np.empty(predicted.shape[1])
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            self._fill_log_pdf(out, observed, sigma, predicted)
+        # pykonal leaves a few nodes unsolved (NaN/inf, e.g. at a source node): never the best.
+        return np.where(np.isfinite(out), out, -np.inf)
+
+    def _fill_log_pdf(
+        self, out: np.ndarray, observed: np.ndarray, sigma: np.ndarray, predicted: np.ndarray
+    ) -> None:
+        n = len(observed)
+        weight = 1.0 / sigma**2
+        if self.misfit == "edt":
+            i, j = np.triu_indices(n, k=1)
+            pair_var = sigma[i] ** 2 + sigma[j] ** 2
+            scale = 1.0 / np.sqrt(pair_var)
+        for lo in range(0, predicted.shape[1], _CHUNK_NODES):
+            residual = observed[:, None] - predicted[:, lo : lo + _CHUNK_NODES]
+            if self.misfit == "edt":
+                d = residual[i] - residual[j]
+                total = (np.exp(-(d**2) / pair_var[:, None]) * scale[:, None]).sum(axis=0)
+                value = n * np.log(total)
+            else:
+                origin = _weighted_median(residual, weight)
+                value = -(np.abs(residual - origin) / sigma[:, None]).sum(axis=0)
+            out[lo : lo + _CHUNK_NODES] = value
+
+    def _predict(self, keys: list[tuple[str, int]], points: np.ndarray) -> np.ndarray:
+        """(n_picks, n_points) predicted travel times at points (n, 3) by interpolation."""
+        with np.errstate(invalid="ignore"):  # unsolved (inf) nodes interpolate to NaN
+            by_phase = {
+                p: self.tables.at(p, points[:, 0], points[:, 1], points[:, 2])
+                for p in {p for p, _ in keys}
+            }
+        return np.stack([by_phase[p][:, i] for p, i in keys]).astype(np.float64)
+
+    def locate(self, picks: pd.DataFrame, *, source: str | None = None) -> GridSearchResult:
+        """The maximum-likelihood hypocentre and its cloud for one event's picks.
+
+        Args:
+            picks: `station, phase, time_s` and optionally `uncertainty_s` (s, one sigma).
+            source: Event name for messages.
+
+        Raises:
+            InputError: fewer than `min_picks` usable picks.
+        """
+        picks = self._usable(picks, source)
+        observed, sigma = self._observed(picks)
+        keys = self._keys(picks)
+        axes = (self.tables.x_km, self.tables.y_km, self.tables.z_km)
+        predicted = np.stack([self.tables.times[p][i].ravel() for p, i in keys]).astype(np.float64)
+        log_pdf = self._log_pdf(observed, sigma, predicted)
+        if not np.isfinite(log_pdf).any():
+            raise InputError("no grid node explains the picks", source=source, field="picks")
+        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+        steps = np.array([a[1] - a[0] for a in axes])
+        points, log_pdf = grid, log_pdf
+        for _ in range(2 if self.refine > 1 else 0):
+            points, log_pdf, steps = self._zoom(observed, sigma, keys, points, log_pdf, steps)
+        return self._summary(picks, observed, sigma, keys, points, log_pdf, steps)
+
+    def _zoom(
         self,
         observed: np.ndarray,
+        sigma: np.ndarray,
         keys: list[tuple[str, int]],
-        centre: list[float],
-        steps: list[float],
-        coarse: GridSearchResult,
+        points: np.ndarray,
+        log_pdf: np.ndarray,
+        steps: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A finer grid over the box of the cloud (pdf above 1 % of its peak)."""
+        cloud = points[log_pdf >= log_pdf.max() - _CLOUD_LEVEL]
+        low = np.maximum(cloud.min(axis=0) - steps, self._bounds[0])
+        high = np.minimum(cloud.max(axis=0) + steps, self._bounds[1])
+        new_axes = [np.linspace(lo, hi, self.refine) for lo, hi in zip(low, high, strict=True)]
+        fine = np.stack(np.meshgrid(*new_axes, indexing="ij"), axis=-1).reshape(-1, 3)
+        new_log_pdf = self._log_pdf(observed, sigma, self._predict(keys, fine))
+        if new_log_pdf.max() < log_pdf.max() - _CLOUD_LEVEL:
+            return points, log_pdf, steps
+        return fine, new_log_pdf, np.array([a[1] - a[0] for a in new_axes])
+
+    @property
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        axes = (self.tables.x_km, self.tables.y_km, self.tables.z_km)
+        return np.array([a[0] for a in axes]), np.array([a[-1] for a in axes])
+
+    def _summary(
+        self,
+        picks: pd.DataFrame,
+        observed: np.ndarray,
+        sigma: np.ndarray,
+        keys: list[tuple[str, int]],
+        points: np.ndarray,
+        log_pdf: np.ndarray,
+        steps: np.ndarray,
     ) -> GridSearchResult:
-        offsets = np.linspace(-1.0, 1.0, self.refine)
-        axes = [c + offsets * s for c, s in zip(centre, steps, strict=True)]
-        gx, gy, gz = (a.ravel() for a in np.meshgrid(*axes, indexing="ij"))
-        inside = (
-            (gx >= self.tables.x_km[0])
-            & (gx <= self.tables.x_km[-1])
-            & (gy >= self.tables.y_km[0])
-            & (gy <= self.tables.y_km[-1])
-            & (gz >= self.tables.z_km[0])
-            & (gz <= self.tables.z_km[-1])
-        )
-        gx, gy, gz = gx[inside], gy[inside], gz[inside]
-        by_phase = {p: self.tables.at(p, gx, gy, gz) for p in {p for p, _ in keys}}
-        predicted = np.stack([by_phase[p][:, i] for p, i in keys]).astype(np.float64)
-        misfit, origin = self._misfit(observed, predicted)
-        best = int(np.argmin(misfit))
-        if misfit[best] > coarse.misfit:
-            return coarse
+        best = int(np.argmax(log_pdf))
+        weight = np.exp(log_pdf - log_pdf[best])
+        weight /= weight.sum()
+        mean = weight @ points
+        centred = points - mean
+        covariance = (centred * weight[:, None]).T @ centred
+        # A cloud narrower than the grid step still has a step's worth of doubt.
+        covariance += np.diag(steps**2 / 12.0)
+        eigval, eigvec = np.linalg.eigh(covariance[:2, :2])
+        major = eigvec[:, 1]
+        hypocentre = points[best]
+        travel = self._predict(keys, hypocentre[None, :])[:, 0]
+        w = 1.0 / sigma**2
+        origin = float(_weighted_median((observed - travel)[:, None], w)[0])
+        residual = observed - travel - origin
+        cloud = points[weight > 1e-4 * weight.max()]
+        origins = _weighted_median(observed[:, None] - self._predict(keys, cloud), w)
+        cloud_w = weight[weight > 1e-4 * weight.max()]
+        origin_sd = float(np.sqrt(cloud_w @ (origins - origin) ** 2 / cloud_w.sum()))
+        origin_sd = float(np.hypot(origin_sd, 1.0 / np.sqrt(w.sum())))
+        table = picks.assign(predicted_s=travel + origin, residual_s=residual)
         return GridSearchResult(
-            float(gx[best]),
-            float(gy[best]),
-            float(gz[best]),
-            float(origin[best]),
-            float(misfit[best]),
-            coarse.n_picks,
+            x_km=float(hypocentre[0]),
+            y_km=float(hypocentre[1]),
+            z_km=float(hypocentre[2]),
+            origin_time_s=origin,
+            misfit=float(np.sqrt(np.sum(w * residual**2) / w.sum())),
+            n_picks=len(picks),
+            semi_major_km=float(np.sqrt(CHI2_2D_68 * max(eigval[1], 0.0))),
+            semi_minor_km=float(np.sqrt(CHI2_2D_68 * max(eigval[0], 0.0))),
+            azimuth_deg=float(np.degrees(np.arctan2(major[0], major[1])) % 180.0),
+            depth_uncertainty_km=float(np.sqrt(covariance[2, 2])),
+            origin_time_uncertainty_s=origin_sd,
+            azimuthal_gap_deg=self._gap(picks, hypocentre),
+            residuals=table,
         )
+
+    def _gap(self, picks: pd.DataFrame, hypocentre: np.ndarray) -> float:
+        if self.station_xyz_km is None:
+            return np.nan
+        index = {s: i for i, s in enumerate(self.stations)}
+        used = sorted({index[str(s)] for s in picks["station"]})
+        xy = self.station_xyz_km[used, :2] - hypocentre[:2]
+        azimuths = np.sort(np.degrees(np.arctan2(xy[:, 0], xy[:, 1])) % 360.0)
+        gaps = np.diff(np.r_[azimuths, azimuths[0] + 360.0])
+        return float(gaps.max())
+
+    def predicted_arrivals(self, result: GridSearchResult) -> pd.DataFrame:
+        """P and S arrival times (s after sample 0) at every station for a located event."""
+        point = np.array([[result.x_km, result.y_km, result.z_km]])
+        rows = []
+        for phase in self.tables.times:
+            times = self.tables.at(phase, point[:, 0], point[:, 1], point[:, 2])[0]
+            for station, travel in zip(self.stations, times, strict=True):
+                rows.append(
+                    {
+                        "station": station,
+                        "phase": phase,
+                        "time_s": result.origin_time_s
+                        + float(travel)
+                        + self._delay(station, phase),
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def _delay(self, station: str, phase: str) -> float:
+        if self.corrections is None or self.corrections.empty:
+            return 0.0
+        match = self.corrections[
+            (self.corrections["station"] == station) & (self.corrections["phase"] == phase)
+        ]
+        return float(match["delay_s"].iloc[0]) if len(match) else 0.0
+
+    def residuals_at(
+        self,
+        picks: pd.DataFrame,
+        xyz_km: tuple[float, float, float],
+        origin_time_s: float | None = None,
+    ) -> pd.DataFrame:
+        """Residuals of picks (uncorrected) at a known hypocentre: calibration events.
+
+        The origin time, when not given, is the weighted median of observed - predicted.
+        """
+        picks = self._usable(picks, None)
+        observed = picks["time_s"].to_numpy(float)
+        _, sigma = self._observed(picks)
+        travel = self._predict(self._keys(picks), np.array([xyz_km], dtype=float))[:, 0]
+        if origin_time_s is None:
+            origin_time_s = float(_weighted_median((observed - travel)[:, None], sigma**-2)[0])
+        return picks.assign(residual_s=observed - travel - origin_time_s)
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted median along axis 0 of (n, m) values with (n,) weights."""
+    order = np.argsort(values, axis=0)
+    sorted_values = np.take_along_axis(values, order, axis=0)
+    cumulative = np.cumsum(weights[order], axis=0)
+    half = cumulative[-1] / 2.0
+    index = np.argmax(cumulative >= half, axis=0)
+    return sorted_values[index, np.arange(values.shape[1])]
+
+
+def estimate_corrections(
+    residuals: list[pd.DataFrame], *, min_events: int = 3, damping: float = 1.0
+) -> pd.DataFrame:
+    """Station delays per phase: the damped mean residual (sum / (n + damping)) over events.
+
+    Residual tables come from `GridSearchResult.residuals` (the batch's own locations) or
+    `GridSearchLocator.residuals_at` (calibration events). Station-phases seen in fewer than
+    `min_events` events get no delay; each phase's delays are centred on zero (a common shift
+    is the origin time's, not the stations').
+    """
+    frames = [r[["station", "phase", "residual_s"]] for r in residuals if not r.empty]
+    if not frames:
+        return pd.DataFrame(columns=["station", "phase", "delay_s", "n_events"])
+    table = pd.concat(frames).groupby(["station", "phase"])["residual_s"].agg(["sum", "count"])
+    table = table[table["count"] >= min_events]
+    delay = table["sum"] / (table["count"] + damping)
+    delay = delay - delay.groupby(level="phase").transform("mean")
+    return pd.DataFrame({"delay_s": delay, "n_events": table["count"]}).reset_index()
+
+
+def locate_event(
+    values: np.ndarray,
+    sampling_interval_s: float,
+    locator: GridSearchLocator,
+    picker: PickerConfig | None = None,
+    *,
+    source: str | None = None,
+) -> tuple[GridSearchResult, pd.DataFrame]:
+    """Pick, locate, re-pick P and S around the predicted arrivals, locate again.
+
+    The first pass uses P picks in the network's detection window; the second re-picks both
+    phases within a window sized by the network's move-out around the first location's
+    predictions, which keeps S picks off the P coda and drops onsets of other events. When the
+    second pass finds fewer picks than needed the first location stands.
+
+    Raises:
+        InputError: too few picks in the first pass.
+    """
+    moveout_s = locator.max_moveout_s
+    picks = pick_event(
+        values, sampling_interval_s, locator.stations, picker, max_moveout_s=moveout_s
+    )
+    first = locator.locate(picks, source=source)
+    predicted = locator.predicted_arrivals(first)
+    again = pick_event(
+        values,
+        sampling_interval_s,
+        locator.stations,
+        picker,
+        max_moveout_s=moveout_s,
+        predicted=predicted,
+        tolerance_s=max(0.25 * moveout_s, 5 * sampling_interval_s),
+    )
+    try:
+        return locator.locate(again, source=source), again
+    except InputError:
+        return first, picks
 
 
 def station_xyz_km(stations: pd.DataFrame, projection: LocalProjection) -> np.ndarray:
@@ -268,15 +435,14 @@ def build_tables(
     spacing_km: float = 0.25,
     margin_km: float = 3.0,
     depth_max_km: float = 10.0,
+    refined: bool = True,
 ) -> TravelTimeTables:
     """P and S tables for the stations (pykonal via `traveltime.travel_time_tables`).
 
     A layered model is sampled on a grid covering the stations plus `margin_km`, from the
-    highest station down to `depth_max_km`; a grid model is used on its own axes.
+    highest station down to `depth_max_km` below sea level; a grid model is used on its axes.
+    `refined` selects pykonal's near-source refinement (accurate near stations, ~10x slower).
     """
-    from quakesense.core.geo import Axis
-    from quakesense.locate.traveltime import travel_time_tables
-
     xyz = station_xyz_km(stations, projection)
     if isinstance(model, LayeredModel):
         axes = []
@@ -285,10 +451,11 @@ def build_tables(
             (xyz[:, 1].min() - margin_km, xyz[:, 1].max() + margin_km),
             (np.floor(xyz[:, 2].min() / spacing_km) * spacing_km, depth_max_km),
         ):
-            axis = Axis.covering(low, high, spacing_km)
-            axes.append(axis.edges)
+            axes.append(Axis.covering(low, high, spacing_km).edges)
         model = model.to_grid(*axes)
-    return travel_time_tables(model, xyz, ("P", "S"), station_names=list(stations["station"]))
+    return travel_time_tables(
+        model, xyz, ("P", "S"), station_names=list(stations["station"]), refined=refined
+    )
 
 
 def tables_from_dataset(meta: dict) -> tuple[TravelTimeTables, LocalProjection]:
@@ -298,7 +465,6 @@ def tables_from_dataset(meta: dict) -> tuple[TravelTimeTables, LocalProjection]:
     so the grid search and the networks stand on the same Earth model and station positions.
     """
     from quakesense.locate.simulate import SimulateConfig, resolve_network
-    from quakesense.locate.traveltime import travel_time_tables
 
     network = resolve_network(SimulateConfig.model_validate(meta["config"]))
     tables = travel_time_tables(

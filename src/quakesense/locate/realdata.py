@@ -1,11 +1,15 @@
-"""Real event waveforms -> station values on the training time grid, in the model's station order.
+"""Real event records -> locations: station values, the trained networks, the classical locator.
 
-The networks see vertical-velocity snapshots built from station values sampled like the synthetic
-training set (0.1 s by default). Real records are band-passed (the low corner removes microseism,
-the high corner is the anti-alias filter), interpolated onto one common time grid for all stations
-and placed in the order of the training stations. A station of the model that did not record is
-a row of zeros, exactly the "cutout" the networks were trained with; stations the model does not
-know are dropped and reported.
+Station values: every station's records on one common time grid, in the order of the model's
+(or the station list's) stations. A model station that did not record is a row of zeros, the
+"cutout" the networks were trained with; recorded stations the model does not know are dropped
+and reported. Filters here are causal (one pass), as in `locate.preprocess`, so a network sees
+real records through exactly the filter its synthetics went through, and a real-time estimate
+never uses samples after it. Station names match on the station code with the network
+optional (`NN.NN09` = `NN09`).
+
+Datum of every output: depth_km is km below sea level (positive down); stations sit at
+-elevation.
 """
 
 from __future__ import annotations
@@ -20,12 +24,17 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from quakesense.core.errors import InputError
+from quakesense.io.stations import match_station_names
 from quakesense.io.waveforms import EventWaveforms, Units
 from quakesense.locate.detect import TriggerConfig
+from quakesense.locate.picking import PickerConfig
 
 COMPONENTS = ("Z", "N", "E")
+DATUM = "depth_km: km below sea level, positive down; stations at z = -elevation"
 _EDGE_S = 2.0
 """Seconds cut from both ends of a record after filtering (taper and filter transients)."""
+_OFFSET_WINDOW_S = 5.0
+"""The offset removed is the mean of this first part of a record (past samples only)."""
 
 
 @dataclass
@@ -70,28 +79,37 @@ def _common_window(stream: Any, event_id: str) -> tuple[Any, Any]:
     return start, end
 
 
+def native_interval_s(event: EventWaveforms) -> float:
+    """The finest sampling interval among an event's records (pick at the data's own rate)."""
+    return float(min(tr.stats.delta for tr in event.stream))
+
+
 def to_station_values(
     event: EventWaveforms,
     stations: list[str],
     sampling_interval_s: float,
     *,
-    freqmin_hz: float | None = 0.5,
+    freqmin_hz: float | None = None,
     freqmax_hz: float | None = None,
     min_stations: int = 3,
 ) -> StationValues:
-    """Filter, resample and order one event's records for a model trained on `stations`.
+    """Put an event's records on one time grid at `sampling_interval_s`, in `stations` order.
+
+    Records lose the mean of their first seconds, are tapered and filtered causally (an
+    optional high-pass and the anti-alias low-pass), cut by the filter edges and interpolated
+    (Lanczos) onto the common grid. Trace `NET.STA` matches a station name `NET.STA` or `STA`.
 
     Args:
         event: Velocity records of the event.
-        stations: The model's station codes, in training order.
+        stations: The model's station names, in training order.
         sampling_interval_s: The training time step.
         freqmin_hz: High-pass corner (None: no high-pass).
-        freqmax_hz: Low-pass corner; default 0.4 x the training sampling rate (anti-alias).
+        freqmax_hz: Low-pass corner; default 0.4 x the grid's sampling rate (anti-alias).
         min_stations: Fewest model stations that must have recorded.
 
     Raises:
         InputError: when fewer than `min_stations` of the model's stations recorded, or the
-            filter band does not fit the training rate.
+            filter band does not fit the grid's rate.
     """
     rate_hz = 1.0 / sampling_interval_s
     freqmax_hz = 0.4 * rate_hz if freqmax_hz is None else freqmax_hz
@@ -101,31 +119,39 @@ def to_station_values(
             f"frequency {0.5 * rate_hz:g} Hz",
             field="freqmax_hz",
         )
-    known = set(stations)
-    recorded = event.stations
-    ignored = sorted(set(recorded) - known)
-    used = [s for s in stations if s in set(recorded)]
-    if len(used) < min_stations:
+    recorded = sorted({f"{tr.stats.network}.{tr.stats.station}" for tr in event.stream})
+    mapping = match_station_names(list(stations), [r.lstrip(".") for r in recorded])
+    owner = {trace_name: name for name, trace_name in mapping.items()}
+    ignored = sorted({r.lstrip(".") for r in recorded} - set(owner))
+    if len(mapping) < min_stations:
         raise InputError(
-            f"only {len(used)} of the model's {len(stations)} stations recorded this event "
-            f"(need {min_stations}); recorded: {recorded}; the model expects: {stations}",
+            f"only {len(mapping)} of the model's {len(stations)} stations recorded this event "
+            f"(need {min_stations}); recorded: {event.stations}; the model expects: "
+            f"{list(stations)}",
             source=event.event_id,
             field="stations",
         )
     from obspy import Stream
 
-    stream = event.stream.copy()
-    stream = Stream([tr for tr in stream if tr.stats.station in known])
+    stream = Stream(
+        [
+            tr
+            for tr in event.stream.copy()
+            if f"{tr.stats.network}.{tr.stats.station}".lstrip(".") in owner
+        ]
+    )
     start, end = _common_window(stream, event.event_id)
-    stream.detrend("demean")
-    stream.taper(0.05, max_length=_EDGE_S / 2)
+    for trace in stream:
+        head = trace.data[: max(1, round(_OFFSET_WINDOW_S / trace.stats.delta))]
+        trace.data = np.asarray(trace.data, dtype=np.float64) - float(np.mean(head))
+    stream.taper(0.05, max_length=_EDGE_S / 2, side="left")
     if freqmin_hz is not None:
-        stream.filter("bandpass", freqmin=freqmin_hz, freqmax=freqmax_hz, zerophase=True)
-    else:
-        stream.filter("lowpass", freq=freqmax_hz, zerophase=True)
-    # Drop the tapered, filter-ringing edges (they would trigger STA/LTA) when long enough.
+        stream.filter("bandpass", freqmin=freqmin_hz, freqmax=freqmax_hz, zerophase=False)
+    elif freqmax_hz < 0.45 * min(tr.stats.sampling_rate for tr in stream):
+        stream.filter("lowpass", freq=freqmax_hz, zerophase=False)
+    # Drop the tapered, filter-ringing start (it would trigger STA/LTA) when long enough.
     if end - start > 4 * _EDGE_S:
-        start, end = start + _EDGE_S, end - _EDGE_S
+        start = start + _EDGE_S
     n_samples = int(np.floor((end - start) / sampling_interval_s)) + 1
     # ObsPy's interpolate puts every station on one common grid (same start, same step).
     stream.interpolate(
@@ -133,12 +159,12 @@ def to_station_values(
     )
     values = np.zeros((len(stations), len(COMPONENTS), n_samples), dtype=np.float32)
     index = {s: i for i, s in enumerate(stations)}
+    present = np.zeros(len(stations), dtype=bool)
     for trace in stream:
+        row = index[owner[f"{trace.stats.network}.{trace.stats.station}".lstrip(".")]]
         data = np.asarray(trace.data, dtype=np.float32)[:n_samples]
-        values[index[trace.stats.station], COMPONENTS.index(trace.stats.channel), : data.size] = (
-            data
-        )
-    present = np.array([bool(stream.select(station=s, channel="Z")) for s in stations], dtype=bool)
+        values[row, COMPONENTS.index(trace.stats.channel), : data.size] = data
+        present[row] |= trace.stats.channel == "Z"
     return StationValues(
         values=values,
         present=present,
@@ -152,17 +178,25 @@ def to_station_values(
 def match_station_table(
     model_stations: pd.DataFrame, user_stations: pd.DataFrame, *, tolerance_km: float = 0.5
 ) -> list[str]:
-    """Check a user's station table against the model's; return problems as readable lines.
+    """Check a user's station table against the model's; return what matched as readable lines.
 
-    A station that the model knows but whose coordinates differ by more than `tolerance_km`
-    would be placed at the wrong pixel, so it is an error; stations only in one table are noted.
+    Names match on the station code with the network optional (a CSV's `STA` and a
+    StationXML's `NET.STA`). A station that the model knows but whose coordinates differ by
+    more than `tolerance_km` would be placed at the wrong pixel, so it is an error; stations
+    only in one table are noted.
 
     Raises:
         InputError: no station in common, or a common station that moved.
     """
     from quakesense.core.geo import haversine_km
 
-    merged = model_stations.merge(user_stations, on="station", suffixes=("_model", "_user"))
+    mapping = match_station_names(
+        [str(s) for s in model_stations["station"]], [str(s) for s in user_stations["station"]]
+    )
+    renamed = user_stations.assign(
+        station=user_stations["station"].astype(str).map({v: k for k, v in mapping.items()})
+    ).dropna(subset=["station"])
+    merged = model_stations.merge(renamed, on="station", suffixes=("_model", "_user"))
     if merged.empty:
         raise InputError(
             f"no station of the station file is known to the model; the model expects "
@@ -183,9 +217,12 @@ def match_station_table(
             f"model was trained (tolerance {tolerance_km} km); retrain for this network",
             field="station",
         )
-    notes = []
-    only_model = sorted(set(model_stations["station"]) - set(user_stations["station"]))
-    only_user = sorted(set(user_stations["station"]) - set(model_stations["station"]))
+    by_code = sorted(f"{v}->{k}" for k, v in mapping.items() if k != v)
+    notes = [f"stations matched to the model: {len(mapping)} of {len(model_stations)}"]
+    if by_code:
+        notes.append(f"matched by station code: {by_code}")
+    only_model = sorted(set(model_stations["station"].astype(str)) - set(mapping))
+    only_user = sorted(set(user_stations["station"].astype(str)) - set(mapping.values()))
     if only_model:
         notes.append(f"model stations absent from the station file (cut out): {only_model}")
     if only_user:
@@ -194,24 +231,35 @@ def match_station_table(
 
 
 class PredictConfig(BaseModel):
-    """Settings of `quakesense locate predict` (saved beside the output)."""
+    """Settings of `quakesense locate predict` (saved as the run's config.json)."""
 
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["cnn2d", "cnn3d", "convnetquake", "gridsearch"] = "cnn2d"
     units: Units = "auto"
     fill_gaps: bool = False
-    freqmin_hz: float | None = Field(None, description="default: 0.5 Hz (cnn), picker band")
-    freqmax_hz: float | None = Field(None, description="default: training high-cut / anti-alias")
+    freqmin_hz: float | None = Field(
+        None, description="extra causal high-pass of the CNN input (default: none)"
+    )
+    freqmax_hz: float | None = Field(None, description="default: anti-alias of the grid rate")
     answer_after_s: float | None = Field(None, ge=0, description="default: the model's trigger")
     trigger: TriggerConfig | None = Field(
-        None, description="STA/LTA settings; default: the model's (cnn), the paper's (gridsearch)"
+        None, description="STA/LTA settings of the cnn methods; default: the model's"
     )
+    mc_samples: int = Field(20, ge=0, description="cnn: MC-dropout passes for the spread")
     grid_spacing_km: float = Field(0.25, gt=0)
     grid_margin_km: float = Field(3.0, ge=0)
-    grid_depth_max_km: float = Field(10.0, gt=0)
+    grid_depth_max_km: float = Field(10.0, gt=0, description="km below sea level")
     misfit: Literal["l1", "edt"] = "edt"
-    pick_interval_s: float = Field(0.005, gt=0, description="grid search picks at this step")
+    picker: PickerConfig = Field(default_factory=PickerConfig)
+    model_error_s: float = Field(
+        0.05, ge=0, description="travel-time model error added to each pick's deviation"
+    )
+    station_corrections: Literal["none", "batch"] = Field(
+        "batch",
+        description="gridsearch: station delays from the batch's own residuals (or --calibration)",
+    )
+    min_events_per_station: int = Field(3, ge=1, description="events a station delay needs")
     min_stations: int = Field(3, ge=1)
 
 
@@ -239,10 +287,14 @@ def _each_event(
     return rows
 
 
-def _station_columns(values: StationValues) -> dict[str, Any]:
+def _station_columns(values: StationValues, event: EventWaveforms) -> dict[str, Any]:
+    notes = list(event.notes)
+    if values.ignored_stations:
+        notes.append(f"stations not in the station list (ignored): {values.ignored_stations}")
     return {
         "n_stations": int(values.present.sum()),
         "missing_stations": " ".join(values.missing_stations),
+        "notes": "; ".join(notes),
     }
 
 
@@ -273,19 +325,23 @@ def locate_cnn(
     *,
     figure_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Locate real events with a trained network: values -> STA/LTA -> estimates in time."""
+    """Locate real events with a trained network: values -> preprocess -> STA/LTA -> estimates.
+
+    The records go through the model's own causal `preprocess` band, as its synthetics did;
+    with `mc_samples` the MC-dropout spread at the answer is the per-event uncertainty.
+    """
+    from quakesense.core.geo import EARTH_RADIUS_KM
     from quakesense.io.waveforms import read_event_waveforms
     from quakesense.locate.detect import NoTriggerError, detect, estimate_in_time
+    from quakesense.locate.preprocess import preprocess
 
     spec = locator.spec
     trigger = config.trigger or locator.trigger
     answer_after_s = (
         locator.trigger.answer_after_s if config.answer_after_s is None else config.answer_after_s
     )
-    freqmax = config.freqmax_hz
-    if freqmax is None:
-        freqmax = min(locator.highcut_hz or np.inf, 0.4 / spec.sampling_interval_s)
     dt = spec.sampling_interval_s
+    km_per_deg = np.pi * EARTH_RADIUS_KM / 180.0
 
     def locate_one(folder: Path) -> dict[str, Any]:
         event = read_event_waveforms(folder, units=config.units, fill_gaps=config.fill_gaps)
@@ -293,11 +349,12 @@ def locate_cnn(
             event,
             spec.stations,
             dt,
-            freqmin_hz=0.5 if config.freqmin_hz is None else config.freqmin_hz,
-            freqmax_hz=freqmax,
+            freqmin_hz=config.freqmin_hz,
+            freqmax_hz=config.freqmax_hz,
             min_stations=config.min_stations,
         )
-        base = _station_columns(values)
+        values.values = preprocess(values.values, dt, locator.preprocess)
+        base = _station_columns(values, event)
         try:
             onset = detect(values.values, dt, trigger, source=event.event_id)
         except NoTriggerError as exc:
@@ -306,6 +363,19 @@ def locate_cnn(
         if figure_dir is not None:
             _save_evolution(evolution, event, values, figure_dir)
         lat, lon, depth, origin_s, magnitude = evolution.answer
+        spread = {}
+        if config.mc_samples > 1:
+            _, sd = locator.predict_spread(values.values, evolution.frames[-1:], config.mc_samples)
+            north_km = sd[0, 0] * km_per_deg
+            east_km = sd[0, 1] * km_per_deg * np.cos(np.radians(lat))
+            spread = {
+                "horizontal_uncertainty_km": float(np.sqrt(2.2788) * max(north_km, east_km)),
+                "semi_minor_km": float(np.sqrt(2.2788) * min(north_km, east_km)),
+                "ellipse_azimuth_deg": 0.0 if north_km >= east_km else 90.0,
+                "depth_uncertainty_km": float(sd[0, 2]),
+                "origin_time_uncertainty_s": float(sd[0, 3]),
+                "uncertainty_method": f"MC dropout, {config.mc_samples} passes",
+            }
         return _row(
             event.event_id,
             spec.model_type,
@@ -314,11 +384,152 @@ def locate_cnn(
             longitude_deg=float(lon),
             depth_km=float(depth),
             magnitude=float(magnitude),
+            magnitude_type="M",
             detection_time=str(values.start_time + onset * dt),
+            **spread,
             **base,
         )
 
     return _each_event(folders, spec.model_type, locate_one)
+
+
+@dataclass
+class _Located:
+    """One event through the classical chain: its picks, result and the row's fixed columns."""
+
+    event: EventWaveforms
+    start_time: Any
+    picks: pd.DataFrame
+    result: Any
+    base: dict[str, Any]
+
+
+def check_station_list(stations: pd.DataFrame, config: PredictConfig, source: Any) -> None:
+    """Refuse a station list that cannot locate: too few stations, or one far from the rest.
+
+    Raises:
+        InputError: fewer stations than `min_stations` (at least 3 for the grid search), or a
+            station far outside the network (`io.stations.check_network_extent`).
+    """
+    from quakesense.io.stations import check_network_extent
+
+    needed = max(config.min_stations, 3 if config.method == "gridsearch" else 1)
+    if len(stations) < needed:
+        raise InputError(
+            f"the station list holds {len(stations)} station(s); {config.method} needs at "
+            f"least {needed} to locate an event",
+            source=source,
+            field="station",
+        )
+    check_network_extent(stations, source=source)
+
+
+class ClassicalLocator:
+    """The classical chain on a station list and a velocity model (tables built once).
+
+    Args:
+        stations: Station table (`station, latitude_deg, longitude_deg, elevation_m`).
+        model: Layered or grid velocity model.
+        config: Predict settings (grid, picker, misfit, model error).
+    """
+
+    def __init__(self, stations: pd.DataFrame, model: Any, config: PredictConfig) -> None:
+        from quakesense.core.geo import LocalProjection
+        from quakesense.locate.gridsearch import GridSearchLocator, build_tables, station_xyz_km
+
+        self.config = config
+        self.names = [str(s) for s in stations["station"]]
+        self.projection = LocalProjection(
+            float(stations["latitude_deg"].median()), float(stations["longitude_deg"].median())
+        )
+        tables = build_tables(
+            stations,
+            model,
+            self.projection,
+            spacing_km=config.grid_spacing_km,
+            margin_km=config.grid_margin_km,
+            depth_max_km=config.grid_depth_max_km,
+        )
+        self.locator = GridSearchLocator(
+            tables,
+            self.names,
+            misfit=config.misfit,
+            model_error_s=config.model_error_s,
+            station_xyz_km=station_xyz_km(stations, self.projection),
+        )
+
+    def pick_and_locate(self, folder: Path) -> _Located:
+        """Read one event folder, pick it and locate it (two passes, see `locate_event`)."""
+        from quakesense.io.waveforms import read_event_waveforms
+        from quakesense.locate.gridsearch import locate_event
+
+        event = read_event_waveforms(
+            folder, units=self.config.units, fill_gaps=self.config.fill_gaps
+        )
+        dt = native_interval_s(event)
+        values = to_station_values(
+            event,
+            self.names,
+            dt,
+            freqmin_hz=self.config.freqmin_hz,
+            freqmax_hz=self.config.freqmax_hz,
+            min_stations=self.config.min_stations,
+        )
+        base = _station_columns(values, event)
+        result, picks = locate_event(
+            values.values, dt, self.locator, self.config.picker, source=event.event_id
+        )
+        return _Located(event, values.start_time, picks, result, base)
+
+    def calibrate(self, located: list[_Located], *, known: bool) -> pd.DataFrame:
+        """Station delays from events: at their catalog hypocentres (`known`) or own locations."""
+        from quakesense.locate.gridsearch import estimate_corrections
+
+        residuals = []
+        for item in located:
+            if known:
+                c = item.event.catalog
+                x, y = self.projection.to_xy_km(c["latitude_deg"], c["longitude_deg"])
+                origin_s = c["time"].timestamp() - item.start_time.timestamp
+                residuals.append(
+                    self.locator.residuals_at(
+                        item.picks, (float(x), float(y), c["depth_km"]), origin_s
+                    )
+                )
+            else:
+                r = item.result
+                residuals.append(self.locator.residuals_at(item.picks, (r.x_km, r.y_km, r.z_km)))
+        return estimate_corrections(residuals, min_events=self.config.min_events_per_station)
+
+    def relocate(self, item: _Located, corrections: pd.DataFrame) -> None:
+        """Locate an event again from its picks with station delays."""
+        self.locator.corrections = corrections
+        item.result = self.locator.locate(item.picks, source=item.event.event_id)
+
+    def row(self, item: _Located) -> dict[str, Any]:
+        """The event's row of the location table."""
+        r = item.result
+        lat, lon = self.projection.to_latlon(r.x_km, r.y_km)
+        return _row(
+            item.event.event_id,
+            "gridsearch",
+            origin_time=str(item.start_time + r.origin_time_s),
+            latitude_deg=float(lat),
+            longitude_deg=float(lon),
+            depth_km=float(r.z_km),
+            magnitude=np.nan,
+            horizontal_uncertainty_km=r.semi_major_km,
+            semi_minor_km=r.semi_minor_km,
+            ellipse_azimuth_deg=r.azimuth_deg,
+            depth_uncertainty_km=r.depth_uncertainty_km,
+            origin_time_uncertainty_s=r.origin_time_uncertainty_s,
+            uncertainty_method=f"{self.config.misfit.upper()} pdf on the grid, 68 %",
+            rms_s=r.misfit,
+            n_picks=r.n_picks,
+            n_s_picks=r.n_s_picks,
+            azimuthal_gap_deg=r.azimuthal_gap_deg,
+            **item.base,
+        )
 
 
 def locate_gridsearch(
@@ -326,81 +537,115 @@ def locate_gridsearch(
     stations: pd.DataFrame,
     model: Any,
     config: PredictConfig,
-    picker: Any = None,
-) -> list[dict[str, Any]]:
-    """Locate real events by AR-AIC picks on the full-band records and a pykonal grid search."""
-    from quakesense.core.geo import LocalProjection
-    from quakesense.io.waveforms import read_event_waveforms
-    from quakesense.locate.gridsearch import (
-        GridSearchLocator,
-        PickerConfig,
-        build_tables,
-        pick_around_detection,
-    )
+    *,
+    calibration: list[Path] | None = None,
+) -> tuple[list[dict[str, Any]], pd.DataFrame, pd.DataFrame]:
+    """Locate real events with the classical chain; station delays from calibration or batch.
 
-    picker = picker or PickerConfig(
-        freqmin_hz=2.0,
-        freqmax_hz=20.0,
-        sta_p_s=0.05,
-        lta_p_s=0.5,
-        sta_s_s=0.1,
-        lta_s_s=1.0,
-        variance_window_p_s=0.1,
-        variance_window_s_s=0.2,
-    )
-    projection = LocalProjection(
-        float(stations["latitude_deg"].mean()), float(stations["longitude_deg"].mean())
-    )
-    tables = build_tables(
-        stations,
-        model,
-        projection,
-        spacing_km=config.grid_spacing_km,
-        margin_km=config.grid_margin_km,
-        depth_max_km=config.grid_depth_max_km,
-    )
-    names = [str(s) for s in stations["station"]]
-    locator = GridSearchLocator(tables, names, misfit=config.misfit)
-    dt = config.pick_interval_s
+    Returns:
+        The rows, every pick with its residual (column `event_id` added), and the station
+        delays used (empty when none).
+    """
+    chain = ClassicalLocator(stations, model, config)
+    located: dict[str, _Located] = {}
 
     def locate_one(folder: Path) -> dict[str, Any]:
-        event = read_event_waveforms(folder, units=config.units, fill_gaps=config.fill_gaps)
-        values = to_station_values(
-            event,
-            names,
-            dt,
-            freqmin_hz=config.freqmin_hz or picker.freqmin_hz,
-            freqmax_hz=config.freqmax_hz or min(picker.freqmax_hz * 1.5, 0.4 / dt),
-            min_stations=config.min_stations,
-        )
-        base = _station_columns(values)
-        try:
-            picks = pick_around_detection(
-                values.values,
-                dt,
-                names,
-                picker,
-                config.trigger or TriggerConfig(),
-                source=event.event_id,
-            )
-            found = locator.locate(picks, source=event.event_id)
-        except InputError as exc:
-            return {**_row(event.event_id, "gridsearch", **base), "status": str(exc)}
-        lat, lon = projection.to_latlon(found.x_km, found.y_km)
-        return _row(
-            event.event_id,
-            "gridsearch",
-            origin_time=str(values.start_time + found.origin_time_s),
-            latitude_deg=float(lat),
-            longitude_deg=float(lon),
-            depth_km=float(found.z_km),
-            magnitude=np.nan,
-            n_picks=found.n_picks,
-            misfit_s=found.misfit,
-            **base,
-        )
+        item = chain.pick_and_locate(folder)
+        located[item.event.event_id] = item
+        return {"event_id": item.event.event_id}
 
-    return _each_event(folders, "gridsearch", locate_one)
+    rows = _each_event(folders, "gridsearch", locate_one)
+    corrections = pd.DataFrame(columns=["station", "phase", "delay_s", "n_events"])
+    if calibration:
+        known = []
+        for folder in calibration:
+            item = chain.pick_and_locate(folder)
+            if item.event.catalog is None or not np.isfinite(item.event.catalog["depth_km"]):
+                raise InputError(
+                    "a calibration event needs its catalog hypocentre in the SAC headers "
+                    "(evla, evlo, evdp)",
+                    source=folder,
+                    field="--calibration",
+                )
+            known.append(item)
+        corrections = chain.calibrate(known, known=True)
+    elif config.station_corrections == "batch" and len(located) >= config.min_events_per_station:
+        for _ in range(2):
+            corrections = chain.calibrate(list(located.values()), known=False)
+            for item in located.values():
+                chain.relocate(item, corrections)
+    if not corrections.empty and calibration:
+        for item in located.values():
+            chain.relocate(item, corrections)
+    out = [chain.row(located[r["event_id"]]) if r.get("status") is None else r for r in rows]
+    picks = [item.result.residuals.assign(event_id=event_id) for event_id, item in located.items()]
+    return out, (pd.concat(picks, ignore_index=True) if picks else pd.DataFrame()), corrections
+
+
+@dataclass
+class Prediction:
+    """What `locate_events` found: the table, notes for the user, picks and station delays."""
+
+    table: pd.DataFrame
+    notes: list[str]
+    picks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    corrections: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def locate_events(
+    waveforms: Path,
+    stations_path: Path,
+    config: PredictConfig,
+    *,
+    model: Path | None = None,
+    velocity: Path | None = None,
+    calibration: Path | None = None,
+    figure_dir: Path | None = None,
+) -> Prediction:
+    """Locate every event folder under `waveforms` with the configured method.
+
+    Raises:
+        InputError: a missing model/velocity for the chosen method, a model of another type,
+            a station file that does not match the model or cannot locate.
+    """
+    from quakesense.io.stations import read_stations
+    from quakesense.io.waveforms import event_folders
+    from quakesense.locate.export import location_table
+
+    stations = read_stations(stations_path)
+    check_station_list(stations, config, stations_path)
+    folders = event_folders(waveforms)
+    if config.method == "gridsearch":
+        if velocity is None:
+            raise InputError("the grid search needs a velocity model", field="--velocity")
+        from quakesense.locate.velocity import read_velocity_model
+
+        rows, picks, corrections = locate_gridsearch(
+            folders,
+            stations,
+            read_velocity_model(velocity),
+            config,
+            calibration=None if calibration is None else event_folders(calibration),
+        )
+        notes = [f"station delays: {len(corrections)} station-phases"] if len(corrections) else []
+        return Prediction(location_table(rows), notes, picks, corrections)
+    if model is None:
+        raise InputError(f"method {config.method} needs a trained model", field="--model")
+    from quakesense.core.models import model_dir
+    from quakesense.locate.train import TrainedLocator
+
+    model = model_dir(model)
+    locator = TrainedLocator.load(model)
+    if locator.spec.model_type != config.method:
+        raise InputError(
+            f"the model is a {locator.spec.model_type}, not a {config.method}",
+            source=model,
+            field="--method",
+        )
+    trained = pd.DataFrame(locator.training.get("stations", {}))
+    notes = match_station_table(trained, stations) if not trained.empty else []
+    rows = locate_cnn(folders, locator, config, figure_dir=figure_dir)
+    return Prediction(location_table(rows), notes)
 
 
 def predict_events(
@@ -413,53 +658,67 @@ def predict_events(
     velocity: Path | None = None,
     figure_dir: Path | None = None,
 ) -> pd.DataFrame:
-    """`quakesense locate predict`: locate every event folder, write CSV + QuakeML + settings.
+    """Locate every event folder and write the table to the CSV `out` (QuakeML beside it).
 
-    Raises:
-        InputError: a missing model/velocity for the chosen method, a model of another type,
-            or a station file that does not match the model.
+    The library form of `quakesense locate predict` (which writes a run folder instead).
     """
-    from quakesense.core.store import write_json
-    from quakesense.io.stations import read_stations
-    from quakesense.io.waveforms import event_folders
-    from quakesense.locate.export import location_table, write_locations
+    from quakesense.locate.export import write_locations
 
-    stations = read_stations(stations_path)
-    folders = event_folders(waveforms)
-    notes: list[str] = []
-    if config.method == "gridsearch":
-        if velocity is None:
-            raise InputError("the grid search needs a velocity model", field="--velocity")
-        from quakesense.locate.velocity import read_velocity_model
-
-        rows = locate_gridsearch(folders, stations, read_velocity_model(velocity), config)
-    else:
-        if model is None:
-            raise InputError(f"method {config.method} needs a trained model", field="--model")
-        from quakesense.locate.train import TrainedLocator
-
-        locator = TrainedLocator.load(model)
-        if locator.spec.model_type != config.method:
-            raise InputError(
-                f"the model is a {locator.spec.model_type}, not a {config.method}",
-                source=model,
-                field="--method",
-            )
-        trained = pd.DataFrame(locator.training.get("stations", {}))
-        if not trained.empty:
-            notes = match_station_table(trained, stations)
-        rows = locate_cnn(folders, locator, config, figure_dir=figure_dir)
-    table = location_table(rows)
-    write_locations(table, out, method=config.method)
-    write_json(
-        {
-            "settings": config.model_dump(mode="json"),
-            "waveforms": str(waveforms),
-            "stations": str(stations_path),
-            "model": None if model is None else str(model),
-            "velocity": None if velocity is None else str(velocity),
-            "notes": notes,
-        },
-        Path(out).with_suffix(".json"),
+    found = locate_events(
+        waveforms, stations_path, config, model=model, velocity=velocity, figure_dir=figure_dir
     )
-    return table
+    write_locations(found.table, out, method=config.method)
+    return found.table
+
+
+def run_predict(
+    out: Path,
+    waveforms: Path,
+    stations_path: Path,
+    config: PredictConfig,
+    *,
+    model: Path | None = None,
+    velocity: Path | None = None,
+    calibration: Path | None = None,
+    force: bool = False,
+) -> tuple[Prediction, Path]:
+    """`quakesense locate predict`: a run folder with locations.csv/.xml, picks, config, report.
+
+    Built in a temporary folder and moved to `out` only when every step succeeded.
+    """
+    from quakesense.core.report import RunFolder
+    from quakesense.core.store import write_table
+    from quakesense.locate.export import write_locations
+
+    with RunFolder.create(out, f"quakesense locate predict ({config.method})", force=force) as run:
+        found = locate_events(
+            waveforms,
+            stations_path,
+            config,
+            model=model,
+            velocity=velocity,
+            calibration=calibration,
+            figure_dir=run.path / "figures",
+        )
+        write_locations(found.table, run.path / "locations.csv", method=config.method)
+        if not found.picks.empty:
+            write_table(found.picks, run.path / "picks.csv")
+        if not found.corrections.empty:
+            write_table(found.corrections, run.path / "station_delays.csv")
+        run.save_config(
+            config,
+            waveforms=str(waveforms),
+            stations=str(stations_path),
+            model=None if model is None else str(model),
+            velocity=None if velocity is None else str(velocity),
+            calibration=None if calibration is None else str(calibration),
+            datum=DATUM,
+            notes=found.notes,
+        )
+        run.heading("Locations")
+        run.text(f"Method {config.method}; {DATUM}.")
+        for note in found.notes:
+            run.text(note)
+        run.table(found.table)
+        report = run.write_report()
+    return found, report
