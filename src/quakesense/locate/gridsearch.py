@@ -391,7 +391,8 @@ def locate_event(
 ) -> tuple[GridSearchResult, pd.DataFrame]:
     """Pick, locate, re-pick P and S around the predicted arrivals, locate again.
 
-    The first pass uses P picks in the network's detection window; the second re-picks both
+    The first pass uses P picks in the network's detection window (with halved threshold
+    and signal/noise excesses when too few stations pick); the second re-picks both
     phases within a window sized by the network's move-out around the first location's
     predictions, which keeps S picks off the P coda and drops onsets of other events. When the
     second pass finds fewer picks than needed the first location stands.
@@ -399,10 +400,21 @@ def locate_event(
     Raises:
         InputError: too few picks in the first pass.
     """
+    picker = picker or PickerConfig()
     moveout_s = locator.max_moveout_s
     picks = pick_event(
         values, sampling_interval_s, locator.stations, picker, max_moveout_s=moveout_s
     )
+    if len(picks) < locator.min_picks:  # weak event: accept fainter onsets before giving up
+        relaxed = picker.model_copy(
+            update={
+                "threshold_on": 1 + (picker.threshold_on - 1) / 2,
+                "min_snr": 1 + (picker.min_snr - 1) / 2,
+            }
+        )
+        picks = pick_event(
+            values, sampling_interval_s, locator.stations, relaxed, max_moveout_s=moveout_s
+        )
     first = locator.locate(picks, source=source)
     predicted = locator.predicted_arrivals(first)
     again = pick_event(

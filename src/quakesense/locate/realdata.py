@@ -256,8 +256,9 @@ class PredictConfig(BaseModel):
         0.05, ge=0, description="travel-time model error added to each pick's deviation"
     )
     station_corrections: Literal["none", "batch"] = Field(
-        "batch",
-        description="gridsearch: station delays from the batch's own residuals (or --calibration)",
+        "none",
+        description="gridsearch: `batch` estimates station delays from the batch's own "
+        "residuals (NonLinLoc LOCDELAY style); --calibration uses catalogued events instead",
     )
     min_events_per_station: int = Field(3, ge=1, description="events a station delay needs")
     min_stations: int = Field(3, ge=1)
