@@ -8,8 +8,9 @@ as a raw CSV with its own column names, and runs, in a child process per size,
         --min-magnitude 3.5 --horizon 10d:50d --split-dates <45 y>,<50 y> --out DIR --no-progress
 
 with every default model and default setting (the issue's national case). Prints a table of
-events, wall seconds and peak resident memory (the child's `ru_maxrss`, from `os.wait4`) per
-catalog size; the reference row is the smallest size, and ratios are against it.
+events, wall seconds, CPU seconds (user + system; on a shared machine the wall time depends on
+the other jobs, the CPU time much less) and peak resident memory (the child's `ru_maxrss`, from
+`os.wait4`) per catalog size; the reference row is the smallest size, and ratios are against it.
 
 `--profile` instead runs the smallest size in this process under `tracemalloc` and prints the
 peak traced memory of each pipeline phase (reading, gridding, baselines, ETAS, networks,
@@ -90,8 +91,8 @@ def evaluate_args(catalog: Path, out: Path, years: int, extra: list[str]) -> lis
     ]
 
 
-def run_child(args: list[str], timeout_s: float) -> tuple[int, float, float]:
-    """Run the CLI in a child process; return (exit status, wall seconds, peak RSS MB)."""
+def run_child(args: list[str], timeout_s: float) -> tuple[int, float, float, float]:
+    """Run the CLI in a child process; return (exit status, wall s, CPU s, peak RSS MB)."""
     code = "import sys; from quakesense.cli import main; sys.exit(main(sys.argv[1:]))"
     t0 = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-c", code, *args])
@@ -108,7 +109,7 @@ def run_child(args: list[str], timeout_s: float) -> tuple[int, float, float]:
         time.sleep(1.0)
     wall = time.perf_counter() - t0
     code_out = os.waitstatus_to_exitcode(status) if status != -9 else -9
-    return code_out, wall, usage.ru_maxrss / 1024
+    return code_out, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def profile(args: list[str]) -> None:
@@ -116,18 +117,18 @@ def profile(args: list[str]) -> None:
     import quakesense.forecast.pipeline as pipeline
     from quakesense.cli import main
 
-    rows: list[tuple[str, float, float]] = []
+    rows: list[tuple[str, float, float, float]] = []
 
     def traced(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*a: Any, **k: Any) -> Any:
             tracemalloc.reset_peak()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 return fn(*a, **k)
             finally:
-                rows.append(
-                    (name, time.perf_counter() - t0, tracemalloc.get_traced_memory()[1] / 1e6)
-                )
+                peak = tracemalloc.get_traced_memory()[1] / 1e6
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                rows.append((name, wall, cpu, peak))
 
         return wrapper
 
@@ -136,9 +137,9 @@ def profile(args: list[str]) -> None:
     tracemalloc.start()
     status = main(args)
     print(f"\nexit status {status}; peak traced memory per phase (tracemalloc)")
-    print(f"{'phase':<28}{'seconds':>10}{'peak MB':>10}")
-    for name, seconds, peak in rows:
-        print(f"{name:<28}{seconds:>10.1f}{peak:>10.0f}")
+    print(f"{'phase':<28}{'wall s':>10}{'CPU s':>10}{'peak MB':>10}")
+    for name, wall, cpu, peak in rows:
+        print(f"{name:<28}{wall:>10.1f}{cpu:>10.1f}{peak:>10.0f}")
 
 
 def main() -> None:
@@ -161,20 +162,23 @@ def main() -> None:
             if args.profile:
                 profile(cli_args)
                 return
-            status, wall, rss = run_child(cli_args, args.timeout_min * 60)
-            rows.append((n, status, wall, rss))
-            print(f"{n} events: exit {status}, {wall:.0f} s, peak RSS {rss:.0f} MB", flush=True)
-    ref_wall, ref_rss = rows[0][2], rows[0][3]
+            status, wall, cpu, rss = run_child(cli_args, args.timeout_min * 60)
+            rows.append((n, status, wall, cpu, rss))
+            print(
+                f"{n} events: exit {status}, wall {wall:.0f} s, CPU {cpu:.0f} s, "
+                f"peak RSS {rss:.0f} MB",
+                flush=True,
+            )
+    ref_cpu, ref_rss = rows[0][3], rows[0][4]
     print(
         f"\nforecast evaluate, default models and settings, {args.years} years, region {REGION}, "
         f"Mc 3.5, horizon 10d:50d, seed {args.seed}, extra options: {extra or 'none'}"
     )
-    print(
-        f"{'events':>8}{'exit':>6}{'wall s':>10}{'peak RSS MB':>13}{'t ratio':>9}{'RSS ratio':>11}"
-    )
-    for n, status, wall, rss in rows:
-        ratios = f"{wall / ref_wall:>9.2f}{rss / ref_rss:>11.2f}"
-        print(f"{n:>8}{status:>6}{wall:>10.0f}{rss:>13.0f}{ratios}")
+    header = f"{'events':>8}{'exit':>6}{'wall s':>9}{'CPU s':>9}{'peak RSS MB':>13}"
+    print(f"{header}{'CPU ratio':>11}{'RSS ratio':>11}")
+    for n, status, wall, cpu, rss in rows:
+        ratios = f"{cpu / ref_cpu:>11.2f}{rss / ref_rss:>11.2f}"
+        print(f"{n:>8}{status:>6}{wall:>9.0f}{cpu:>9.0f}{rss:>13.0f}{ratios}")
 
 
 if __name__ == "__main__":

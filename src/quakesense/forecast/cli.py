@@ -58,6 +58,7 @@ Device = Annotated[str | None, typer.Option(help="cpu|cuda|auto [auto]")]
 Seed = Annotated[int | None, typer.Option(help="seed of every random choice [0]")]
 Progress = Annotated[bool | None, typer.Option("--progress/--no-progress", help="progress bars")]
 Threads = Annotated[int | None, typer.Option(help="torch CPU threads [1]")]
+HistoryDays = Annotated[int | None, typer.Option(help="history before the first training T [365]")]
 
 
 def _resolve(model: type, config_file: Path | None, overrides: dict[str, Any]) -> Any:
@@ -156,9 +157,7 @@ def evaluate(
     train_stride_days: Annotated[
         int | None, typer.Option(help="days between training rows [10]")
     ] = None,
-    history_days: Annotated[
-        int | None, typer.Option(help="history before the first training T [365]")
-    ] = None,
+    history_days: HistoryDays = None,
     max_tabular_rows: Annotated[
         int | None, typer.Option(help="row budget of tabular baselines [200000]")
     ] = None,
@@ -227,6 +226,7 @@ def train(
     warm_steps: WarmSteps = None,
     batch_size: BatchSize = None,
     minority_weight: MinorityWeight = None,
+    history_days: HistoryDays = None,
     device: Device = None,
     threads: Threads = None,
     seed: Seed = None,
@@ -255,6 +255,7 @@ def train(
         warm_steps=warm_steps,
         batch_size=batch_size,
         minority_weight=minority_weight,
+        history_days=history_days,
         device=device,
         threads=threads,
         seed=seed,
