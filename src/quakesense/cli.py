@@ -8,9 +8,12 @@ errors only), so stdout holds only results.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -175,12 +178,48 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT, as shells report it)."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with `argv` (default: the process arguments) and return the exit status.
 
     Every refusal is one line on stderr: bad input (`InputError`, an invalid setting) exits 2,
     a file-system failure 1, Ctrl-C prints `interrupted` and exits 130.
     """
+    with _sigint_watch() as interrupted:
+        code = _run(argv)
+    if interrupted() or code == INTERRUPTED:
+        typer.echo("interrupted", err=True)
+        return INTERRUPTED
+    return code
+
+
+@contextlib.contextmanager
+def _sigint_watch() -> Iterator[Callable[[], bool]]:
+    """Note a Ctrl-C before it turns into KeyboardInterrupt.
+
+    Typer turns a KeyboardInterrupt into a silent `return 130`, so the CLI cannot tell it from a
+    result without this flag.
+    """
+    seen: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: bool(seen)
+        return
+
+    def on_sigint(signum: int, frame: object) -> None:
+        seen.append(True)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield lambda: bool(seen)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         result = app(args=argv, prog_name="quakesense", standalone_mode=False)
     except InputError as exc:
@@ -191,16 +230,14 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"error: setting '{location}': {_one_line(message)}", err=True)
         return 2
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        return 130
+        return INTERRUPTED
     except OSError as exc:
         typer.echo(f"error: {_one_line(exc)}", err=True)
         return 1
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
-        typer.echo("interrupted", err=True)
-        return 130
+        return INTERRUPTED
     except typer.TyperException as exc:  # usage errors: unknown command, bad option value
         exc.show()  # type: ignore[attr-defined]
         return int(getattr(exc, "exit_code", 2))
