@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from obspy import Catalog, Stream, Trace, UTCDateTime
+from obspy import Catalog
 
 import quakesense
 from quakesense.api import (
@@ -33,6 +33,7 @@ from quakesense.core.errors import InputError
 from quakesense.core.models import load_model, model_dir
 from quakesense.core.training import TrainConfig
 from quakesense.precursor.alarms import persistent
+from tests.test_examples import example
 
 
 def test_load_registers_every_model_type_in_a_fresh_interpreter() -> None:
@@ -183,35 +184,12 @@ def locate_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root / "data", root / "run"
 
 
-def _event_stream(data_dir: Path) -> Stream:
-    from quakesense.locate.train import SimulatedSet
-
-    data = SimulatedSet.open(data_dir)
-    values = data.event_values(int(data.split_indices("test")[0]))
-    return Stream(
-        [
-            Trace(
-                values[s, c].astype(np.float64),
-                header={
-                    "network": "XX",
-                    "station": str(name),
-                    "channel": f"HH{comp}",
-                    "sampling_rate": 10.0,
-                    "starttime": UTCDateTime(2020, 6, 1),
-                },
-            )
-            for s, name in enumerate(data.stations["station"])
-            for c, comp in enumerate("ZNE")
-        ]
-    )
-
-
 @pytest.mark.slow
 def test_locate_stream_matches_the_predict_verb(locate_run: tuple, tmp_path: Path) -> None:
     data_dir, run = locate_run
     model = quakesense.load(run)
     assert isinstance(model, LocatePredictor)
-    stream = _event_stream(data_dir)
+    stream = example("locate_example").held_out_stream(data_dir)
     table, catalog = model.predict(
         {"ev1": stream}, units="velocity", answer_after_s=1.0, catalog=True
     )
