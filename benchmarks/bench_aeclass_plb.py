@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quakesense.aeclass.location import FaultPlacement, leave_one_out, leave_one_out_on_fault
+from quakesense.aeclass.location import FaultPlacement, cross_validate, leave_one_out_on_fault
 from quakesense.aeclass.profiles import pick_matrix
 from quakesense.io.picks import read_plb_relocation
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = {}
     for method in methods:
         start = time.perf_counter()
-        result = leave_one_out(method, times, sensors_xyz, truth_xyz, seed=args.seed)
+        result = cross_validate(method, times, sensors_xyz, truth_xyz, seed=args.seed)
         rows[method] = [*_scores_mm(shared.to_uw(result.xyz_m), truth_uw)]
         rows[method].append(time.perf_counter() - start)
     start = time.perf_counter()

@@ -102,3 +102,42 @@ def test_real_readers(shared_data: Path) -> None:
     picks, sensors, fault = read_plb_relocation(shared_data / "ae/plb_relocation_lab_fault")
     assert picks["event_id"].nunique() == 56 and len(sensors) == 11 and len(fault) == 56
     check_picks(picks, sensors)
+
+
+def _sparse(scale: float = 1.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from quakesense.synth.hydrofrac import SparseArrayConfig, simulate_sparse_array
+
+    data = simulate_sparse_array(SparseArrayConfig(n_events=40, seed=3))
+    sensors = data.sensors.copy()
+    sensors[["x_m", "y_m", "z_m"]] *= scale
+    return data.picks.drop(columns=["x_m", "y_m", "z_m"]), sensors
+
+
+def test_large_sparse_array_passes_the_per_event_unit_check() -> None:
+    """32 sensors over 4 m, 4-7 picks per event: the whole-array span would imply ~1e5 m/s."""
+    from quakesense.io.picks import apparent_speeds_m_s
+
+    picks, sensors = _sparse()
+    check_picks(picks, sensors)
+    speeds = apparent_speeds_m_s(picks[picks["phase"] == "P"], sensors)
+    assert len(speeds) == 40 and (speeds > 5000).all()  # an upper bound of vp = 5900 m/s
+    assert 5900 < speeds.median() < 2e4
+
+
+@pytest.mark.parametrize(("scale", "unit"), [(1000.0, "mm"), (1e-3, "km")])
+def test_sparse_array_in_wrong_units_is_caught_unless_a_velocity_is_given(
+    scale: float, unit: str
+) -> None:
+    picks, sensors = _sparse(scale)
+    with pytest.raises(InputError, match=rf"in {unit}\?.*--velocity-m-s"):
+        check_picks(picks, sensors)
+    check_picks(picks, sensors, velocity_m_s=5900.0)
+
+
+def test_duplicate_pick_is_refused_naming_both_rows() -> None:
+    picks, sensors = _tables()
+    doubled = pd.concat([picks, picks.iloc[[2]]], ignore_index=True)
+    with pytest.raises(
+        InputError, match=r"row 5.*event 'ev1': sensor 'C' has 2 P picks \(rows 2, 5\)"
+    ):
+        check_picks(doubled, sensors)

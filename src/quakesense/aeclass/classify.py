@@ -111,8 +111,13 @@ def profile_data(
     mask_channel: bool = True,
     labels: pd.DataFrame | None = None,
     classes: list[str] | None = None,
+    labels_source: str | Path | None = None,
 ) -> ProfileData:
-    """Event-scaled profiles of `picks` as model inputs, joined to `labels` (event_id, label)."""
+    """Event-scaled profiles of `picks` as model inputs, joined to `labels` (event_id, label).
+
+    An empty label cell or an event labelled twice is refused naming `labels_source`, the row
+    and the field: a blank would otherwise become a class of its own.
+    """
     matrix = pick_matrix(picks, sensors, phases)
     features = profile_features(
         arrival_time_profiles(matrix.time_s, scale="event"), mask_channel=mask_channel
@@ -124,11 +129,35 @@ def profile_data(
     if labels is None:
         return data
     if not {"event_id", "label"} <= set(labels.columns):
-        raise InputError("labels table needs columns event_id and label", field="label")
-    by_event = labels.assign(event_id=labels["event_id"].astype(str)).set_index("event_id")
+        raise InputError(
+            "labels table needs columns event_id and label", source=labels_source, field="label"
+        )
+    text = labels["label"].astype("string").str.strip()
+    blank = (text.isna() | (text == "")).to_numpy()
+    if blank.any():
+        row = int(np.flatnonzero(blank)[0])
+        raise InputError(
+            f"event '{labels['event_id'].iloc[row]}' has an empty label (expected a class name)",
+            source=labels_source,
+            field="label",
+            row=row,
+        )
+    event_text = labels["event_id"].astype(str)
+    repeated = event_text.duplicated().to_numpy()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        raise InputError(
+            f"event '{event_text.iloc[row]}' is labelled twice; give one label per event",
+            source=labels_source,
+            field="event_id",
+            row=row,
+        )
+    by_event = labels.assign(event_id=event_text, label=text).set_index("event_id")
     missing = [e for e in data.event_ids if e not in by_event.index]
     if missing:
-        raise InputError(f"event '{missing[0]}' has picks but no label", field="event_id")
+        raise InputError(
+            f"event '{missing[0]}' has picks but no label", source=labels_source, field="event_id"
+        )
     names_of = by_event.loc[data.event_ids, "label"].astype(str).to_numpy()
     classes = classes or sorted(set(names_of))
     unknown = sorted(set(names_of) - set(classes))
@@ -209,6 +238,10 @@ def save_classifier(
             "mask_channel": config.mask_channel,
             "run_config": config.model_dump(mode="json"),
             "best_epoch": trained.fit_result.best_epoch,
+            "trained_on": [
+                data.event_ids[i]
+                for i in np.sort(np.r_[trained.split["train"], trained.split["val"]])
+            ],
         },
     )
 

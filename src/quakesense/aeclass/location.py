@@ -2,7 +2,10 @@
 
 All locators follow scikit-learn conventions: `fit(times, sensors_xyz, truth_xyz)` then
 `predict(times) -> LocationResult`. `times` is an (events, sensors) array of P arrival times in
-seconds, NaN where a pick is missing. Origin times are never needed as input: the grid search
+seconds, or an (events, sensors, phases) array of P and S times, NaN where a pick is missing (a
+sparse array where each event is picked at a few nearby sensors is simply mostly NaN). Each
+(sensor, phase) pair is one observation with its own slowness, so S picks enter the same misfit
+as P picks with one common origin time. Origin times are never needed as input: the grid search
 eliminates them analytically (demeaned residuals, or the median for a robust loss), Geiger fits
 them with the position, and the regressors see arrival-time profiles.
 """
@@ -10,9 +13,10 @@ them with the position, and the regressors see arrival-time profiles.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
 
@@ -22,6 +26,45 @@ from quakesense.core.models import Normalisation
 
 PLANAR_TOLERANCE = 1e-3
 """Points whose smallest principal extent is below this fraction of the largest are coplanar."""
+
+
+METHODS = ("geiger", "grid", "geiger-sc", "grid-sc", "aniso", "gp", "mlp", "hybrid")
+"""Locators by name (see `make_locator`)."""
+
+LEARNED = frozenset({"gp", "mlp", "hybrid", "aniso", "geiger-sc", "grid-sc"})
+"""Methods fitted to events of known position."""
+
+
+class LocateConfig(BaseModel):
+    """Settings of `aeclass locate`; saved with every run and read back by `--config`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal[METHODS] = "geiger"  # type: ignore[valid-type]
+    velocity_m_s: float | None = Field(
+        None, gt=0, description="P velocity; None: fitted to events of known position"
+    )
+    vs_m_s: float | None = Field(
+        None, gt=0, description="S velocity; None: fitted to events of known position"
+    )
+    use_s: bool = Field(True, description="locate with S picks where present")
+    folds: int | None = Field(
+        None, ge=2, description="cross-validation folds over known events; None: leave-one-out"
+    )
+    seed: int = 0
+
+
+def as_columns(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Arrival times as (events, observations), phase-major, and each observation's phase index.
+
+    Accepts (events, sensors) P times or (events, sensors, phases) times.
+    """
+    times = np.asarray(times, dtype=float)
+    if times.ndim == 2:
+        times = times[:, :, None]
+    n_events, n_sensors, n_phases = times.shape
+    columns = times.transpose(0, 2, 1).reshape(n_events, n_sensors * n_phases)
+    return columns, np.repeat(np.arange(n_phases), n_sensors)
 
 
 @dataclass
@@ -103,10 +146,15 @@ class PhysicsLocator:
     Sources are searched in the plane of the training sources when those are coplanar (a fault,
     a plate), else in the plane of the sensors when those are coplanar, else in 3-D.
 
+    With (events, sensors, phases) times, S picks are extra observations with their own
+    velocity (fitted with the P velocity, or `vs_m_s`); the anisotropic model scales the P
+    slowness matrix by the fitted S/P slowness ratio.
+
     Args:
         method: "geiger" (Gauss-Newton least squares from a coarse-grid start) or "grid"
             (two-level grid search).
-        velocity_m_s: Fixed velocity; None: fit it to the training truth.
+        velocity_m_s: Fixed P velocity; None: fit it to the training truth.
+        vs_m_s: Fixed S velocity (used only with S times); None: fit it to the training truth.
         station_corrections: Fit one time delay per sensor (needs training truth).
         anisotropic: Fit an ellipsoidal velocity (needs training truth).
         grid_points: Grid points per axis of each grid level (None: 121 in 2-D, 41 in 3-D).
@@ -126,9 +174,11 @@ class PhysicsLocator:
         grid_points: int | None = None,
         margin: float = 0.25,
         loss: str = "linear",
+        vs_m_s: float | None = None,
     ) -> None:
         self.method = method
         self.velocity_m_s = velocity_m_s
+        self.vs_m_s = vs_m_s
         self.station_corrections = station_corrections
         self.anisotropic = anisotropic
         self.grid_points = grid_points
@@ -143,9 +193,11 @@ class PhysicsLocator:
             raise InputError(f"unknown physics method '{self.method}'", field="method")
         if self.loss not in LOSSES:
             raise InputError(f"unknown loss '{self.loss}' ({', '.join(LOSSES)})", field="loss")
+        times, self.column_phase_ = as_columns(times)
         self.sensors_xyz_ = np.asarray(sensors_xyz, dtype=float)
-        n_sensors = len(self.sensors_xyz_)
-        self.corrections_s_ = np.zeros(n_sensors)
+        self.n_phases_ = int(self.column_phase_.max()) + 1
+        self.column_xyz_ = np.tile(self.sensors_xyz_, (self.n_phases_, 1))
+        self.corrections_s_ = np.zeros(times.shape[1])
         self.slowness_matrix_ = None
         has_truth = truth_xyz is not None and np.isfinite(truth_xyz).all() and len(truth_xyz)
         if self.loss != "linear" and not has_truth:
@@ -155,7 +207,7 @@ class PhysicsLocator:
                 field="loss",
             )
         if has_truth:
-            times, truth_xyz = np.asarray(times, dtype=float), np.asarray(truth_xyz, dtype=float)
+            truth_xyz = np.asarray(truth_xyz, dtype=float)
             self._fit_velocity(times, truth_xyz)
             if self.anisotropic:
                 self._fit_anisotropy(times, truth_xyz)
@@ -173,8 +225,16 @@ class PhysicsLocator:
                 "no velocity: give one or events with known positions (x_m, y_m, z_m)",
                 field="velocity_m_s",
             )
+        elif self.n_phases_ > 1 and self.vs_m_s is None:
+            raise InputError(
+                "S picks need an S velocity: give one or events with known positions",
+                field="vs_m_s",
+            )
         else:
             self.velocity_m_s_ = float(self.velocity_m_s)
+            self.slowness_s_m_ = (
+                1.0 / np.array([self.velocity_m_s, self.vs_m_s or np.nan])[: self.n_phases_]
+            )
         anchors = self.sensors_xyz_
         plane = _plane_basis(np.asarray(truth_xyz, dtype=float)) if has_truth else None
         if has_truth:
@@ -192,7 +252,9 @@ class PhysicsLocator:
         return self
 
     def _fit_velocity(self, times: np.ndarray, truth: np.ndarray) -> None:
-        distance = np.linalg.norm(truth[:, None, :] - self.sensors_xyz_[None], axis=2)
+        """Slowness per phase (unless given) and optional delays per observation, by linear
+        least squares on residuals demeaned per event (the origin time drops out)."""
+        distance = np.linalg.norm(truth[:, None, :] - self.column_xyz_[None], axis=2)
         observed = np.isfinite(times)
         count = observed.sum(axis=1, keepdims=True)
 
@@ -200,45 +262,52 @@ class PhysicsLocator:
             values = np.where(observed, values, 0.0)
             return np.where(observed, values - values.sum(axis=1, keepdims=True) / count, 0.0)
 
-        columns = [demean(distance)[observed]]
+        target = demean(times)[observed]
+        given = [self.velocity_m_s, self.vs_m_s][: self.n_phases_]
+        slowness = np.full(self.n_phases_, np.nan)
+        columns, unknown = [], []
+        for phase, velocity in enumerate(given):
+            column = demean(distance * (self.column_phase_ == phase))[observed]
+            if velocity is None:
+                columns.append(column)
+                unknown.append(phase)
+            else:
+                slowness[phase] = 1.0 / velocity
+                target = target - column * slowness[phase]
         if self.station_corrections:
             for j in range(times.shape[1]):
                 indicator = np.zeros_like(times)
                 indicator[:, j] = 1.0
                 columns.append(demean(indicator)[observed])
-        design = np.column_stack(columns)
-        target = demean(times)[observed]
-        if self.velocity_m_s is not None:
-            target = target - design[:, 0] / self.velocity_m_s
-            design = design[:, 1:]
+        design = np.column_stack(columns) if columns else np.zeros((len(target), 0))
         solution = np.linalg.lstsq(design, target, rcond=None)[0] if design.size else []
-        if self.velocity_m_s is None:
-            slowness, solution = float(solution[0]), solution[1:]
-            if slowness <= 0:
-                raise InputError("fitted velocity is not positive: check picks and positions")
-            self.velocity_m_s_ = 1.0 / slowness
-        else:
-            self.velocity_m_s_ = float(self.velocity_m_s)
+        slowness[unknown] = solution[: len(unknown)]
+        if not (slowness > 0).all():
+            raise InputError("fitted velocity is not positive: check picks and positions")
+        self.slowness_s_m_ = slowness
+        self.velocity_m_s_ = float(1.0 / slowness[0])
         if self.station_corrections:
-            self.corrections_s_ = np.asarray(solution, dtype=float)
+            self.corrections_s_ = np.asarray(solution[len(unknown) :], dtype=float)
 
     def _fit_anisotropy(self, times: np.ndarray, truth: np.ndarray) -> None:
         """Fit the slowness matrix, delays and every event's origin time (unknowns, not
         eliminated by demeaning, so that a robust loss isolates a bad pick)."""
         observed = np.isfinite(times)
-        offset = truth[:, None, :] - self.sensors_xyz_[None]
+        offset = truth[:, None, :] - self.column_xyz_[None]
+        factor = self._phase_factor()
         rows, cols = np.tril_indices(3)
-        n_corr = len(self.sensors_xyz_) if self.station_corrections else 0
+        n_corr = times.shape[1] if self.station_corrections else 0
 
         def unpack(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             matrix = np.zeros((3, 3))
             matrix[rows, cols] = q[:6]
-            corrections = q[6 : 6 + n_corr] if n_corr else np.zeros(len(self.sensors_xyz_))
+            corrections = q[6 : 6 + n_corr] if n_corr else np.zeros(times.shape[1])
             return matrix, corrections, q[6 + n_corr :, None]
 
         def residual(q: np.ndarray) -> np.ndarray:
             matrix, corrections, origin = unpack(q)
-            misfit = times - np.linalg.norm(offset @ matrix, axis=2) - corrections - origin
+            travel = np.linalg.norm(offset @ matrix, axis=2) * factor
+            misfit = times - travel - corrections - origin
             return misfit[observed] * self.velocity_m_s_
 
         start = np.eye(3)[rows, cols] / self.velocity_m_s_
@@ -253,12 +322,26 @@ class PhysicsLocator:
         )
         self.slowness_matrix_, self.corrections_s_, _ = unpack(solution.x)
 
-    def travel_time_s(self, xyz_m: np.ndarray) -> np.ndarray:
-        """Predicted travel times (candidates, sensors), corrections included."""
-        offset = np.asarray(xyz_m)[:, None, :] - self.sensors_xyz_[None]
+    def _phase_factor(self) -> np.ndarray:
+        """Each observation's slowness relative to P (1 for P, vp/vs for S)."""
+        return (self.slowness_s_m_ / self.slowness_s_m_[0])[self.column_phase_]
+
+    def travel_time_s(self, xyz_m: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+        """Predicted travel times (candidates, observations), corrections included.
+
+        Args:
+            xyz_m: Candidate sources (candidates, 3).
+            columns: Boolean mask of the observations wanted (default: all); a sparse array's
+                event has only a few.
+        """
+        columns = np.ones(len(self.column_xyz_), bool) if columns is None else columns
+        offset = np.asarray(xyz_m)[:, None, :] - self.column_xyz_[columns][None]
+        corrections = self.corrections_s_[columns]
         if self.slowness_matrix_ is not None:
-            return np.linalg.norm(offset @ self.slowness_matrix_, axis=2) + self.corrections_s_
-        return np.linalg.norm(offset, axis=2) / self.velocity_m_s_ + self.corrections_s_
+            distance = np.linalg.norm(offset @ self.slowness_matrix_, axis=2)
+            return distance * self._phase_factor()[columns] + corrections
+        slowness = self.slowness_s_m_[self.column_phase_[columns]]
+        return np.linalg.norm(offset, axis=2) * slowness + corrections
 
     def _to_xyz(self, local: np.ndarray) -> np.ndarray:
         return self.origin_ + local @ self.basis_.T
@@ -267,22 +350,30 @@ class PhysicsLocator:
         axes = [np.linspace(lo, hi, points) for lo, hi in zip(low, high, strict=True)]
         return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
 
-    def _grid_search(self, times: np.ndarray, points: int, levels: int) -> np.ndarray:
-        best = np.empty((len(times), len(self.low_)))
+    def _grid_search(
+        self, times: np.ndarray, points: int, levels: int, refine_points: int | None = None
+    ) -> np.ndarray:
+        """Best grid node per event: a coarse grid over the search box, then `levels - 1`
+        finer grids of `refine_points` per axis around each event's best node."""
+        refine_points = refine_points or points
         misfit = _misfit if self.loss == "linear" else _l1_misfit
-        chunk = max(1, int(2e7 // (points ** len(self.low_) * times.shape[1])))
-        for start in range(0, len(times), chunk):
-            block = times[start : start + chunk]
-            local = self._grid(self.low_, self.high_, points)
-            found = local[np.argmin(misfit(block, self.travel_time_s(self._to_xyz(local))), 1)]
-            step = (self.high_ - self.low_) / (points - 1)
-            for _ in range(levels - 1):
-                for i, centre in enumerate(found):
-                    fine = self._grid(centre - 2 * step, centre + 2 * step, points)
-                    cost = misfit(block[i : i + 1], self.travel_time_s(self._to_xyz(fine)))
-                    found[i] = fine[np.argmin(cost[0])]
-                step = 4 * step / (points - 1)
-            best[start : start + chunk] = found
+        local = self._grid(self.low_, self.high_, points)
+        travel = self.travel_time_s(self._to_xyz(local))
+        chunk = max(1, int(2e7 // (len(local) * times.shape[1])))
+        best = np.concatenate(
+            [
+                local[np.argmin(misfit(times[start : start + chunk], travel), 1)]
+                for start in range(0, len(times), chunk)
+            ]
+        )
+        step = (self.high_ - self.low_) / (points - 1)
+        for _ in range(levels - 1):
+            for i, centre in enumerate(best):
+                fine = self._grid(centre - 2 * step, centre + 2 * step, refine_points)
+                observed = np.isfinite(times[i])
+                travel = self.travel_time_s(self._to_xyz(fine), observed)
+                best[i] = fine[np.argmin(misfit(times[i : i + 1, observed], travel)[0])]
+            step = 4 * step / (refine_points - 1)
         return best
 
     def _geiger(self, times: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -300,19 +391,35 @@ class PhysicsLocator:
             observed = np.isfinite(row)
 
             def residual(q: np.ndarray, row: np.ndarray = row, observed: np.ndarray = observed):
-                travel = self.travel_time_s(self._to_xyz(q[None, :-1]))[0][observed]
+                travel = self.travel_time_s(self._to_xyz(q[None, :-1]), observed)[0]
                 return (row[observed] - travel) * to_units - q[-1]
 
             origin = np.median(residual(np.r_[start[i], 0.0]))
-            located[i] = least_squares(residual, np.r_[start[i], origin], **options).x[:-1]
+            solution = least_squares(residual, np.r_[start[i], origin], **options).x[:-1]
+            if (solution < self.low_).any() or (solution > self.high_).any():
+                # Few picks (4-5 on a sparse array) can leave a second, distant minimum: keep
+                # the search inside the box the grid search covered.
+                bounds = (np.r_[self.low_, -np.inf], np.r_[self.high_, np.inf])
+                solution = least_squares(
+                    residual,
+                    np.r_[start[i], origin],
+                    bounds=bounds,
+                    **{k: v for k, v in options.items() if k != "method"},
+                ).x[:-1]
+            located[i] = solution
         return located
 
     def predict(self, times: np.ndarray) -> LocationResult:
         """Locate every event (row of `times`)."""
-        times = np.asarray(times, dtype=float)
+        times = as_columns(times)[0]
         if self.method == "grid":
-            points = self.grid_points or (121 if len(self.low_) == 2 else 41)
-            local = self._grid_search(times, points, levels=3)
+            planar = len(self.low_) == 2
+            points = self.grid_points or (121 if planar else 41)
+            # 3-D refinement on 21^3 nodes, one level more: a fifth of the cost of 41^3 nodes
+            # for a finer final step (span / 5000).
+            local = self._grid_search(
+                times, points, levels=3 if planar else 4, refine_points=None if planar else 21
+            )
         else:
             local = self._geiger(times, self._grid_search(times, 21, levels=1))
         xyz = self._to_xyz(local)
@@ -342,7 +449,8 @@ class ProfileRegressor:
         self.seed = seed
 
     def _features(self, times: np.ndarray, mask_channel: bool) -> np.ndarray:
-        profile = arrival_time_profiles(np.asarray(times, dtype=float)[:, :, None], scale="none")
+        times = np.asarray(times, dtype=float)
+        profile = arrival_time_profiles(times[:, :, None] if times.ndim == 2 else times, "none")
         return profile_features(profile, mask_channel=mask_channel)
 
     def _model(self) -> Any:
@@ -418,14 +526,16 @@ class HybridLocator:
 
 
 def make_locator(
-    method: str, *, velocity_m_s: float | None = None, seed: int = 0
+    method: str, *, velocity_m_s: float | None = None, vs_m_s: float | None = None, seed: int = 0
 ) -> PhysicsLocator | ProfileRegressor | HybridLocator:
     """Locator named `method`: geiger, grid (homogeneous), geiger-sc/grid-sc (station
     corrections), aniso (anisotropic + station corrections, robust Geiger), gp, mlp, hybrid."""
     if method in {"geiger", "grid"}:
-        return PhysicsLocator(method, velocity_m_s=velocity_m_s)
+        return PhysicsLocator(method, velocity_m_s=velocity_m_s, vs_m_s=vs_m_s)
     if method in {"geiger-sc", "grid-sc"}:
-        return PhysicsLocator(method[:-3], velocity_m_s=velocity_m_s, station_corrections=True)
+        return PhysicsLocator(
+            method[:-3], velocity_m_s=velocity_m_s, vs_m_s=vs_m_s, station_corrections=True
+        )
     if method == "aniso":
         return PhysicsLocator(
             "geiger", station_corrections=True, anisotropic=True, loss=ROBUST_LOSS
@@ -434,10 +544,7 @@ def make_locator(
         return ProfileRegressor(method, seed=seed)
     if method == "hybrid":
         return HybridLocator(seed=seed)
-    raise InputError(
-        f"unknown method '{method}' (geiger, grid, geiger-sc, grid-sc, aniso, gp, mlp, hybrid)",
-        field="--method",
-    )
+    raise InputError(f"unknown method '{method}' ({', '.join(METHODS)})", field="--method")
 
 
 def fit_predict(
@@ -448,19 +555,20 @@ def fit_predict(
     times: np.ndarray,
     *,
     velocity_m_s: float | None = None,
+    vs_m_s: float | None = None,
     seed: int = 0,
 ) -> LocationResult:
     """Fit the locator `method` on training events and locate `times`."""
-    locator = make_locator(method, velocity_m_s=velocity_m_s, seed=seed)
+    locator = make_locator(method, velocity_m_s=velocity_m_s, vs_m_s=vs_m_s, seed=seed)
     if isinstance(locator, ProfileRegressor):
         if train_truth is None:
             raise InputError(f"method '{method}' learns from events with known x_m, y_m, z_m")
         locator.fit(train_times, train_truth)
         xyz = locator.predict_xyz(times)
-        physics = PhysicsLocator("grid", velocity_m_s=velocity_m_s).fit(
+        physics = PhysicsLocator("grid", velocity_m_s=velocity_m_s, vs_m_s=vs_m_s).fit(
             train_times, sensors_xyz, train_truth
         )
-        misfit = times - physics.travel_time_s(xyz)
+        misfit = as_columns(times)[0] - physics.travel_time_s(xyz)
         origin = np.nanmean(misfit, axis=1)
         residual = np.sqrt(np.nanmean((misfit - origin[:, None]) ** 2, axis=1))
         return LocationResult(xyz_m=xyz, origin_time_s=origin, residual_s=residual)
@@ -471,31 +579,49 @@ def fit_predict(
     return locator.fit(train_times, sensors_xyz, train_truth).predict(times)
 
 
-def leave_one_out(
+def cross_validate(
     method: str,
     times: np.ndarray,
     sensors_xyz: np.ndarray,
     truth_xyz: np.ndarray,
     *,
+    folds: int | None = None,
+    velocity_m_s: float | None = None,
+    vs_m_s: float | None = None,
     seed: int = 0,
 ) -> LocationResult:
-    """Locate each event with a locator fitted on all the other events."""
-    located = [
-        fit_predict(
+    """Locate each event with a locator fitted on events of other folds only.
+
+    Args:
+        folds: Number of folds, events assigned by a seeded permutation; None: leave-one-out
+            (one fold per event), affordable for physics locators but slow for the learned ones
+            on hundreds of events.
+    """
+    n = len(times)
+    fold_of = (
+        np.arange(n)
+        if folds is None
+        else np.random.default_rng(seed).permutation(n) % min(folds, n)
+    )
+    xyz, origin, residual = np.empty((n, 3)), np.empty(n), np.empty(n)
+    for fold in np.unique(fold_of):
+        test = fold_of == fold
+        result = fit_predict(
             method,
-            np.delete(times, i, axis=0),
+            times[~test],
             sensors_xyz,
-            np.delete(truth_xyz, i, axis=0),
-            times[i : i + 1],
+            truth_xyz[~test],
+            times[test],
+            velocity_m_s=velocity_m_s,
+            vs_m_s=vs_m_s,
             seed=seed,
         )
-        for i in range(len(times))
-    ]
-    return LocationResult(
-        xyz_m=np.vstack([r.xyz_m for r in located]),
-        origin_time_s=np.concatenate([r.origin_time_s for r in located]),
-        residual_s=np.concatenate([r.residual_s for r in located]),
-    )
+        xyz[test], origin[test], residual[test] = (
+            result.xyz_m,
+            result.origin_time_s,
+            result.residual_s,
+        )
+    return LocationResult(xyz_m=xyz, origin_time_s=origin, residual_s=residual)
 
 
 class FaultPlacement:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from quakesense.io.picks import check_unique_picks
+
 PHASES: tuple[str, ...] = ("P", "S")
 
 
@@ -45,16 +47,18 @@ def pick_matrix(
     """Arrange a picks table (`event_id, sensor, phase, time_s`) as a `PickMatrix`.
 
     Args:
-        picks: Validated picks; a repeated (event, sensor, phase) keeps its earliest time.
+        picks: Validated picks with one pick per (event, sensor, phase); a repeated one is
+            refused (`io.picks.check_unique_picks`), never silently reduced.
         sensors: Sensor order of the matrix.
         phases: Phase order (default: those of PHASES present in the picks).
     """
+    check_unique_picks(picks)
     if phases is None:
         present = set(picks["phase"])
         phases = [p for p in PHASES if p in present]
     event_ids = list(pd.unique(picks["event_id"]))
     table = picks.pivot_table(
-        index="event_id", columns=["phase", "sensor"], values="time_s", aggfunc="min"
+        index="event_id", columns=["phase", "sensor"], values="time_s", aggfunc="first"
     )
     full = pd.MultiIndex.from_product([list(phases), list(sensors)], names=["phase", "sensor"])
     table = table.reindex(index=event_ids, columns=full)

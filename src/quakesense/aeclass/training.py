@@ -1,4 +1,9 @@
-"""Scores, figures and the HTML report of the AE event classifier."""
+"""Training and evaluation runs of the AE event classifier: scores, figures, HTML report.
+
+`run_training` trains, saves and scores on a seeded random split; the saved model records the
+events that informed its weights (training and validation parts), so `run_evaluation` scores
+held-out events only and never retrains.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from quakesense.aeclass.classify import (
     save_classifier,
     train_classifier,
 )
+from quakesense.core.errors import InputError
 from quakesense.core.metrics import bootstrap, multiclass_scores
 from quakesense.core.models import SavedModel
 from quakesense.core.report import (
@@ -53,15 +59,58 @@ def tsne_figure(features: np.ndarray, labels: np.ndarray, classes: list[str], se
     """t-SNE map of the profiles coloured by class."""
     from sklearn.manifold import TSNE
 
-    embedded = TSNE(2, perplexity=30, init="pca", max_iter=500, random_state=seed).fit_transform(
-        features
-    )
+    perplexity = min(30.0, (len(features) - 1) / 3)
+    embedded = TSNE(
+        2, perplexity=perplexity, init="pca", max_iter=500, random_state=seed
+    ).fit_transform(features)
     fig, ax = plt.subplots(figsize=(6, 5))
     for k, name in enumerate(classes):
         chosen = labels == k
         ax.scatter(embedded[chosen, 0], embedded[chosen, 1], s=8, label=name)
     ax.set_title("t-SNE of arrival-time profiles")
     ax.legend(fontsize=8, markerscale=2)
+    return fig
+
+
+def mean_output_figure(
+    labels: np.ndarray, proba: np.ndarray, classes: list[str], title: str
+) -> plt.Figure:
+    """Mean network output per true class (paper, Fig. 6): row k is the average softmax vector
+    of the events of class k, so off-diagonal mass shows which classes the network mixes."""
+    mean = np.array(
+        [
+            proba[labels == k].mean(axis=0)
+            if (labels == k).any()
+            else np.full(len(classes), np.nan)
+            for k in range(len(classes))
+        ]
+    )
+    return probability_matrix_figure(mean, classes, classes, title, "true class")
+
+
+def probability_matrix_figure(
+    matrix: np.ndarray, rows: list[str], columns: list[str], title: str, row_label: str
+) -> plt.Figure:
+    """Heat map of mean probabilities (rows: groups of events; columns: outputs), annotated."""
+    fig, ax = plt.subplots(figsize=(1.5 + 0.8 * len(columns), 1.2 + 0.6 * len(rows)))
+    image = ax.imshow(matrix, vmin=0, vmax=1, cmap="Blues", aspect="auto")
+    for (i, j), value in np.ndenumerate(matrix):
+        if np.isfinite(value):
+            ax.text(
+                j,
+                i,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if value > 0.6 else "black",
+            )
+    ax.set_xticks(range(len(columns)), columns)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("mean output for")
+    ax.set_ylabel(row_label)
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
 
 
@@ -103,6 +152,12 @@ def score_figures(
             f"confusion_{name}",
         )
     index = subsets[scored]
+    run.heading(f"Mean network output per class ({scored} events; paper, Fig. 6)")
+    run.figure(
+        mean_output_figure(labels[index], proba[index], classes, f"{scored} events"),
+        f"mean_output_{scored}",
+        "Row k: average softmax output over the events of true class k.",
+    )
     run.heading(f"One-vs-rest ROC ({scored} events)")
     run.figure(
         roc_figure(_roc_curves(labels[index], proba[index], classes), f"ROC, {scored}"),
@@ -120,13 +175,33 @@ def score_figures(
     return metrics
 
 
-def run_training(data: ProfileData, config: ClassifierConfig, out_dir: Path) -> Path:
-    """Train, save and evaluate the classifier and its baselines; return report.html."""
+def run_training(
+    data: ProfileData,
+    config: ClassifierConfig,
+    out_dir: Path,
+    *,
+    force: bool = False,
+    meta: dict[str, Any] | None = None,
+) -> Path:
+    """Train, save and evaluate the classifier and its baselines in a new run folder.
+
+    The folder is built aside and moved to `out_dir` only when everything succeeded.
+
+    Returns:
+        The run's report.html.
+    """
     assert data.labels is not None and data.classes is not None
-    run = RunFolder(out_dir, "AE event classification from arrival-time profiles")
-    run.save_config(config)
+    with RunFolder.create(
+        out_dir, "AE event classification from arrival-time profiles", force=force
+    ) as run:
+        run.save_config(config, **(meta or {}))
+        return _train_into(run, data, config)
+
+
+def _train_into(run: RunFolder, data: ProfileData, config: ClassifierConfig) -> Path:
+    assert data.labels is not None and data.classes is not None
     trained = train_classifier(data, config)
-    save_classifier(out_dir / "model", trained, data, config)
+    save_classifier(run.path / "model", trained, data, config)
     proba = trained.predict_proba(data.features)
     split = trained.split
     run.text(
@@ -180,32 +255,95 @@ def _baselines(
     return results
 
 
-def run_evaluation(saved: SavedModel, data: ProfileData, out_dir: Path, *, seed: int = 0) -> Path:
-    """Score a saved classifier on labelled events; write predictions.csv and the report."""
+def run_evaluation(
+    saved: SavedModel,
+    data: ProfileData,
+    out_dir: Path,
+    *,
+    seed: int = 0,
+    include_training: bool = False,
+    force: bool = False,
+    meta: dict[str, Any] | None = None,
+) -> Path:
+    """Score a saved classifier on labelled held-out events; never retrains.
+
+    Events the model was trained or early-stopped on (recorded in the model as `trained_on`)
+    are left out of the score, unless `include_training`, in which case they are scored too,
+    separately, and the report and console say so. A model that does not record its training
+    events can only be scored with `include_training`.
+
+    Returns:
+        The run's report.html (with predictions.csv and metrics.json beside it; its
+        `warning`, present when training events were scored, is for the console too).
+    """
     assert data.labels is not None and data.classes is not None
-    run = RunFolder(out_dir, "AE event classification: evaluation of a saved model")
-    run.save_config({"model": saved.config, "extra": saved.extra, "seed": seed})
+    recorded = saved.extra.get("trained_on")
+    seen = np.isin(data.event_ids, recorded or [])
+    if recorded is None and not include_training:
+        raise InputError(
+            "this model does not record which events it was trained on, so held-out events "
+            "cannot be told apart; retrain it, or pass --include-training to score anyway",
+            field="--model",
+        )
+    if seen.all() and not include_training:
+        raise InputError(
+            f"all {len(seen)} events were used to train this model (training or validation "
+            "part); give held-out events, or pass --include-training to score training data",
+            field="--picks",
+        )
     logits = predict(saved.module, saved.normalisation["inputs"].apply(data.features))
     proba = torch.softmax(torch.as_tensor(logits), dim=1).numpy()
-    run.text(f"{len(data.labels)} labelled events scored with the saved network.")
-    metrics = score_figures(
-        run,
-        data.labels,
-        proba,
-        data.classes,
-        {"all": np.arange(len(data.labels))},
-        scored="all",
-        n_bootstrap=int(saved.extra.get("run_config", {}).get("n_bootstrap", 300)),
-        seed=seed,
-    )
-    predictions = pd.DataFrame(
-        {
-            "event_id": data.event_ids,
-            "label": [data.classes[k] for k in data.labels],
-            "predicted": [data.classes[k] for k in proba.argmax(1)],
-            **{f"p_{name}": proba[:, k] for k, name in enumerate(data.classes)},
-        }
-    )
-    write_table(predictions, out_dir / "predictions.csv")
-    run.save_metrics(metrics)
-    return run.write_report()
+    held_out = np.flatnonzero(~seen)
+    subsets = {"held_out": held_out} if len(held_out) else {}
+    if include_training:
+        subsets["all (includes training events)" if seen.any() else "all"] = np.arange(len(seen))
+        if recorded is None:
+            message = (
+                "WARNING: the model does not record its training events; scores may include them"
+            )
+        else:
+            message = f"WARNING: {int(seen.sum())} of {len(seen)} events were training data"
+    with RunFolder.create(
+        out_dir, "AE event classification: evaluation of a saved model", force=force
+    ) as run:
+        run.save_config(
+            {"seed": seed, "include_training": include_training},
+            trained_model=saved.extra,
+            **(meta or {}),
+        )
+        run.text(
+            f"{len(seen)} labelled events; {len(held_out)} held out from training are scored"
+            + (
+                f"; {int(seen.sum())} training/validation events left out of the score."
+                if not include_training
+                else f". {message}."
+            )
+            + " The saved network is applied as it is (no retraining)."
+        )
+        scored = "held_out" if len(held_out) else next(iter(subsets))
+        metrics = score_figures(
+            run,
+            data.labels,
+            proba,
+            data.classes,
+            subsets,
+            scored=scored,
+            n_bootstrap=int(saved.extra.get("run_config", {}).get("n_bootstrap", 300)),
+            seed=seed,
+        )
+        metrics["n_training_events_given"] = int(seen.sum())
+        if include_training:
+            metrics["warning"] = message
+        metrics["scored"] = scored
+        predictions = pd.DataFrame(
+            {
+                "event_id": data.event_ids,
+                "label": [data.classes[k] for k in data.labels],
+                "predicted": [data.classes[k] for k in proba.argmax(1)],
+                "training_event": seen,
+                **{f"p_{name}": proba[:, k] for k, name in enumerate(data.classes)},
+            }
+        )
+        write_table(predictions, run.path / "predictions.csv")
+        run.save_metrics(metrics)
+        return run.write_report()

@@ -64,24 +64,53 @@ def read_sensors(path: str | Path) -> pd.DataFrame:
     return sensors
 
 
+def check_unique_picks(picks: pd.DataFrame, source: str | Path | None = None) -> None:
+    """Refuse a repeated (event, sensor, phase): which of two picks is right is the user's call.
+
+    Raises:
+        InputError: naming the event, sensor, phase and both rows.
+    """
+    keys = ["event_id", "sensor", "phase"]
+    repeated = picks.duplicated(keys, keep=False).to_numpy()
+    if not repeated.any():
+        return
+    first = int(np.flatnonzero(repeated)[0])
+    key = picks.iloc[first][keys]
+    same = (picks[keys] == key.to_numpy()).all(axis=1).to_numpy()
+    rows = np.flatnonzero(same)
+    raise InputError(
+        f"event '{key['event_id']}': sensor '{key['sensor']}' has {len(rows)} {key['phase']} "
+        f"picks (rows {', '.join(map(str, rows[:5]))}); keep one pick per event, sensor and "
+        "phase",
+        source=source,
+        field="phase",
+        row=int(rows[1]),
+    )
+
+
 def check_picks(
     picks: pd.DataFrame,
     sensors: pd.DataFrame,
     *,
     min_picks: int = 4,
     source: str | Path | None = None,
+    velocity_m_s: float | None = None,
 ) -> None:
-    """Check picks against sensors: known ids, enough picks per event, consistent units.
+    """Check picks against sensors: known ids, one pick per sensor and phase, enough picks per
+    event, consistent units.
 
     Args:
         picks: Validated picks table.
         sensors: Validated sensor table.
         min_picks: Fewest P picks per event (the unknowns: x, y, z and origin time).
         source: Picks file, for messages.
+        velocity_m_s: P velocity given by the user; the unit check by apparent speed is then
+            skipped (the user has said what speed to expect).
 
     Raises:
         InputError: naming the event and field of the first problem.
     """
+    check_unique_picks(picks, source)
     known = set(sensors["sensor"])
     unknown = ~picks["sensor"].isin(known)
     if unknown.any():
@@ -104,10 +133,52 @@ def check_picks(
             source=source,
             field="phase",
         )
-    _check_units(p_picks, sensors, source)
+    _check_units(p_picks, sensors, source, check_speed=velocity_m_s is None)
 
 
-def _check_units(p_picks: pd.DataFrame, sensors: pd.DataFrame, source: str | Path | None) -> None:
+def apparent_speeds_m_s(p_picks: pd.DataFrame, sensors: pd.DataFrame) -> pd.Series:
+    """Per event, the slowest apparent speed over pairs of the sensors that picked it.
+
+    For sensors i, j at distance d_ij a straight ray gives |t_i - t_j| <= d_ij / v, so
+    min over pairs of d_ij / |t_i - t_j| is an upper bound of the wave speed v, tight when two
+    sensors line up with the source. Only the sensors that picked the event count: on a large
+    array where each event is picked at a few nearby sensors, comparing the whole array's span
+    with one event's pick spread gives absurd speeds. Events whose picks are all equal are left
+    out.
+    """
+    xyz = sensors.set_index("sensor")[list(TRUTH_COLUMNS)].astype(float)
+    table = p_picks.pivot_table(
+        index="event_id", columns="sensor", values="time_s", aggfunc="first"
+    )
+    positions = xyz.loc[table.columns].to_numpy()
+    distance = np.linalg.norm(positions[:, None] - positions[None], axis=2)
+    times = table.to_numpy(dtype=float)
+    slowness = np.empty(len(times))
+    chunk = max(1, int(2e7 // max(distance.size, 1)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for start in range(0, len(times), chunk):
+            block = times[start : start + chunk]
+            lag = np.abs(block[:, :, None] - block[:, None, :]) / distance
+            lag = np.where(np.isfinite(lag), lag, -np.inf)
+            slowness[start : start + chunk] = lag.max(axis=(1, 2))
+    usable = slowness > 0
+    return pd.Series(1.0 / slowness[usable], index=table.index[usable], name="speed_m_s")
+
+
+def _check_units(
+    p_picks: pd.DataFrame,
+    sensors: pd.DataFrame,
+    source: str | Path | None,
+    *,
+    check_speed: bool = True,
+) -> None:
+    """Refuse sensors and picks in units other than metres and seconds.
+
+    Two checks: true sources (when given) must lie at a distance from the sensors comparable to
+    the array's size; and, unless a velocity was given, the median over events of their
+    apparent speed (`apparent_speeds_m_s`, per event from the sensors that picked it) must be
+    that of an elastic wave.
+    """
     xyz = sensors.set_index("sensor")[list(TRUTH_COLUMNS)]
     aperture = float(np.linalg.norm(xyz.max().to_numpy() - xyz.min().to_numpy()))
     if all(c in p_picks.columns for c in TRUTH_COLUMNS):
@@ -123,17 +194,20 @@ def _check_units(p_picks: pd.DataFrame, sensors: pd.DataFrame, source: str | Pat
                     source=source,
                     field="x_m",
                 )
-    spread = p_picks.groupby("event_id")["time_s"].agg(lambda t: t.max() - t.min())
-    spread = spread[spread > 0]
-    if aperture <= 0 or spread.empty:
+    if not check_speed:
         return
-    speed = aperture / float(spread.median())
+    speeds = apparent_speeds_m_s(p_picks, sensors)
+    if speeds.empty:
+        return
+    speed = float(speeds.median())
     if speed > MAX_APPARENT_SPEED_M_S or speed < MIN_APPARENT_SPEED_M_S:
         guess = "mm" if speed > MAX_APPARENT_SPEED_M_S else "km"
         raise InputError(
-            f"sensors span {aperture:.4g} 'm' while typical pick spreads are "
-            f"{float(spread.median()):.3g} s: apparent speed {speed:.3g} m/s is implausible for "
-            f"elastic waves; are the sensor coordinates in {guess}? Give them in metres",
+            f"the picks imply a median apparent speed of {speed:.3g} m/s over {len(speeds)} "
+            "events (per event: distance between the sensors that picked it over their "
+            "arrival-time differences), implausible for elastic waves; are the sensor "
+            f"coordinates in {guess}? Give them in metres, or give --velocity-m-s to skip "
+            "this check",
             source=source,
             field="x_m",
         )

@@ -72,7 +72,7 @@ class HydrofracData:
     picks: pd.DataFrame
     sensors: pd.DataFrame
     events: pd.DataFrame
-    config: HydrofracConfig
+    config: BaseModel
 
 
 def simulate_hydrofrac(config: HydrofracConfig | None = None) -> HydrofracData:
@@ -154,6 +154,118 @@ def simulate_hydrofrac(config: HydrofracConfig | None = None) -> HydrofracData:
     return HydrofracData(
         picks=PICKS.validate(picks.reset_index(drop=True), source="hydrofrac simulator"),
         sensors=SENSORS.validate(sensors, source="hydrofrac simulator"),
+        events=events,
+        config=config,
+    )
+
+
+class SparseArrayConfig(BaseModel):
+    """Settings of a large sparse array: each event is picked only at a few nearby sensors.
+
+    What a metre-scale laboratory or mine array looks like: tens of sensors spread over metres,
+    AE too weak to be seen beyond the nearest few.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_sensors: int = Field(32, ge=4)
+    extent_m: tuple[float, float, float] = Field(
+        (4.0, 4.0, 2.0), description="box (x, y, z) holding the sensors"
+    )
+    n_events: int = Field(60, ge=1)
+    picks_per_event: tuple[int, int] = Field(
+        (4, 7), description="fewest and most sensors that pick an event (nearest ones)"
+    )
+    s_fraction: float = Field(0.5, ge=0, le=1, description="share of picked sensors with S")
+    vp_m_s: float = Field(5900.0, gt=0)
+    vs_m_s: float = Field(3400.0, gt=0)
+    pick_noise_p_s: float = Field(2e-6, ge=0)
+    pick_noise_s_s: float = Field(4e-6, ge=0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SparseArrayConfig:
+        low, high = self.picks_per_event
+        if not 4 <= low <= high <= self.n_sensors:
+            raise ValueError("picks_per_event needs 4 <= fewest <= most <= n_sensors")
+        return self
+
+
+def simulate_sparse_array(config: SparseArrayConfig | None = None) -> HydrofracData:
+    """Simulate P (and some S) picks of events inside a large array, at their nearest sensors.
+
+    Sensors are spread uniformly in the box, events uniformly in its inner part (an eighth of
+    each extent away from the faces); each event is picked at its k nearest sensors, k drawn
+    uniformly from `picks_per_event`, with Gaussian pick noise.
+
+    Returns:
+        `picks` with the true source, `sensors`, `events` (event_id, x_m, y_m, z_m,
+        origin_time_s, n_picks); the dataclass's `config` is the `SparseArrayConfig`.
+    """
+    config = config or SparseArrayConfig()
+    rng = np.random.default_rng(config.seed)
+    extent = np.asarray(config.extent_m)
+    sensors_xyz = rng.uniform(0.0, 1.0, (config.n_sensors, 3)) * extent
+    source = rng.uniform(0.125, 0.875, (config.n_events, 3)) * extent
+    origin = np.cumsum(rng.uniform(0.5, 1.5, config.n_events))
+    distance = np.linalg.norm(source[:, None, :] - sensors_xyz[None], axis=2)
+    low, high = config.picks_per_event
+    count = rng.integers(low, high + 1, config.n_events)
+    nearest = np.argsort(distance, axis=1)
+    picked = np.zeros_like(distance, dtype=bool)
+    for i, k in enumerate(count):
+        picked[i, nearest[i, :k]] = True
+    names = [f"A{j + 1:02d}" for j in range(config.n_sensors)]
+    event_ids = [f"E{i:04d}" for i in range(config.n_events)]
+    frames = []
+    for phase, velocity, noise, keep in (
+        ("P", config.vp_m_s, config.pick_noise_p_s, picked),
+        (
+            "S",
+            config.vs_m_s,
+            config.pick_noise_s_s,
+            picked & (rng.random(picked.shape) < config.s_fraction),
+        ),
+    ):
+        time = origin[:, None] + distance / velocity + rng.normal(0.0, noise, distance.shape)
+        rows, cols = np.nonzero(keep)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "event_id": np.asarray(event_ids)[rows],
+                    "sensor": np.asarray(names)[cols],
+                    "phase": phase,
+                    "time_s": time[rows, cols],
+                    "x_m": source[rows, 0],
+                    "y_m": source[rows, 1],
+                    "z_m": source[rows, 2],
+                }
+            )
+        )
+    picks = pd.concat(frames, ignore_index=True).sort_values(
+        ["event_id", "phase", "sensor"], kind="stable"
+    )
+    sensors = pd.DataFrame(
+        {
+            "sensor": names,
+            "x_m": sensors_xyz[:, 0],
+            "y_m": sensors_xyz[:, 1],
+            "z_m": sensors_xyz[:, 2],
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "event_id": event_ids,
+            "x_m": source[:, 0],
+            "y_m": source[:, 1],
+            "z_m": source[:, 2],
+            "origin_time_s": origin,
+            "n_picks": count,
+        }
+    )
+    return HydrofracData(
+        picks=PICKS.validate(picks.reset_index(drop=True), source="sparse-array simulator"),
+        sensors=SENSORS.validate(sensors, source="sparse-array simulator"),
         events=events,
         config=config,
     )
