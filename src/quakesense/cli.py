@@ -143,7 +143,9 @@ def demo(
     only: Annotated[
         list[str] | None, typer.Option(help="run only these pipelines (repeatable)")
     ] = None,
-    force: Annotated[bool, typer.Option(help="replace an earlier demo in OUT")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace an earlier quakesense demo at --out")
+    ] = False,
 ) -> None:
     """Run every pipeline end to end on its embedded default data and write HTML reports.
 

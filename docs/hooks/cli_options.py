@@ -1,0 +1,95 @@
+"""MkDocs hook: fill `cli.md` with every verb's options, read from the command itself.
+
+The tables are built at docs-build time from the Typer/Click command tree (what `--help`
+prints), so the page cannot drift from the code; options that break the naming table are
+listed under "Deviations".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+MARKER = "<!-- cli-options -->"
+SHARED = (
+    "--config",
+    "--out",
+    "--force",
+    "--model",
+    "--method",
+    "--epochs",
+    "--device",
+    "--progress",
+    "--seed",
+)
+"""Options with one meaning everywhere: the columns of the verb x option matrix."""
+OLD_SPELLINGS = {"--max-epochs": "--epochs", "--model-type": "--method", "--kind": "--method"}
+"""Spellings the naming table replaced; they may remain only as hidden aliases."""
+
+
+def _verbs(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(path, command) of every leaf command; Typer's Click objects, duck-typed."""
+    found = []
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix} {name}".strip()
+        if hasattr(command, "commands"):
+            found += _verbs(command, path)
+        else:
+            found.append((path, command))
+    return found
+
+
+def _options(command: Any) -> list[Any]:
+    return [
+        p for p in command.params if p.param_type_name == "option" and not getattr(p, "hidden", 0)
+    ]
+
+
+def _flag(option: Any) -> str:
+    names = [o for o in option.opts if o.startswith("--")] or option.opts
+    flag = names[0]
+    if option.secondary_opts:
+        flag += "/" + option.secondary_opts[0]
+    return flag
+
+
+def cli_markdown() -> str:
+    """The verb x shared-option matrix, each verb's options with their help, and deviations."""
+    from quakesense.cli import app
+
+    verbs = _verbs(typer.main.get_command(app))
+    lines = [
+        "## Shared options by verb",
+        "",
+        "| verb | " + " | ".join(f"`{s}`" for s in SHARED) + " |",
+        "|---|" + "---|" * len(SHARED),
+    ]
+    deviations = []
+    for path, command in verbs:
+        names = {o for option in _options(command) for o in option.opts + option.secondary_opts}
+        marks = ["yes" if s in names else "" for s in SHARED]
+        lines.append(f"| `{path}` | " + " | ".join(marks) + " |")
+        deviations += [
+            f"- `quakesense {path}` shows `{old}` (table: `{new}`)"
+            for old, new in OLD_SPELLINGS.items()
+            if old in names
+        ]
+    lines += ["", "## Every verb's options", ""]
+    for path, command in verbs:
+        summary = (command.help or "").strip().splitlines()[0] if command.help else ""
+        lines += [f"### `quakesense {path}`", "", summary, "", "| option | meaning |", "|---|---|"]
+        for option in _options(command):
+            text = " ".join((option.help or "").split()).replace("|", "\\|")
+            lines.append(f"| `{_flag(option)}` | {text} |")
+        lines.append("")
+    lines += ["## Deviations from the naming table", ""]
+    lines += deviations or ["None: no verb shows a replaced spelling."]
+    return "\n".join(lines) + "\n"
+
+
+def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
+    """Replace the marker in `cli.md` with the generated tables."""
+    if page.file.src_uri != "cli.md" or MARKER not in markdown:
+        return markdown
+    return markdown.replace(MARKER, cli_markdown())
