@@ -1,14 +1,20 @@
-"""ETAS benchmark: EM inversion time, peak memory and parameter recovery vs catalog size, and the
-cost of `expected_counts_many` on a Japan-size grid (200 x 250 cells of 10 km).
+"""ETAS benchmark: EM inversion time, peak memory and parameter recovery vs catalog size, the
+cost of `expected_counts_many` on a Japan-size grid (200 x 250 cells of 10 km), the cascade against
+first-order forecasts and fresh simulations, and fit + forecast time and memory at national scale.
 
-Catalogs are simulated from known parameters (uniform background in a 100 x 100 km box, mc 3,
-b 1, seeds printed). Ratios are against the smallest catalog / the one-forecast-at-a-time loop
-measured in the same run. Run: `python benchmarks/bench_etas.py [--quick]`.
+Catalogs are simulated from known parameters (uniform background, mc 3, b 1, seeds printed).
+Ratios are against the smallest catalog / the one-forecast-at-a-time loop / the first-order
+forecast measured in the same run.
+Run: `python benchmarks/bench_etas.py [--quick] [--cascade] [--national 25000,100000,400000]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -32,6 +38,12 @@ def _measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     return out, seconds, peak
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process (robust on a shared, loaded machine)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def bench_inversion(durations_days: list[float], seed: int) -> None:
@@ -145,19 +157,153 @@ def bench_japan(csv_path: str, mc: float) -> None:
     )
 
 
+def bench_cascade(n_sim: int, seed: int) -> None:
+    """Cascade vs first-order forecasts and vs the mean of fresh simulated continuations."""
+    print(f"\n## Cascade forecast vs first order and vs {n_sim} simulated continuations")
+    print("(100 x 100 km box, 10 km cells, horizon [T+10, T+50) d, history simulated 2000 days)")
+    print(
+        f"{'branching':>9} {'T':>6} {'first':>8} {'cascade':>8} {'ratio':>6} "
+        f"{'sim mean':>9} {'sim SE':>7} {'z':>6} {'cells z^2':>9} {'s cascade':>9} {'s sim':>7}"
+    )
+    edges = np.linspace(0.0, 100.0, 11)
+    for k0 in (0.17, 0.248):
+        params = EtasParams(**{**TRUE.to_dict(), "k0": k0})
+        history = simulate_catalog(params, BOX, 2000.0, MC, B_VALUE, np.random.default_rng(seed))
+        model = SpaceTimeETAS.from_params(params, MC, BOX, b_value=B_VALUE, mmax=8.0)
+        for t0 in (1000.0, 1990.0):
+            past = history[history.t_days < t0]
+            grid = {"x_edges_km": edges, "y_edges_km": edges}
+            t_start = time.perf_counter()
+            cascade = model.expected_counts_many(past, np.array([t0]), **grid)[0]
+            s_cascade = time.perf_counter() - t_start
+            first = model.expected_counts_many(past, np.array([t0]), **grid, cascade=False)[0]
+            t_start = time.perf_counter()
+            sim = model.simulated_counts(
+                past, t0, **grid, n_sim=n_sim, rng=np.random.default_rng(seed + int(t0))
+            )
+            s_sim = time.perf_counter() - t_start
+            z = (cascade.sum() - sim.mean.sum()) / sim.total_std_error
+            z2 = np.mean(((cascade - sim.mean) / sim.std_error) ** 2)
+            print(
+                f"{params.branching_ratio(MC, B_VALUE, 8.0):9.2f} {t0:6.0f} {first.sum():8.3f} "
+                f"{cascade.sum():8.3f} {cascade.sum() / first.sum():6.2f} {sim.mean.sum():9.3f} "
+                f"{sim.total_std_error:7.3f} {z:6.2f} {z2:9.2f} {s_cascade:9.2f} {s_sim:7.1f}"
+            )
+
+
+NATIONAL_BOX = (0.0, 1060.0, 0.0, 1280.0)  # ~11.5 deg lat x 12.5 deg lon at 40 N
+NATIONAL_DAYS = 21_915.0  # 60 years
+
+
+def national_run(n_events: int, seed: int, max_iter: int, n_forecasts: int) -> dict[str, float]:
+    """One size: simulate, fit (50 years), forecast daily in year 51; time and memory."""
+    branching = TRUE.branching_ratio(MC, B_VALUE, 8.0)
+    area = (NATIONAL_BOX[1] - NATIONAL_BOX[0]) * (NATIONAL_BOX[3] - NATIONAL_BOX[2])
+    mu = n_events * (1.0 - branching) / (area * NATIONAL_DAYS)
+    params = EtasParams(**{**TRUE.to_dict(), "mu": mu})
+    cat = simulate_catalog(
+        params, NATIONAL_BOX, NATIONAL_DAYS, MC, B_VALUE, np.random.default_rng(seed)
+    )
+    t_end = 50 * 365.25
+    model = SpaceTimeETAS(MC, max_lag_days=365.0, max_dist_km=100.0, max_iter=max_iter)
+    cpu0 = _cpu_seconds()
+    _, fit_s, fit_peak = _measure(
+        lambda: model.fit(cat.t_days, cat.x_km, cat.y_km, cat.magnitude, 365.0, t_end, NATIONAL_BOX)
+    )
+    xe = np.arange(NATIONAL_BOX[0], NATIONAL_BOX[1] + 1e-9, 10.0)
+    ye = np.arange(NATIONAL_BOX[2], NATIONAL_BOX[3] + 1e-9, 10.0)
+    fit_cpu = _cpu_seconds() - cpu0
+    t0 = t_end + np.arange(n_forecasts, dtype=float)
+    cpu0 = _cpu_seconds()
+    maps, fc_s, fc_peak = _measure(
+        lambda: model.expected_counts_many(cat, t0, x_edges_km=xe, y_edges_km=ye, dtype=np.float32)
+    )
+    fc_cpu = _cpu_seconds() - cpu0
+    first = model.expected_counts_many(
+        cat, t0[:8], x_edges_km=xe, y_edges_km=ye, dtype=np.float32, cascade=False
+    )
+    return {
+        "events": len(cat),
+        "targets": model.n_target_,
+        "pairs": model.n_pairs_,
+        "iterations": model.n_iter_,
+        "fit_s": fit_s,
+        "fit_cpu_s": fit_cpu,
+        "fit_peak_mib": fit_peak,
+        "forecasts": n_forecasts,
+        "forecast_s": fc_s,
+        "forecast_cpu_s": fc_cpu,
+        "forecast_peak_mib": fc_peak,
+        "cascade_ratio": float(maps[:8].sum() / first.sum()),
+        "branching_fit": model.params_.branching_ratio(MC, model.b_value_, model.mmax),
+        "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def bench_national(sizes: list[int], seed: int, max_iter: int, n_forecasts: int) -> None:
+    """Fit + forecast time and memory against catalog size, each size in a fresh process."""
+    print(
+        f"\n## National scale: {NATIONAL_BOX[1]:.0f} x {NATIONAL_BOX[3]:.0f} km, 60 years, mc 3, "
+        f"branching 0.48, seed {seed}; fit years 1-50 (KDE background, max_lag 365 d, "
+        f"max_dist 100 km, max_parents 200, EM iterations <= {max_iter}); cascade forecasts "
+        f"daily for {n_forecasts} days of year 51 on 10 km cells (float32)"
+    )
+    print(
+        f"{'events':>7} {'targets':>7} {'pairs':>9} {'iter':>4} {'fit_s':>7} {'fit_cpu':>7} "
+        f"{'fit_MiB':>7} {'fc_s':>6} {'fc_cpu':>6} {'fc_MiB':>6} {'RSS_MiB':>7} {'x_events':>8} "
+        f"{'x_fit_cpu':>9} {'x_RSS':>6} {'casc/1st':>8}"
+    )
+    ref = None
+    for n in sizes:
+        cmd = [sys.executable, __file__, "--national-one", str(n), "--seed", str(seed)]
+        cmd += ["--max-iter", str(max_iter), "--forecasts", str(n_forecasts)]
+        row = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        ref = ref or row
+        print(
+            f"{row['events']:7d} {row['targets']:7d} {row['pairs']:9d} {row['iterations']:4d} "
+            f"{row['fit_s']:7.1f} {row['fit_cpu_s']:7.1f} {row['fit_peak_mib']:7.0f} "
+            f"{row['forecast_s']:6.1f} {row['forecast_cpu_s']:6.1f} "
+            f"{row['forecast_peak_mib']:6.0f} {row['maxrss_mib']:7.0f} "
+            f"{row['events'] / ref['events']:8.2f} {row['fit_cpu_s'] / ref['fit_cpu_s']:9.2f} "
+            f"{row['maxrss_mib'] / ref['maxrss_mib']:6.2f} {row['cascade_ratio']:8.2f}"
+        )
+    print(
+        "(_s: wall seconds, _cpu: CPU seconds of the process; fit/fc MiB: tracemalloc peaks; "
+        "RSS: peak resident memory of the whole process, simulation included)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--japan", help="Japan_catalog.csv (../shared/data/catalogs/...)")
     parser.add_argument("--japan-mc", type=float, default=5.0)
+    parser.add_argument("--cascade", action="store_true", help="cascade checks only")
+    parser.add_argument("--n-sim", type=int, default=10_000)
+    parser.add_argument("--national", help="comma-separated catalog sizes, e.g. 25000,100000")
+    parser.add_argument("--national-one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--max-iter", type=int, default=5)
+    parser.add_argument("--forecasts", type=int, default=365)
     args = parser.parse_args(argv)
+    if args.national_one:
+        row = national_run(args.national_one, args.seed, args.max_iter, args.forecasts)
+        print(json.dumps(row))
+        return 0
+    if args.national:
+        sizes = [int(v) for v in args.national.split(",")]
+        bench_national(sizes, args.seed, args.max_iter, args.forecasts)
+        return 0
+    if args.cascade:
+        bench_cascade(args.n_sim, args.seed)
+        return 0
     if args.japan:
         bench_japan(args.japan, args.japan_mc)
         return 0
     durations = [500.0, 1000.0, 2000.0] if args.quick else [500.0, 1000.0, 2000.0, 4000.0]
     bench_inversion(durations, args.seed)
     bench_expected_counts(16 if args.quick else 64, args.seed)
+    bench_cascade(args.n_sim, args.seed)
     return 0
 
 

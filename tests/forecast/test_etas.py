@@ -12,9 +12,12 @@ from scipy import optimize
 from quakesense.core.errors import InputError
 from quakesense.forecast.etas import (
     EtasParams,
+    KernelBackground,
     SimulatedCounts,
     SpaceTimeETAS,
+    UniformBackground,
     _build_pairs,
+    _cell_integrals,
     _TriggerObjective,
     estimate_b_value,
     magnitude_bin_width,
@@ -92,6 +95,25 @@ def test_kde_background_fit_close_to_truth(catalog: pd.DataFrame) -> None:
     assert np.all((u[:2] > 0.2) & (u[:2] < 5.0))  # true u is 1
 
 
+def test_kde_background_cell_integrals_match_dense_sampling() -> None:
+    """Exact Gaussian cell masses (times the inside share) against u sampled at 12 x 12 points
+    per cell on a pentagon: the total is the region's area, interior cells agree within 2 %."""
+    rng = np.random.default_rng(0)
+    region = PlanarRegion(((0, 0), (100, 0), (100, 60), (40, 100), (0, 100)))
+    x, y = region.sample_uniform(rng, 100)
+    h, w = rng.uniform(3, 15, 100), rng.uniform(0, 1, 100)
+    mass = region.ray_crossings(x, y, 72).mass(
+        lambda r: np.exp(-(r**2) / (2 * h[:, None, None] ** 2))
+    )
+    background = KernelBackground(region, x, y, w, h, mass)
+    xe, ye = np.linspace(-10, 110, 13), np.linspace(-10, 110, 7)
+    exact = background.cell_integrals(xe, ye)
+    sampled = _cell_integrals(background, xe, ye, 12)
+    assert exact.sum() == pytest.approx(region.area_km2, rel=5e-3)
+    interior = _cell_integrals(UniformBackground(region), xe, ye, 4) == 400.0
+    np.testing.assert_allclose(exact[interior], sampled[interior], rtol=0.02)
+
+
 @pytest.mark.slow
 def test_em_recovers_known_parameters_large() -> None:
     """~4x the events (~7 000, seed 7): tighter tolerances."""
@@ -115,10 +137,11 @@ def test_trigger_objective_gradient_matches_finite_differences() -> None:
     t = np.sort(rng.uniform(0, 100, n))
     x, y = rng.uniform(0, 50, n), rng.uniform(0, 50, n)
     m_rel = rng.exponential(0.43, n)
-    region = PlanarRegion.from_bbox(0, 50, 0, 50)
-    pairs = _build_pairs(t, x, y, np.arange(n), np.inf, 40.0)
-    rays = region.ray_crossings(x, y, 12, 40.0)
-    obj = _TriggerObjective(pairs, m_rel, 10.0 - t, 100.0 - t, rays, chunk=64)  # several chunks
+    region = PlanarRegion.from_bbox(0, 70, 0, 70)
+    pairs = _build_pairs(t, x, y, np.arange(n), np.inf, 20.0)
+    rays = region.ray_crossings(x, y, 12, 20.0)
+    obj = _TriggerObjective(pairs, m_rel, 10.0 - t, 100.0 - t, rays, chunk=64, max_r_km=20.0)
+    assert all(len(group[0]) > 5 for group in obj.ray_groups)  # edge and interior events
     obj.set_weights(rng.uniform(0, 1, len(pairs.i)))
     theta = np.array([1.2, np.log(0.02), np.log(0.3), np.log(2.0), np.log(0.6), 0.7])
     numeric = optimize.approx_fprime(theta, lambda th: obj(th)[0], 1e-6)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -184,6 +185,33 @@ class KernelBackground(UniformBackground):
             dens += kern.T @ self.weight[sl]
         return (dens / max(self.norm, _EPS) * self.region.contains(x, y)).reshape(shape)
 
+    def cell_integrals(
+        self, x_edges_km: np.ndarray, y_edges_km: np.ndarray, n_sub: int = 4
+    ) -> np.ndarray:
+        """(ny, nx) integral of u over each cell (km^2).
+
+        Cells wholly inside the region (all n_sub x n_sub sample points inside) get the exact
+        Gaussian cell masses of every kernel (normal CDF products over the cells within 4
+        bandwidths); cells cut by the boundary average u over their sample points. Cost ~
+        kernels x cells per kernel, plus boundary cells x n_sub^2 points.
+        """
+        area = np.outer(np.diff(y_edges_km), np.diff(x_edges_km))
+        share = _cell_integrals(UniformBackground(self.region), x_edges_km, y_edges_km, n_sub)
+        share /= area
+        out = _gaussian_cell_sums(
+            self.x_km, self.y_km, self.bandwidth_km, self.weight, x_edges_km, y_edges_km
+        ) / max(self.norm, _EPS)
+        out[share < 1.0] = 0.0
+        iy, ix = np.nonzero((share > 0.0) & (share < 1.0))
+        if iy.size:
+            frac = (np.arange(n_sub) + 0.5) / n_sub
+            px = x_edges_km[ix, None] + np.diff(x_edges_km)[ix, None] * frac
+            py = y_edges_km[iy, None] + np.diff(y_edges_km)[iy, None] * frac
+            gx = np.broadcast_to(px[:, None, :], (iy.size, n_sub, n_sub))
+            gy = np.broadcast_to(py[:, :, None], (iy.size, n_sub, n_sub))
+            out[iy, ix] = self(gx, gy).mean(axis=(1, 2)) * area[iy, ix]
+        return out
+
     def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """n background epicentres: pick a kernel by weight, add Gaussian noise, keep inside."""
         prob = self.weight / self.weight.sum()
@@ -198,6 +226,49 @@ class KernelBackground(UniformBackground):
             ys.append(y[keep])
             have += int(keep.sum())
         return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
+
+
+def _gaussian_cell_sums(
+    x: np.ndarray,
+    y: np.ndarray,
+    h: np.ndarray,
+    weight: np.ndarray,
+    xe: np.ndarray,
+    ye: np.ndarray,
+    batch_elems: int = 4_000_000,
+) -> np.ndarray:
+    """(ny, nx) sum_j weight_j x mass of the Gaussian N((x_j, y_j), h_j^2 I) in each cell, over
+    the block of cells within 4 h_j (mass outside the grid is dropped)."""
+    from scipy import special
+
+    nx, ny = len(xe) - 1, len(ye) - 1
+    out = np.zeros(ny * nx)
+    wx = np.ceil(8.0 * h / np.diff(xe).min()).astype(np.int64) + 2
+    wy = np.ceil(8.0 * h / np.diff(ye).min()).astype(np.int64) + 2
+    ix0 = np.searchsorted(xe, x - 4.0 * h, side="right") - 1
+    iy0 = np.searchsorted(ye, y - 4.0 * h, side="right") - 1
+    order = np.argsort(wx * wy, kind="stable")
+    start = 0
+    while start < len(order):
+        big = int(wx[order[start]] * wy[order[start]])
+        stop = start + 1
+        while stop < len(order) and (stop - start + 1) * int(
+            wx[order[stop]] * wy[order[stop]]
+        ) <= max(batch_elems, big):
+            stop += 1
+        b = order[start:stop]
+        start = stop
+        cx = ix0[b, None] + np.arange(int(wx[b].max()) + 1)
+        cy = iy0[b, None] + np.arange(int(wy[b].max()) + 1)
+        px = np.diff(special.ndtr((xe[np.clip(cx, 0, nx)] - x[b, None]) / h[b, None]), axis=1)
+        py = np.diff(special.ndtr((ye[np.clip(cy, 0, ny)] - y[b, None]) / h[b, None]), axis=1)
+        cells = (
+            np.clip(cy[:, :-1], 0, ny - 1)[:, :, None] * nx
+            + np.clip(cx[:, :-1], 0, nx - 1)[:, None, :]
+        )
+        values = weight[b, None, None] * py[:, :, None] * px[:, None, :]
+        out += np.bincount(cells.ravel(), values.ravel(), minlength=ny * nx)
+    return out.reshape(ny, nx)
 
 
 def _cell_integrals(
@@ -564,11 +635,26 @@ class _TriggerObjective:
         t_rel_end: np.ndarray,
         rays: RayCrossings,
         chunk: int = 1 << 20,
+        max_r_km: float = np.inf,
     ) -> None:
         self.pairs, self.m_rel = pairs, m_rel
-        self.t_lo, self.t_hi, self.rays = t_rel_start, t_rel_end, rays
+        self.t_lo, self.t_hi = t_rel_start, t_rel_end
         self.chunk = chunk
-        self.ray_chunk = max(1, chunk // max(rays.dist[0].size, 1))
+        # Events whose rays meet no boundary before the cut-off radius R (interior, or outside and
+        # farther than R) need one term: mass inside = inside x (1 - S(R)).
+        plain = np.zeros(len(m_rel), dtype=bool)
+        if np.isfinite(max_r_km) and rays.dist.shape[-1]:
+            plain = ~np.any(rays.coef[..., :-1] != 0, axis=(1, 2))
+        edge = np.flatnonzero(~plain)
+        self.ray_groups = [
+            (edge, rays.dist[edge], rays.coef[edge], rays.inside[edge]),
+            (
+                np.flatnonzero(plain),
+                np.full((int(plain.sum()), 1, 1), max_r_km, dtype=np.float32),
+                -rays.inside[plain].astype(np.int8)[:, None, None],
+                rays.inside[plain],
+            ),
+        ]
         self.set_weights(np.zeros(len(pairs.i)))
 
     def set_weights(self, weight: np.ndarray, floor: float = 1e-10) -> None:
@@ -588,8 +674,7 @@ class _TriggerObjective:
         """Z = sum_i exp(alpha m_i) H_i F_i and its gradient."""
         a, c, p, d, q, g = self.unpack(theta)
         z, grad = 0.0, np.zeros(6)
-        for s in range(0, len(self.m_rel), self.ray_chunk):
-            sl = slice(s, s + self.ray_chunk)
+        for sl, dist, coef_all, inside_all in self._ray_chunks():
             m_rel = self.m_rel[sl]
             e = np.exp(a * m_rel)
             h = omori_cdf(self.t_hi[sl], c, p) - omori_cdf(self.t_lo[sl], c, p)
@@ -599,12 +684,13 @@ class _TriggerObjective:
                 dh_lc += sign * -(p - 1.0) * u ** (-p) * (u - 1.0)
                 dh_lp += sign * (p - 1.0) * u ** (1.0 - p) * np.log(u)
             sig = (d * np.exp(g * m_rel))[:, None, None]
-            coef = self.rays.coef[sl].astype(float)
-            r2s = np.square(self.rays.dist[sl], dtype=float) / sig
-            surv = np.exp((1.0 - q) * np.log1p(r2s))
-            f = np.clip(self.rays.inside[sl] + np.sum(coef * surv, axis=-1).mean(axis=-1), 0.0, 1.0)
-            df_lsig = np.sum(coef * (q - 1.0) * r2s / (1.0 + r2s) * surv, axis=-1).mean(axis=-1)
-            df_lq = np.sum(coef * -(q - 1.0) * np.log1p(r2s) * surv, axis=-1).mean(axis=-1)
+            coef = coef_all.astype(float)
+            r2s = np.square(dist, dtype=float) / sig
+            log_term = np.log1p(r2s)
+            surv = coef * np.exp((1.0 - q) * log_term)
+            f = np.clip(inside_all + np.sum(surv, axis=-1).mean(axis=-1), 0.0, 1.0)
+            df_lsig = (q - 1.0) * np.sum(r2s / (1.0 + r2s) * surv, axis=-1).mean(axis=-1)
+            df_lq = -(q - 1.0) * np.sum(log_term * surv, axis=-1).mean(axis=-1)
             ehf = e * h * f
             z += float(np.sum(ehf))
             grad += [
@@ -616,6 +702,18 @@ class _TriggerObjective:
                 np.sum(e * h * df_lsig * m_rel),
             ]
         return z, grad
+
+    def _ray_chunks(self) -> Iterator[tuple[np.ndarray, ...]]:
+        """(event indices, ray distances, coefficients, inside) in chunks of ~`chunk` values."""
+        for idx, dist, coef, inside in self.ray_groups:
+            step = max(1, self.chunk // max(dist[0].size if len(dist) else 1, 1))
+            for s in range(0, len(idx), step):
+                yield (
+                    idx[s : s + step],
+                    dist[s : s + step],
+                    coef[s : s + step],
+                    inside[s : s + step],
+                )
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         a, c, p, d, q, g = self.unpack(theta)
@@ -925,6 +1023,7 @@ class SpaceTimeETAS:
             np.minimum(t_start_days - t, self.max_lag_days),
             np.minimum(t_end_days - t, self.max_lag_days),
             region.ray_crossings(x, y, self.n_angles, self.max_dist_km),
+            max_r_km=self.max_dist_km,
         )
         params = self._initial_params(n_target, area, duration, x[target_idx], y[target_idx])
         xt, yt = x[target_idx], y[target_idx]
