@@ -151,6 +151,14 @@ def test_aeclass_probabilities_match_the_evaluate_verb(aeclass_run: tuple, tmp_p
     aeclass.evaluate(load_model(model_dir(run)), profiles, tmp_path / "eval")
     reference = pd.read_csv(tmp_path / "eval" / "predictions.csv")
     np.testing.assert_allclose(table[columns], reference[columns], rtol=1e-5, atol=1e-6)
+    located = model.predict(data.picks, sensors=data.sensors)
+    np.testing.assert_allclose(located[columns], table[columns])
+    truth = data.picks.groupby("event_id")[["x_m", "y_m", "z_m"]].first()
+    error_m = np.linalg.norm(
+        located[["x_m", "y_m", "z_m"]].to_numpy() - truth.loc[located["event_id"]].to_numpy(),
+        axis=1,
+    )
+    assert np.median(error_m) < 0.5  # leave-one-out Geiger in a borehole of ~10 m
 
 
 @pytest.mark.slow

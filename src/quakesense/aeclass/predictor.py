@@ -12,11 +12,13 @@ Building blocks (the functions the CLI verbs call):
 - `profile_data(picks, sensors, labels=...)`: arrival-time profiles as model inputs;
 - `train(data, config, out_dir)`: train the network and its baselines, model in `out_dir/model`;
 - `evaluate(saved, data, out_dir)`: score a saved classifier on labelled events;
-- `locate_tables(picks, sensors, ...)`: locate events from their picks (`aeclass locate`).
+- `locate_tables(picks, sensors, config, out)`: locate events from their picks into a run
+  folder (`aeclass locate`); `locate_picks` returns the same locations as a table.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +26,15 @@ import pandas as pd
 import torch
 
 from quakesense.aeclass.classify import ClassifierConfig, load_classifier, profile_data
+from quakesense.aeclass.location import LocateConfig
 from quakesense.aeclass.training import run_evaluation, run_training
 from quakesense.aeclass.workflow import locate_tables
 from quakesense.core.errors import InputError
 from quakesense.core.models import model_dir
-from quakesense.core.tables import PICKS
+from quakesense.core.store import read_table
+from quakesense.core.tables import PICKS, SENSORS
 from quakesense.core.training import predict
+from quakesense.io.picks import check_picks
 from quakesense.synth.hydrofrac import HydrofracConfig, simulate_hydrofrac
 
 simulate = simulate_hydrofrac
@@ -43,7 +48,9 @@ __all__ = [
     "AEClassPredictor",
     "ClassifierConfig",
     "HydrofracConfig",
+    "LocateConfig",
     "evaluate",
+    "locate_picks",
     "locate_tables",
     "profile_data",
     "simulate",
@@ -64,16 +71,27 @@ class AEClassPredictor:
         self.classes: list[str] = list(self.saved.extra["classes"])
         self.sensors: list[str] = list(self.saved.extra["sensors"])
 
-    def predict(self, picks: pd.DataFrame) -> pd.DataFrame:
-        """Class probabilities per event.
+    def predict(
+        self,
+        picks: pd.DataFrame,
+        *,
+        sensors: pd.DataFrame | None = None,
+        locate: LocateConfig | None = None,
+    ) -> pd.DataFrame:
+        """Class probabilities per event, and locations when the sensor positions are given.
 
         Args:
             picks: Picks table `event_id, sensor, phase (P|S), time_s`, sensors named as in
                 training; a missing pick is imputed as in training.
+            sensors: Sensor table `sensor, x_m, y_m, z_m`: adds the locations that
+                `quakesense aeclass locate` computes (`x_m`, `y_m`, `z_m`, `origin_time_s`,
+                `residual_s`, ...), with the settings `locate` (default: Geiger, velocity
+                fitted to events of known position or given in `locate.velocity_m_s`).
+            locate: Location settings (`LocateConfig`); used only with `sensors`.
 
         Returns:
-            One row per event: `event_id`, `predicted` (most probable class) and `p_<class>`
-            for every class.
+            One row per event: `event_id`, `predicted` (most probable class), `p_<class>` for
+            every class, and the location columns when `sensors` is given.
         """
         picks = PICKS.validate(picks, source="picks")
         unknown = sorted(set(picks["sensor"].astype(str)) - set(self.sensors))
@@ -89,10 +107,29 @@ class AEClassPredictor:
         )
         logits = predict(self.saved.module, self.saved.normalisation["inputs"].apply(data.features))
         proba = torch.softmax(torch.as_tensor(logits), dim=1).numpy()
-        return pd.DataFrame(
+        table = pd.DataFrame(
             {
                 "event_id": data.event_ids,
                 "predicted": np.asarray(self.classes)[proba.argmax(axis=1)],
                 **{f"p_{name}": proba[:, k] for k, name in enumerate(self.classes)},
             }
         )
+        if sensors is None:
+            return table
+        return table.merge(locate_picks(picks, sensors, locate), on="event_id", how="left")
+
+
+def locate_picks(
+    picks: pd.DataFrame, sensors: pd.DataFrame, config: LocateConfig | None = None
+) -> pd.DataFrame:
+    """Locations of every event of `picks`, as `quakesense aeclass locate` computes them.
+
+    Runs the verb's own function (`workflow.locate_tables`, with its checks of picks against
+    sensors) in a temporary run folder and returns its `locations.csv`.
+    """
+    config = config or LocateConfig()
+    sensors = SENSORS.validate(sensors, source="sensors")
+    check_picks(picks, sensors, min_picks=4, source="picks", velocity_m_s=config.velocity_m_s)
+    with tempfile.TemporaryDirectory(prefix="quakesense-aeclass-") as tmp:
+        locate_tables(picks, sensors, config, Path(tmp) / "run")
+        return read_table(Path(tmp) / "run" / "locations.csv").astype({"event_id": str})
