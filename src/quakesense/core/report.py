@@ -42,7 +42,12 @@ LOG = logging.getLogger(__name__)
 
 FOLD_ROWS = 15
 """Tables with more rows than this are folded into a `<details>` element."""
-RUN_FILES = (("config.json", "settings"), ("metrics.json", "scores"), ("model", "trained model"))
+RUN_FILES = (
+    ("config.json", "settings"),
+    ("metrics.json", "scores"),
+    ("model", "trained model"),
+    ("models", "trained models"),
+)
 """Files of a run folder that every report links when they exist: (name, what it holds)."""
 
 
