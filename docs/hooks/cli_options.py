@@ -1,17 +1,22 @@
 """MkDocs hook: fill `cli.md` with every verb's options, read from the command itself.
 
-The tables are built at docs-build time from the Typer/Click command tree (what `--help`
-prints), so the page cannot drift from the code; options that break the naming table are
-listed under "Deviations".
+The tables are built from the Typer/Click command tree (what `--help` prints) between the two
+markers of `cli.md`: at docs-build time, so the built page cannot drift from the code, and by
+`python docs/hooks/cli_options.py`, which rewrites the committed page for readers of the
+repository. Options that break the naming table are listed under "Deviations".
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import typer
 
 MARKER = "<!-- cli-options -->"
+END_MARKER = "<!-- /cli-options -->"
+REGION = re.compile(re.escape(MARKER) + ".*?" + re.escape(END_MARKER), re.DOTALL)
 SHARED = (
     "--config",
     "--out",
@@ -88,8 +93,16 @@ def cli_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def fill(markdown: str) -> str:
+    """`markdown` with the region between the markers replaced by the generated tables."""
+    return REGION.sub(lambda _: f"{MARKER}\n{cli_markdown()}{END_MARKER}", markdown)
+
+
 def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
-    """Replace the marker in `cli.md` with the generated tables."""
-    if page.file.src_uri != "cli.md" or MARKER not in markdown:
-        return markdown
-    return markdown.replace(MARKER, cli_markdown())
+    """Regenerate the tables of `cli.md` when the documentation is built."""
+    return fill(markdown) if page.file.src_uri == "cli.md" else markdown
+
+
+if __name__ == "__main__":
+    page = Path(__file__).resolve().parents[1] / "cli.md"
+    page.write_text(fill(page.read_text()))
