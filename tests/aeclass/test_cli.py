@@ -170,6 +170,15 @@ def test_locate_with_truth_writes_rmse(simulated: Path, tmp_path: Path) -> None:
     for figure in ("location_map", "residuals"):
         assert (out / "figures" / f"{figure}.png").is_file()
     assert (out / "report.html").is_file()
+    again = tmp_path / "again"
+    rerun = ["aeclass", "locate", "--picks", str(tmp_path / "picks.csv")]
+    rerun += ["--sensors", str(simulated / "sensors.csv"), "--config", str(out / "config.json")]
+    assert main([*rerun, "--out", str(again)]) == 0
+    first, second = read_json(out / "config.json"), read_json(again / "config.json")
+    assert {k: v for k, v in first.items() if k != "quakesense"} == {
+        k: v for k, v in second.items() if k != "quakesense"
+    }
+    assert read_json(again / "metrics.json")["rmse_m"] == metrics["rmse_m"]
 
 
 def test_locate_without_truth_needs_a_velocity(simulated: Path, tmp_path: Path, capsys) -> None:
