@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from obspy import Catalog
+from obspy.core.inventory import Inventory, Network, Station
 
 import quakesense
 from quakesense.api import (
@@ -215,6 +216,20 @@ def test_locate_stream_matches_the_predict_verb(locate_run: tuple, tmp_path: Pat
     cli = pd.read_csv(tmp_path / "cli" / "locations.csv")
     for column in ("latitude_deg", "longitude_deg", "depth_km", "magnitude"):
         np.testing.assert_allclose(table[column], cli[column], rtol=1e-4, atol=1e-4)
+    inventory = Inventory(
+        networks=[
+            Network(
+                code="XX",
+                stations=[
+                    Station(str(row.station), row.latitude_deg, row.longitude_deg, 0.0)
+                    for row in model.stations.itertuples()
+                ],
+            )
+        ],
+        source="test",
+    )
+    from_inventory = model.predict(stream, inventory, units="velocity", answer_after_s=1.0)
+    np.testing.assert_allclose(from_inventory["latitude_deg"], table["latitude_deg"])
 
 
 @pytest.mark.slow
