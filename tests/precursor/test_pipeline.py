@@ -70,7 +70,7 @@ def test_train_writes_metrics_for_every_model_and_split(campaign: Path) -> None:
     metrics = json.loads((campaign / "run" / "metrics.json").read_text())
     assert set(metrics["splits"]) == {"time-blocked", "random"}
     for by_model in metrics["splits"].values():
-        assert set(by_model) == {"mlp", "svm", "random_forest", "lightgbm"}
+        assert set(by_model) == {"mlp", "logistic", "svm", "random_forest", "lightgbm"}
         for scores in by_model.values():
             assert {"accuracy", "precision", "recall", "f1", "roc_auc"} <= set(scores)
     # the simulated precursors are learnable: the forest ranks windows far above chance
@@ -112,15 +112,17 @@ def test_monitor_reads_a_file_written_in_pieces_once(campaign: Path, tmp_path: P
 
 
 def test_features_record_the_resolved_threshold_and_the_model_keeps_it(campaign: Path) -> None:
-    """The b-value completeness defaults to the record's minimum amplitude, is written beside the
-    table and saved in the model; recomputing the windows with that config reproduces the table."""
+    """The b-value completeness floor defaults to the record's maximum curvature, is written
+    beside the table and saved in the model; recomputing the windows with that config
+    reproduces the table."""
     from quakesense.io.ae import read_hits
-    from quakesense.precursor.features import WindowConfig, window_features
+    from quakesense.precursor.features import WindowConfig, max_curvature_db, window_features
     from quakesense.precursor.models import MLPClassifier
 
     hits = read_hits(campaign / "sim" / "hits.csv")
     saved = json.loads((campaign / "windows.csv.window.json").read_text())
-    assert saved["threshold_db"] == pytest.approx(hits["amplitude_db"].min(), abs=0)
+    assert saved["threshold_db"] == max_curvature_db(hits["amplitude_db"].to_numpy(), 1.0)
+    assert saved["amplitude_bin_db"] == 0.0  # continuous amplitudes: no Aki-Utsu correction
     _, extra = MLPClassifier.load(campaign / "run" / "model")
     assert extra["window"] == saved
     offline = pd.read_csv(campaign / "windows.csv")
@@ -129,17 +131,21 @@ def test_features_record_the_resolved_threshold_and_the_model_keeps_it(campaign:
 
 
 def test_features_threshold_option_sets_b_completeness(campaign: Path, tmp_path: Path) -> None:
+    """With a fixed completeness (from --config), a lower --threshold-db lowers b."""
     out = tmp_path / "w.parquet"
+    config = tmp_path / "window.yaml"
+    config.write_text("mc_method: fixed\n")
     hits = str(campaign / "sim" / "hits.csv")
-    assert (
-        main(["precursor", "features", "--hits", hits, "--out", str(out), "--threshold-db", "30"])
-        == 0
-    )
-    assert json.loads((tmp_path / "w.parquet.window.json").read_text())["threshold_db"] == 30.0
+    argv = ["precursor", "features", "--hits", hits, "--out", str(out), "--config", str(config)]
+    assert main([*argv, "--threshold-db", "30"]) == 0
+    saved = json.loads((tmp_path / "w.parquet.window.json").read_text())
+    assert saved["threshold_db"] == 30.0 and saved["mc_method"] == "fixed"
     default = pd.read_csv(campaign / "windows.csv")
     lower_mc = pd.read_parquet(out)
     np.testing.assert_allclose(lower_mc["rate_per_hour"], default["rate_per_hour"])
     assert (lower_mc["b_value"] < default["b_value"]).sum() > 100  # larger excess: smaller b
+    assert main([*argv, "--threshold-db", "30"]) == 2  # the table exists: --force to overwrite
+    assert main([*argv, "--threshold-db", "30", "--force"]) == 0
 
 
 def test_train_rejects_settings_of_another_table(
@@ -271,3 +277,84 @@ def test_multi_peak_fit_keeps_each_peak_near_its_event() -> None:
     np.testing.assert_allclose(fit.params[:2, 1], [100.0, 130.0], atol=1.5)
     assert fit.reasons[:2] == [None, None]
     assert np.isnan(fit.params[2]).all() and fit.reasons[2]
+
+
+def test_train_config_reads_back_unchanged(campaign: Path) -> None:
+    from quakesense.core.config import resolve_config
+    from quakesense.precursor.pipeline import ExperimentConfig
+
+    saved = json.loads((campaign / "run" / "config.json").read_text())
+    meta = saved.pop("quakesense")
+    assert meta["events"].endswith("events.csv")
+    again = resolve_config(ExperimentConfig, campaign / "run" / "config.json", {"seed": None})
+    assert again.model_dump(mode="json") == saved
+    assert again.resolved(list(saved["features"])).model_dump(mode="json") == saved
+    assert saved["horizon_s"] == 17 * 3600 and saved["epochs"] == 8
+
+
+def test_evaluate_scores_held_out_windows_only(
+    campaign: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: evaluate scored the saved MLP on every window, training windows included, and
+    retrained every model."""
+    windows = pd.read_csv(campaign / "windows.csv")
+    model = json.loads((campaign / "run" / "model" / "model.json").read_text())["extra"]
+    argv = ["precursor", "evaluate", "--model", str(campaign / "run")]
+    argv += ["--events", str(campaign / "events.csv"), "--min-magnitude", "2.4"]
+    assert (
+        main([*argv, "--features", str(campaign / "windows.csv"), "--out", str(tmp_path / "e")])
+        == 0
+    )
+    metrics = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    assert not metrics["training_data"]
+    assert 0 < metrics["n_scored"] < len(windows)
+    last_trained_s = model["trained_spans_s"][-1][1]
+    assert metrics["n_scored"] == int((windows["time"] - 3600.0 >= last_trained_s).sum())
+    assert {"hit_rate", "false_alarms_per_day", "lead_times_s"} <= set(metrics["events"])
+    assert not (tmp_path / "e" / "model").exists()  # nothing retrained or saved
+    windows.iloc[:100].to_csv(tmp_path / "train_part.csv", index=False)
+    capsys.readouterr()
+    out = ["--features", str(tmp_path / "train_part.csv"), "--out", str(tmp_path / "t")]
+    assert main([*argv, *out]) == 0
+    assert "TRAINING-DATA" in capsys.readouterr().err
+    assert json.loads((tmp_path / "t" / "metrics.json").read_text())["training_data"]
+
+
+def test_monitor_drops_late_and_repeated_hits_with_their_file_row(
+    campaign: Path, tmp_path: Path
+) -> None:
+    """Before: each poll was checked on its own: a hit repeated in a later poll was counted
+    twice and row numbers were relative to the poll."""
+    hits = pd.read_csv(campaign / "sim" / "hits.csv").iloc[:400]
+    live = tmp_path / "live.csv"
+    hits.iloc[:300].to_csv(live, index=False)
+    reports: list[str] = []
+    follower = HitFollower(live, report=reports.append)
+    monitor = Monitor.from_model(campaign / "run")
+    monitor.push(follower.poll())
+    late = pd.concat([hits.iloc[[299, 10]], hits.iloc[300:]])  # a repeat, a late hit, new ones
+    late.to_csv(live, mode="a", header=False, index=False)
+    monitor.push(follower.poll())
+    assert monitor.seen_hits == 400 and follower.n_dropped == 2
+    assert "row 300" in reports[0] and "repeat" in reports[0]
+    assert "row 301" in reports[1] and "earlier" in reports[1]
+    live.unlink()
+    from quakesense.core.errors import InputError
+
+    with pytest.raises(InputError, match="not found"):
+        follower.poll()
+
+
+def test_monitor_missing_source_and_idle_exit_are_explicit(
+    campaign: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: a missing source exited 0 with 'read 0 hits'; 10 empty polls ended monitoring."""
+    argv = ["precursor", "monitor", "--model", str(campaign / "run")]
+    assert main([*argv, "--source", str(tmp_path / "nowhere.csv")]) == 2
+    assert "not found" in capsys.readouterr().err
+    live = tmp_path / "live.csv"
+    live.write_bytes((campaign / "sim" / "hits.csv").read_bytes())
+    argv += ["--source", str(live), "--poll-s", "0.01", "--idle-polls", "2"]
+    assert main([*argv, "--origin", "2024-03-01T00:00:00Z"]) == 0
+    first = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert first["window_end_utc"] == "2024-03-01T01:00:00+00:00"

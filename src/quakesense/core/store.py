@@ -123,8 +123,12 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
     return Path(path)
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a Parquet or CSV table, with a clear error for a missing or unreadable file."""
+def read_table(path: str | Path, *, only_empty_missing: bool = False) -> pd.DataFrame:
+    """Read a Parquet or CSV table, with a clear error for a missing or unreadable file.
+
+    `only_empty_missing`: only empty CSV cells are missing values; text such as `n/a` or `NA`
+    stays text, so that a reader can refuse it instead of treating it as a gap.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", source=path)
@@ -133,7 +137,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix in {".parquet", ".pq"}:
             return pd.read_parquet(path)
         if suffix in {".csv", ".txt", ".tsv"}:
-            return pd.read_csv(path, sep=_csv_separator(path), engine="python", comment="#")
+            missing = {"keep_default_na": False, "na_values": [""]} if only_empty_missing else {}
+            return pd.read_csv(
+                path, sep=_csv_separator(path), engine="python", comment="#", **missing
+            )
     except Exception as exc:  # the parsers raise many unrelated types; report them uniformly
         raise InputError(f"cannot read table ({type(exc).__name__}: {exc})", source=path) from exc
     raise InputError(f"unknown table format '{suffix}' (expected .parquet or .csv)", source=path)

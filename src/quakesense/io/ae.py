@@ -208,6 +208,17 @@ def hits_from_frame(
                 row=int(bad[0]),
             )
         frame["amplitude_db"] = volts_to_db(values)
+    if not repair and "time_s" in frame.columns:
+        times = pd.to_numeric(frame["time_s"], errors="coerce").to_numpy(dtype=float)
+        back = np.flatnonzero(np.diff(times) < 0)
+        if back.size:
+            raise InputError(
+                "hit times are not sorted; sort the file or pass --repair to sort hits and "
+                "drop duplicates",
+                source=source,
+                field="time_s",
+                row=int(back[0]) + 1,
+            )
     hits = AE_HITS.validate(frame, source=source, sort=repair)
     duplicated = hits.duplicated(subset=["time_s", "channel"], keep="first").to_numpy()
     if duplicated.any():

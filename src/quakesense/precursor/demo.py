@@ -22,7 +22,7 @@ def run_demo(out_dir: Path, seed: int) -> Path:
     torch.set_num_threads(1)
     sim = AEMonitoringConfig(seed=seed)
     hits, catalog = simulate(sim)
-    window = WindowConfig(threshold_db=sim.threshold_db)
+    window = WindowConfig(threshold_db=sim.threshold_db, origin_utc=sim.start_time)
     windows = window_features(hits, window)
     origin = pd.Timestamp(sim.start_time)
     event_s = (catalog["time"] - origin).dt.total_seconds().to_numpy()
@@ -34,10 +34,12 @@ def run_demo(out_dir: Path, seed: int) -> Path:
         max_distance_km=200.0,
     )
     config = ExperimentConfig(
-        mlp=DEMO_MLP.model_copy(
-            update={"train": DEMO_MLP.train.model_copy(update={"progress": False})}
-        ),
+        mlp=DEMO_MLP,
         sweep_trials=3,
+        min_magnitude=2.4,
+        max_distance_km=200.0,
+        station_lat_deg=sim.station_lat_deg,
+        station_lon_deg=sim.station_lon_deg,
         seed=seed,
     )
     return run_experiment(
@@ -47,10 +49,8 @@ def run_demo(out_dir: Path, seed: int) -> Path:
         Path(out_dir),
         title=f"AE precursor detection, simulated tunnel station (seed {seed})",
         window=window,
-        extra_config={
-            "simulator": sim.model_dump(mode="json"),
-            "targets": {"min_magnitude": 2.4, "max_distance_km": 200.0},
-        },
+        meta={"simulator": sim.model_dump(mode="json")},
         hits_time_s=hits["time_s"].to_numpy(),
         catalog_time_s=event_s,
+        origin=origin,
     )

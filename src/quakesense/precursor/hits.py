@@ -199,12 +199,15 @@ def hits_from_transients(records: pd.DataFrame, config: HitConfig | None = None)
     """Features of the triggering hit of each transient record (e.g. from `io.ae.read_tradb`).
 
     The record's own threshold is used unless `config` is given; the hit kept is the first one
-    whose HDT window covers the trigger sample (`pretrigger_samples`).
+    whose HDT window covers the trigger sample (`pretrigger_samples`). A record with no
+    threshold crossing at or after its trigger (the front end's trigger and ours differ) yields
+    no hit; its TRAI is listed in `attrs["skipped_trai"]` of the result so callers can say so.
 
     Returns:
         An `AE_HITS`-style table (time_s, channel, features, threshold_v) plus `trai`.
     """
     rows = []
+    skipped: list[int] = []
     for record in records.itertuples(index=False):
         hit_config = config or HitConfig(threshold_v=float(record.threshold_v))
         hits = extract_hits(record.data_v, float(record.samplerate_hz), hit_config)
@@ -212,11 +215,8 @@ def hits_from_transients(records: pd.DataFrame, config: HitConfig | None = None)
         hdt = _samples(hit_config.hdt_s, float(record.samplerate_hz))
         candidates = hits[hits["end_sample"] + hdt >= trigger - 1]
         if candidates.empty:
-            raise InputError(
-                "no sample exceeds the threshold at or after the trigger",
-                field="data_v",
-                row=int(record.trai),
-            )
+            skipped.append(int(record.trai))
+            continue
         hit = candidates.iloc[0]
         first_sample_time = float(record.time_s) - trigger / float(record.samplerate_hz)
         rows.append(
@@ -228,7 +228,13 @@ def hits_from_transients(records: pd.DataFrame, config: HitConfig | None = None)
                 "trai": int(record.trai),
             }
         )
-    return pd.DataFrame(rows)
+    if not rows:
+        raise InputError(
+            "no record has a threshold crossing at or after its trigger", field="data_v"
+        )
+    frame = pd.DataFrame(rows)
+    frame.attrs["skipped_trai"] = skipped
+    return frame
 
 
 def reference_hits(

@@ -19,10 +19,10 @@ from quakesense.core.models import Normalisation, load_model, register_model, sa
 from quakesense.core.training import TrainConfig, fit, predict
 
 Activation = Literal["sigmoid", "relu", "tanh"]
-BASELINES = ("svm", "random_forest", "lightgbm")
+BASELINES = ("logistic", "svm", "random_forest", "lightgbm")
 
 
-@register_model("precursor_mlp")
+@register_model("precursor.mlp")
 class PrecursorMLP(nn.Module):
     """Fully connected classifier; outputs one logit per window."""
 
@@ -131,7 +131,7 @@ class MLPClassifier:
         return save_model(
             path,
             self.module_,
-            name="precursor_mlp",
+            name="precursor.mlp",
             config={
                 "n_inputs": int(self.norm_.mean.size),
                 "hidden": list(self.config.hidden),
@@ -144,7 +144,7 @@ class MLPClassifier:
     @classmethod
     def load(cls, path: str | Path) -> tuple[MLPClassifier, dict[str, Any]]:
         """Rebuild a saved classifier; also returns the saved `extra` (features, horizon...)."""
-        saved = load_model(path, expected="precursor_mlp")
+        saved = load_model(path, expected="precursor.mlp")
         model = cls(
             MLPConfig.model_validate(saved.extra["mlp_config"]), saved.normalisation["inputs"].names
         )
@@ -154,7 +154,12 @@ class MLPClassifier:
 
 
 class BaselineClassifier:
-    """SVM, random forest (scikit-learn) or LightGBM on the same normalised features."""
+    """Logistic regression, SVM, random forest (scikit-learn) or LightGBM on the same
+    normalised features.
+
+    The SVM's score is the logistic of its decision function (not a probability: the alarm
+    layer calibrates every model on held-out windows, so no internal cross-validation is run).
+    """
 
     def __init__(self, kind: str, seed: int = 0) -> None:
         self.kind = kind
@@ -163,16 +168,20 @@ class BaselineClassifier:
     def fit(self, x: np.ndarray, y: np.ndarray) -> BaselineClassifier:
         """Fit normalisation and the estimator."""
         self.norm_ = Normalisation.fit(x)
-        if self.kind == "svm":
-            from sklearn.calibration import CalibratedClassifierCV
+        if self.kind == "logistic":
+            from sklearn.linear_model import LogisticRegression
+
+            estimator: Any = LogisticRegression(max_iter=1000)
+        elif self.kind == "svm":
             from sklearn.svm import SVC
 
-            # Platt-scaled probabilities without the deprecated SVC(probability=True)
-            estimator: Any = CalibratedClassifierCV(SVC(C=1.0), ensemble=False)
+            estimator = SVC(C=1.0, cache_size=500)
         elif self.kind == "random_forest":
             from sklearn.ensemble import RandomForestClassifier
 
-            estimator = RandomForestClassifier(n_estimators=200, random_state=self.seed, n_jobs=1)
+            estimator = RandomForestClassifier(
+                n_estimators=100, min_samples_leaf=2, random_state=self.seed, n_jobs=1
+            )
         elif self.kind == "lightgbm":
             from lightgbm import LGBMClassifier
 
@@ -190,8 +199,11 @@ class BaselineClassifier:
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """P(precursor) per row."""
-        proba = self.estimator_.predict_proba(prepare(x, self.norm_))
+        """P(precursor) per row (SVM: logistic of the decision function)."""
+        inputs = prepare(x, self.norm_)
+        if self.kind == "svm":
+            return 1.0 / (1.0 + np.exp(-self.estimator_.decision_function(inputs)))
+        proba = self.estimator_.predict_proba(inputs)
         return proba[:, 1] if proba.shape[1] == 2 else np.zeros(len(x))
 
 

@@ -2,13 +2,16 @@
 
 Sources: a CSV hit table being appended to (only complete lines are read; a partly written last
 line waits for the next poll) or a Vallen `.pridb` (hits read by increasing SetID). Each hit is
-read exactly once: the CSV by byte offset, the pridb by the last SetID seen.
+read exactly once: the CSV by byte offset, the pridb by the last SetID seen; file rows are
+counted across polls, and late or repeated hits are dropped and reported with their row.
+Windows are scored with the model's alarm layer (calibration, threshold, persistence).
 """
 
 from __future__ import annotations
 
 import io
 import itertools
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ import pandas as pd
 
 from quakesense.core.errors import InputError
 from quakesense.io.ae import hits_from_frame, read_pridb
+from quakesense.precursor.alarms import Calibrator
 from quakesense.precursor.features import (
     B_FEATURES,
     WindowConfig,
@@ -30,22 +34,34 @@ from quakesense.precursor.models import MLPClassifier
 
 @dataclass
 class HitFollower:
-    """Reads the hits appended to `path` since the previous call."""
+    """Reads the hits appended to `path` since the previous call.
+
+    The follower keeps, across polls, the absolute file row of the next record and the last
+    accepted (time, channel): a hit older than the last one, or a repeat of it, is dropped and
+    reported with its file row through `report` instead of being counted twice or put in a
+    window that is already closed. A missing or vanished file is an error.
+    """
 
     path: Path
+    report: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr))
+    n_dropped: int = 0
     _offset: int = 0
     _header: str | None = None
     _last_set_id: int = 0
+    _rows: int = 0
+    _last_time_s: float = -np.inf
+    _last_channels: set[int] = field(default_factory=set)
+    _rows_of: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def poll(self) -> pd.DataFrame:
-        """New complete hits (possibly none)."""
-        if not self.path.exists():
-            return pd.DataFrame()
+        """New complete, in-order hits (possibly none)."""
+        if not self.path.is_file():
+            raise InputError("hit source not found (missing or removed)", source=self.path)
         if self.path.suffix.lower() == ".pridb":
             hits = read_pridb(self.path, after_set_id=self._last_set_id)
             if len(hits):
                 self._last_set_id = int(hits["set_id"].max())
-            return hits
+            return self._in_order(hits)
         with self.path.open("rb") as handle:
             handle.seek(self._offset)
             chunk = handle.read()
@@ -59,7 +75,45 @@ class HitFollower:
         if not text.strip():
             return pd.DataFrame()
         frame = pd.read_csv(io.StringIO(self._header + "\n" + text))
-        return hits_from_frame(frame, source=str(self.path))
+        try:
+            frame = self._in_order(frame)
+            return hits_from_frame(frame.reset_index(drop=True), source=None)
+        except InputError as error:
+            row = None if error.row is None else self._rows_of[error.row]
+            message = str(error).split(": ", 1)[-1]
+            raise InputError(message, source=self.path, field=error.field, row=row) from error
+
+    def _in_order(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Drop (and report) hits that are late or repeat an earlier one; count file rows."""
+        rows = np.arange(self._rows, self._rows + len(frame))
+        self._rows += len(frame)
+        if frame.empty:
+            self._rows_of = rows
+            return frame
+        times = pd.to_numeric(frame["time_s"], errors="coerce").to_numpy(dtype=float)
+        channels = (
+            frame["channel"].to_numpy() if "channel" in frame.columns else np.zeros(len(frame))
+        )
+        keep = np.ones(len(frame), dtype=bool)
+        last_t, seen = self._last_time_s, set(self._last_channels)
+        for i, (t, ch) in enumerate(zip(times.tolist(), channels.tolist(), strict=True)):
+            if t != t:  # NaN: left for validation to report with its row
+                continue
+            if t < last_t or (t == last_t and ch in seen):
+                keep[i] = False
+                kind = "earlier than" if t < last_t else "a repeat of"
+                self.report(
+                    f"warning: {self.path}, row {int(rows[i])}: hit at {t:g} s on channel {ch} is "
+                    f"{kind} the last hit read ({last_t:g} s); dropped"
+                )
+                continue
+            if t > last_t:
+                last_t, seen = t, set()
+            seen.add(ch)
+        self._last_time_s, self._last_channels = last_t, seen
+        self.n_dropped += int((~keep).sum())
+        self._rows_of = rows[keep]
+        return frame.loc[keep]
 
 
 WINDOW_COLUMNS = ("time_s", "amplitude_db", "energy_eu", "avg_frequency_hz", "counts", "duration_s")
@@ -81,17 +135,21 @@ class Monitor:
     features: list[str]
     window: WindowConfig
     threshold: float = 0.5
+    calibrator: Calibrator = field(default_factory=lambda: Calibrator("none"))
+    persistence: int = 1
     next_start_s: float | None = None
     seen_hits: int = 0
+    _above_run: int = 0
     _columns: list[str] = field(default_factory=list)
     _chunks: list[np.ndarray] = field(default_factory=list)
     _dropped_hits: int = 0
     _latest_s: float = -np.inf
 
     @classmethod
-    def from_model(cls, path: str | Path, threshold: float = 0.5) -> Monitor:
-        """Build from a saved precursor MLP folder, with the window configuration of its
-        training features.
+    def from_model(cls, path: str | Path, threshold: float | None = None) -> Monitor:
+        """Build from a saved precursor MLP folder (or the run folder holding it), with the
+        window configuration of its training features and its alarm layer (calibration,
+        threshold, persistence); `threshold` overrides the saved threshold.
 
         A model trained on a table without saved settings records only `window_s`: its b/Ib
         settings are unknown, and a model that uses them is refused rather than fed b-values
@@ -114,7 +172,22 @@ class Monitor:
                 source=path,
                 field=uses_b[0],
             )
-        return cls(model, features, window, threshold)
+        if window.count == "events":
+            raise InputError(
+                "the model was trained on AE events (hit coincidences); the monitor counts "
+                "hits: train on a table made with --count hits",
+                source=path,
+                field="count",
+            )
+        alarm = extra.get("alarm") or {}
+        return cls(
+            model,
+            features,
+            window,
+            float(alarm.get("threshold", 0.5) if threshold is None else threshold),
+            Calibrator.from_dict(alarm.get("calibration", {"method": "none"})),
+            int(alarm.get("persistence", 1)),
+        )
 
     def _append(self, hits: pd.DataFrame) -> np.ndarray:
         """Buffer the window columns of `hits` (column by column: a multi-column selection
@@ -153,8 +226,14 @@ class Monitor:
         end_s = self.next_start_s + (n_done - 1) * self.window.step_s + self.window.window_s
         windows = window_features(buffered, self.window, start_s=self.next_start_s, end_s=end_s)
         windows["cumulative_hits"] += self._dropped_hits  # count from the record start
-        windows["probability"] = self.model.predict_proba(feature_matrix(windows, self.features))
-        windows["warning"] = windows["probability"] >= self.threshold
+        raw = self.model.predict_proba(feature_matrix(windows, self.features))
+        windows["probability"] = self.calibrator(raw)
+        above = (windows["probability"] >= self.threshold).to_numpy()
+        runs = np.zeros(above.size, dtype=np.int64)
+        for i, flag in enumerate(above.tolist()):
+            self._above_run = self._above_run + 1 if flag else 0
+            runs[i] = self._above_run
+        windows["warning"] = runs >= self.persistence
         self.next_start_s += n_done * self.window.step_s
         keep = int(np.searchsorted(buffered["time_s"].to_numpy(), self.next_start_s, "left"))
         self._chunks = [self._chunks[0][keep:]]
@@ -182,12 +261,12 @@ def follow(
     emit: Callable[[pd.DataFrame], None],
     *,
     poll_s: float,
-    idle_polls: int,
+    idle_polls: int | None = None,
 ) -> int:
-    """Poll until `idle_polls` successive polls bring nothing new (a paused writer is waited
-    for that long); returns the number of hits read."""
+    """Poll until interrupted (Ctrl-C), or, when `idle_polls` is set, until that many
+    successive polls bring nothing new; returns the number of hits read."""
     idle = 0
-    while idle < idle_polls:
+    while idle_polls is None or idle < idle_polls:
         new = follower.poll()
         idle = 0 if len(new) else idle + 1
         done = monitor.push(new)
