@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -676,6 +677,12 @@ def simulate(
         network.stations["x_km"], network.stations["y_km"], grid_x, grid_y, config.image.method
     )
     compute, client = make_compute(config.scheduler, config.n_workers)
+    if progress:
+        tqdm.write(
+            f"simulate: {len(events)} events; per-station {config.backend} precomputation for "
+            f"{len(network.stations)} stations first",
+            file=sys.stderr,
+        )
     try:
         # Per-station work first: its input checks (stations inside the model, CFL, device)
         # fail before anything is written.
