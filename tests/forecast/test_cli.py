@@ -95,6 +95,15 @@ def test_evaluate_writes_every_model_and_gain(catalog_csv: Path, tmp_path: Path,
     assert metrics["uniform"]["roc_auc"] == pytest.approx(0.5)
     assert (tmp_path / "run" / "report.html").stat().st_size > 10_000
     assert metrics["model_info"]["convlstm"]["best_epoch"] == 0
+    csep = metrics["convlstm"]["csep"]
+    t_test = csep["vs"]["historical"]["t_test"]
+    assert t_test["low"] <= t_test["information_gain"] <= t_test["high"]
+    assert 0.0 <= csep["m_test"]["quantile"] <= 1.0
+    from csep.core.forecasts import GriddedForecast
+
+    lonlat = GriddedForecast.load_ascii(str(tmp_path / "run" / "forecasts" / "convlstm_lonlat.dat"))
+    assert lonlat.region.dh == pytest.approx(0.1)
+    assert lonlat.event_count == pytest.approx(csep["n_expected"], rel=0.1)
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     saved.pop("quakesense")
     again = resolve_config(ForecastConfig, tmp_path / "run" / "config.json", {})
@@ -128,9 +137,10 @@ def test_evaluate_writes_every_model_and_gain(catalog_csv: Path, tmp_path: Path,
         ("2006-02-30", "'2006-02-30' is not a date"),
         ("2009-03-01", "days after the catalog's last event"),
     ):
+        capsys.readouterr()
         assert main([*predict, "--date", date]) == 2
-        err = capsys.readouterr().err
-        assert expected in err and "--date" in err and len(err.strip().splitlines()) == 1
+        errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+        assert len(errors) == 1 and expected in errors[0] and "--date" in errors[0]
         assert not (tmp_path / "p2").exists()
 
 
@@ -195,8 +205,10 @@ def test_run_folders_are_atomic_and_never_touch_foreign_files(
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     for target in (foreign, a_file):
+        capsys.readouterr()
         assert main([*grid_args(catalog_csv, target), "--force"]) == 2
-        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+        errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+        assert len(errors) == 1 and str(target) in errors[0]
     assert (foreign / "chapter1.tex").read_text() == "precious" and a_file.read_text() == "x"
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "file.txt",
@@ -223,9 +235,11 @@ def test_bad_catalog_cells_are_one_line_errors(
     frame.loc[row, field] = value
     bad = tmp_path / "bad.csv"
     frame.to_csv(bad, index=False)
+    capsys.readouterr()
     assert main([*grid_args(bad, tmp_path / "g"), "--no-progress"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and str(bad) in err and expected in err and value in err
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1
+    assert str(bad) in errors[0] and expected in errors[0] and value in errors[0]
     assert not (tmp_path / "g").exists()
 
 

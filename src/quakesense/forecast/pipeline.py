@@ -24,7 +24,7 @@ from quakesense.forecast.grid import GridSpec, densify_polygon, grid_events, ope
 from quakesense.forecast.networks import train_network
 from quakesense.forecast.prepare import LOG, Prepared, grid_spec, load_catalog, prepare
 from quakesense.forecast.protocol import Split, last_days_split
-from quakesense.forecast.scoring import Predictions, score_split, write_report
+from quakesense.forecast.scoring import Predictions, score_split, write_csep_ascii, write_report
 
 PROFILED_PHASES = (
     "prepare",
@@ -245,7 +245,10 @@ def run_protocol(config: ForecastConfig, run: Any, catalog: pd.DataFrame | None 
     for split in splits:
         models = run.path / "models" if split is prep.split else run.path / "models" / split.name
         preds, labels = fit_and_predict(prep, split, models)
-        scores = score_split(prep, split, preds, labels["test"])
+        scores, forecasts = score_split(prep, split, preds, labels["test"])
+        folder = run.path / "forecasts" / ("" if split is prep.split else split.name)
+        for name, forecast in forecasts.items():
+            write_csep_ascii(forecast, folder / f"{name}_lonlat.dat")
         results[split.name] = {
             "split": split.describe(prep.spec),
             "models": scores,

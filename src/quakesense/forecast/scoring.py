@@ -4,6 +4,7 @@ tests, and the report's figures and tables (figures first)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,22 +27,35 @@ class Predictions:
 
 def score_split(
     prep: Prepared, split: Split, preds: Predictions, target: np.ndarray
-) -> dict[str, Any]:
-    """Scores of every model on the test period, information gains and pyCSEP tests."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Scores of every model on the test period, information gains and pyCSEP tests.
+
+    pyCSEP: Poisson N/S/CL consistency tests and the M-test of each model, and the paired
+    T-test and W-test of each model against each baseline, on the non-overlapping test windows
+    (rates summed over them). Each model's summed rates are also returned as a lon/lat
+    `GriddedForecast` (`forecasts`), which `run_protocol` writes in pyCSEP's ASCII format.
+
+    Returns:
+        Metrics per model, and the lon/lat forecasts per model.
+    """
+    from quakesense.forecast.etas import estimate_b_value, magnitude_bin_width
     from quakesense.forecast.evaluation import (
         csep_catalog,
+        csep_comparison_tests,
         csep_consistency_tests,
+        csep_lonlat_forecast,
+        csep_magnitude_test,
         csep_region,
         information_gain,
         score_model,
     )
 
-    config, spec = prep.config, prep.spec
+    config, spec, mask = prep.config, prep.spec, prep.masks["all"]
     mc = config.min_magnitude
     h0, h1 = prep.horizon
     stride = max(1, -(-(h1 - h0) // config.eval_stride_days))
     window_idx = np.arange(0, split.test_days.size, stride)
-    region = csep_region(spec.x, spec.y, prep.masks["all"], mc)
+    region = csep_region(spec.x, spec.y, mask, mc)
     observed = [
         prep.events.window(int(d) + h0, int(d) + h1, mc) for d in split.test_days[window_idx]
     ]
@@ -53,11 +67,23 @@ def score_split(
         origin_ms + np.round(np.concatenate([e.t_days for e in observed]) * 86_400_000),
         region,
     )
+    training = prep.events.window(0, split.train_end_day).magnitude
+    bin_width = magnitude_bin_width(training)
+    b_value = estimate_b_value(training[training >= mc - bin_width / 2], mc, bin_width=bin_width)
+    rates = {
+        name: -np.log1p(-np.clip(np.asarray(p[window_idx], np.float64), 0, 1 - 1e-9)).sum(axis=0)
+        for name, p in preds.test.items()
+    }
     metrics: dict[str, Any] = {}
+    forecasts: dict[str, Any] = {}
     for name, probability in preds.test.items():
         scores = score_model(probability, target, prep.masks)
         headline = {k: v for k, v in scores["active"].items() if k != "thresholds"}
         entry: dict[str, Any] = {**headline, **scores, "vs": {}}
+        window_p = -np.expm1(-rates[name])
+        entry["csep"] = csep_consistency_tests(window_p, catalog, mask, seed=config.seed, name=name)
+        entry["csep"]["n_windows"] = int(window_idx.size)
+        entry["csep"]["vs"] = {}
         for base in BASELINES:
             if base != name and base in preds.test:
                 entry["vs"][base] = {
@@ -70,14 +96,62 @@ def score_split(
                         seed=config.seed,
                     )
                 }
-        chosen = np.asarray(probability[window_idx], dtype=np.float64)
-        rate = -np.log1p(-np.clip(chosen, 0, 1 - 1e-9)).sum(axis=0)
-        entry["csep"] = csep_consistency_tests(
-            -np.expm1(-rate), catalog, prep.masks["all"], seed=config.seed, name=name
+                entry["csep"]["vs"][base] = csep_comparison_tests(
+                    window_p,
+                    -np.expm1(-rates[base]),
+                    catalog,
+                    mask,
+                    name=name,
+                    benchmark_name=base,
+                )
+        forecasts[name] = csep_lonlat_forecast(
+            rates[name], spec.x, spec.y, mask, spec.projection, mc=mc, name=name
         )
-        entry["csep"]["n_windows"] = int(window_idx.size)
         metrics[name] = entry
-    return metrics
+    # The M-test gives the shared region magnitude bins (pyCSEP sets them from the forecast),
+    # so it runs after every test that uses the single-bin region.
+    for name in preds.test:
+        metrics[name]["csep"]["m_test"] = csep_magnitude_test(
+            -np.expm1(-rates[name]),
+            catalog,
+            mask,
+            b_value=b_value,
+            mc=mc,
+            bin_width=bin_width,
+            seed=config.seed,
+        )
+    return metrics, forecasts
+
+
+def write_csep_ascii(forecast: Any, path: Path) -> Path:
+    """A pyCSEP `GriddedForecast` in the CSEP1 ASCII format that `GriddedForecast.load_ascii`
+    reads: lon0 lon1 lat0 lat1 depth0 depth1 mag0 mag1 rate flag, magnitude bins fastest."""
+    from quakesense.core.store import atomic_path
+
+    dh = forecast.region.dh
+    origins = forecast.region.origins()
+    magnitudes = np.asarray(forecast.magnitudes, dtype=float)
+    upper = np.r_[magnitudes[1:], 10.0]
+    n_cells, n_mags = forecast.data.shape
+    lon0 = np.repeat(origins[:, 0], n_mags)
+    lat0 = np.repeat(origins[:, 1], n_mags)
+    table = np.column_stack(
+        [
+            lon0,
+            lon0 + dh,
+            lat0,
+            lat0 + dh,
+            np.zeros(n_cells * n_mags),
+            np.full(n_cells * n_mags, 1000.0),
+            np.tile(magnitudes, n_cells),
+            np.tile(upper, n_cells),
+            forecast.data.ravel(),
+            np.ones(n_cells * n_mags),
+        ]
+    )
+    with atomic_path(path) as tmp:
+        np.savetxt(tmp, table, fmt="%.6f %.6f %.6f %.6f %.1f %.1f %.2f %.2f %.8e %d")
+    return Path(path)
 
 
 def write_report(
@@ -176,13 +250,39 @@ def write_report(
             "N_delta_2": c["n_test"]["delta_2"],
             "S_quantile": c["s_test"]["quantile"],
             "CL_quantile": c["cl_test"]["quantile"],
+            "M_quantile": c["m_test"]["quantile"],
         }
         for n in names
         for c in [metrics[n]["csep"]]
     ]
     run.table(pd.DataFrame(rows), "pyCSEP Poisson consistency tests (non-overlapping test windows)")
+    bases = [b for b in BASELINES if b in names]
+    t_rows, w_rows = [], []
+    for n in names:
+        tests = metrics[n]["csep"]["vs"]
+        t_rows.append(
+            {"model": n, **{b: _interval(tests[b]["t_test"]) for b in bases if b in tests}}
+        )
+        w_rows.append(
+            {"model": n, **{b: tests[b]["w_test"]["probability"] for b in bases if b in tests}}
+        )
+    if bases:
+        run.table(
+            pd.DataFrame(t_rows).fillna("-"),
+            "pyCSEP paired T-test: information gain per earthquake of the row model over each "
+            "baseline (column), 95 % interval; positive favours the row model",
+        )
+        run.table(
+            pd.DataFrame(w_rows),
+            "pyCSEP W-test probability (Wilcoxon signed rank of the same gains; small: the median "
+            "gain differs from zero)",
+        )
     run.heading("Data and protocol")
     run.table(pd.DataFrame([metrics["completeness"]]), "completeness (training data only)")
     run.table(pd.DataFrame([{k: str(v) for k, v in prep.report.to_dict().items()}]), "catalog")
     for name, info in preds.info.items():
         run.text(f"{name}: {info}")
+
+
+def _interval(test: dict[str, float]) -> str:
+    return f"{test['information_gain']:.3f} [{test['low']:.3f}, {test['high']:.3f}]"
