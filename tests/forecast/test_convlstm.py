@@ -5,6 +5,7 @@ registry key included); stateful TBPTT training is seeded and reproducible."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ N_DAYS = 300
 
 
 @pytest.fixture(autouse=True)
-def one_thread() -> None:
+def one_thread() -> Iterator[None]:
     """Tiny convolutions are fastest (and not starved) on one thread of a shared machine."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
