@@ -10,6 +10,8 @@ the time-blocked split with its alarm settings in model/, report.html) atomicall
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -51,6 +53,7 @@ from quakesense.precursor.models import (
 )
 
 SCORE_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+LOG = logging.getLogger(__name__)
 
 
 class ExperimentConfig(BaseModel):
@@ -266,7 +269,7 @@ def _alarm_scores(y: np.ndarray, alarm: np.ndarray) -> dict[str, float]:
     }
 
 
-def _split_scores(
+def split_scores(
     results: list[FoldResult],
     y: np.ndarray,
     end_s: np.ndarray,
@@ -385,8 +388,16 @@ def _experiment(
         folds = make_folds(windows, targets_s, config.horizon_s, split, seed=config.seed)
         metrics["splits"][split] = {}
         for kind in models:
+            started = time.perf_counter()
             results = [fit_fold(kind, x, y, end_s, fold, config) for fold in folds]
-            metrics["splits"][split][kind] = _split_scores(results, y, end_s, targets_s, split)
+            LOG.info(
+                "%s: %s on %d fold(s) in %.1f s",
+                split,
+                kind,
+                len(folds),
+                time.perf_counter() - started,
+            )
+            metrics["splits"][split][kind] = split_scores(results, y, end_s, targets_s, split)
             if kind == "mlp":
                 sweeps.update(
                     {
@@ -400,7 +411,7 @@ def _experiment(
                 if split == "leave-one-event-out":
                     loeo_mlp = results
     if config.cross_event and targets_s.size >= 2:
-        metrics["cross_event"] = _cross_event(windows, x, y, targets_s, config)
+        metrics["cross_event"] = cross_event_scores(windows, x, y, targets_s, config)
     if sweeps:
         metrics["sweep"] = sweeps
     run.save_config(config, **(meta or {}))
@@ -457,7 +468,7 @@ def _tail_fold(
     return validated(windows, Fold(name, train[:cut], train[cut:], test), horizon_s)
 
 
-def _cross_event(
+def cross_event_scores(
     windows: pd.DataFrame,
     x: np.ndarray,
     y: np.ndarray,
