@@ -91,11 +91,13 @@ def evaluate_args(catalog: Path, out: Path, years: int, extra: list[str]) -> lis
     ]
 
 
-def run_child(args: list[str], timeout_s: float) -> tuple[int, float, float, float]:
-    """Run the CLI in a child process; return (exit status, wall s, CPU s, peak RSS MB)."""
+def run_child(args: list[str], timeout_s: float, log: Path) -> tuple[int, float, float, float]:
+    """Run the CLI in a child process (stderr to `log`); return (exit status, wall s, CPU s,
+    peak RSS MB)."""
     code = "import sys; from quakesense.cli import main; sys.exit(main(sys.argv[1:]))"
     t0 = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", code, *args])
+    with log.open("w") as stderr:
+        child = subprocess.Popen([sys.executable, "-c", code, *args], stderr=stderr)
     deadline = t0 + timeout_s
     while True:
         pid, status, usage = os.wait4(child.pid, os.WNOHANG)
@@ -162,8 +164,12 @@ def main() -> None:
             if args.profile:
                 profile(cli_args)
                 return
-            status, wall, cpu, rss = run_child(cli_args, args.timeout_min * 60)
+            log = Path(scratch) / f"log_{n_events}.txt"
+            status, wall, cpu, rss = run_child(cli_args, args.timeout_min * 60, log)
             rows.append((n, status, wall, cpu, rss))
+            for line in log.read_text().splitlines():
+                if " s wall, " in line or "error" in line:
+                    print(f"  {line}")
             print(
                 f"{n} events: exit {status}, wall {wall:.0f} s, CPU {cpu:.0f} s, "
                 f"peak RSS {rss:.0f} MB",

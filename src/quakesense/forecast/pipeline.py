@@ -10,6 +10,10 @@ replace an earlier run).
 
 from __future__ import annotations
 
+import contextlib
+import resource
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,23 @@ PROFILED_PHASES = (
     "write_report",
 )
 """Phases of `evaluate` that `benchmarks/bench_forecast_national.py --profile` measures."""
+
+
+@contextlib.contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Log a phase's start and, when it ends, its wall and CPU seconds and the peak resident
+    memory of the process so far (the national-scale benchmark reads these lines)."""
+    LOG.info("%s ...", name)
+    t0, c0 = time.perf_counter(), time.process_time()
+    yield
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    LOG.info(
+        "%s: %.1f s wall, %.1f s CPU, peak RSS %.0f MB",
+        name,
+        time.perf_counter() - t0,
+        time.process_time() - c0,
+        peak_mb,
+    )
 
 
 def fit_baselines(
@@ -117,18 +138,22 @@ def fit_and_predict(
     chosen = set(prep.config.models)
     labels = {p: prep.labels(getattr(split, f"{p}_days")) for p in ("train", "valid", "test")}
     preds = Predictions()
-    log_prior = fit_baselines(prep, split, labels, preds)
-    fit_tabular(prep, split, labels, log_prior, preds)
+    with phase("uniform and historical rates"):
+        log_prior = fit_baselines(prep, split, labels, preds)
+    with phase("tabular models"):
+        fit_tabular(prep, split, labels, log_prior, preds)
     etas = None
     if chosen & {"etas", "convlstm_hybrid"}:
-        etas = fit_etas(prep, split, preds)
+        with phase("ETAS fit and forecasts"):
+            etas = fit_etas(prep, split, preds)
     if etas is not None and "etas" in chosen:
         for period in ("valid", "test"):
             getattr(preds, period)["etas"] = etas(getattr(split, f"{period}_days"))
     for kind in NETWORKS:
         if kind not in chosen or (kind == "convlstm_hybrid" and etas is None):
             continue
-        result = train_network(prep, split, kind, log_prior, etas, model_dir / kind)
+        with phase(f"network {kind}"):
+            result = train_network(prep, split, kind, log_prior, etas, model_dir / kind)
         if result is not None:
             preds.valid[kind], preds.test[kind] = result["valid"], result["test"]
             preds.histories[kind] = result["history"]
@@ -228,7 +253,8 @@ def fit_etas(prep: Prepared, split: Split, preds: Predictions) -> Any:
 
 def run_protocol(config: ForecastConfig, run: Any, catalog: pd.DataFrame | None = None) -> None:
     """Prepare, fit, score and report into the (working) run folder `run`."""
-    prep = prepare(config, run.path, catalog)
+    with phase("catalog, grid and split"):
+        prep = prepare(config, run.path, catalog)
     results: dict[str, Any] = {}
     splits = [prep.split]
     if config.paper_split:
@@ -245,7 +271,8 @@ def run_protocol(config: ForecastConfig, run: Any, catalog: pd.DataFrame | None 
     for split in splits:
         models = run.path / "models" if split is prep.split else run.path / "models" / split.name
         preds, labels = fit_and_predict(prep, split, models)
-        scores, forecasts = score_split(prep, split, preds, labels["test"])
+        with phase(f"scores and pyCSEP tests ({split.name})"):
+            scores, forecasts = score_split(prep, split, preds, labels["test"])
         folder = run.path / "forecasts" / ("" if split is prep.split else split.name)
         for name, forecast in forecasts.items():
             write_csep_ascii(forecast, folder / f"{name}_lonlat.dat")
@@ -281,7 +308,8 @@ def run_protocol(config: ForecastConfig, run: Any, catalog: pd.DataFrame | None 
             metrics[name] = result
     run.save_metrics(metrics)
     assert shown is not None
-    write_report(run, prep, shown, metrics)
+    with phase("report"):
+        write_report(run, prep, shown, metrics)
 
 
 def evaluate(
