@@ -21,7 +21,6 @@ k0 * E[exp(alpha (m - mc))].
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -293,16 +292,28 @@ def _kde_pairs(
 ) -> sparse.csr_matrix:
     """Sparse (n_sources, n_eval) matrix of Gaussian kernel values, cut at 4 bandwidths.
 
-    A cKDTree ball query per source keeps memory ~ the number of non-negligible pairs.
+    Sources are grouped by bandwidth (factor-2 bins, at most 20 000 a query) and each group is
+    matched to the evaluation points with one `sparse_distance_matrix` call at the group's largest
+    radius, so memory is ~ the number of pairs in numeric arrays (no per-pair Python objects).
     """
     tree = tree or cKDTree(np.column_stack([ex, ey]))
-    hits = tree.query_ball_point(np.column_stack([sx, sy]), r=4.0 * h, return_sorted=False)
-    lens = np.fromiter(map(len, hits), dtype=np.int64, count=len(hits))
-    cols = np.fromiter(itertools.chain.from_iterable(hits), dtype=np.int64, count=int(lens.sum()))
-    rows = np.repeat(np.arange(len(sx)), lens)
-    d2 = (ex[cols] - sx[rows]) ** 2 + (ey[cols] - sy[rows]) ** 2
-    val = np.exp(-d2 / (2.0 * h[rows] ** 2)) / (2.0 * np.pi * h[rows] ** 2)
-    return sparse.csr_matrix((val, (rows, cols)), shape=(len(sx), len(ex)))
+    level = np.floor(np.log2(h)).astype(np.int64)
+    order = np.lexsort((np.arange(len(h)), level))
+    rows, cols = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for lv in np.unique(level):
+        members = order[level[order] == lv]
+        for s in range(0, len(members), 20_000):
+            src = members[s : s + 20_000]
+            found = cKDTree(np.column_stack([sx[src], sy[src]])).sparse_distance_matrix(
+                tree, 4.0 * float(h[src].max()), output_type="ndarray"
+            )
+            keep = found["v"] <= 4.0 * h[src][found["i"]]
+            rows.append(src[found["i"][keep]])
+            cols.append(found["j"][keep].astype(np.int64))
+    row, col = np.concatenate(rows), np.concatenate(cols)
+    d2 = (ex[col] - sx[row]) ** 2 + (ey[col] - sy[row]) ** 2
+    val = np.exp(-d2 / (2.0 * h[row] ** 2)) / (2.0 * np.pi * h[row] ** 2)
+    return sparse.csr_matrix((val, (row, col)), shape=(len(sx), len(ex)))
 
 
 def magnitude_bin_width(
