@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from quakesense.core.errors import InputError
-from quakesense.forecast.config import ForecastConfig, parse_horizon
+from quakesense.forecast.config import NETWORKS, ForecastConfig, parse_horizon
 from quakesense.forecast.grid import (
     GriddedEvents,
     GridSpec,
@@ -174,7 +174,7 @@ def prepare(config: ForecastConfig, out: Path, catalog: pd.DataFrame | None = No
             field="--min-magnitude",
         )
     step_days, step_note = network_step_days(config, split, int(in_region.sum()))
-    if step_note:
+    if step_note and set(config.models) & set(NETWORKS):
         notes.append(step_note)
     prep = Prepared(
         config,
