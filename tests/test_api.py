@@ -37,6 +37,7 @@ from quakesense.precursor.alarms import persistent
 from tests.test_examples import example
 
 
+@pytest.mark.slow  # a fresh interpreter imports every pipeline: ~8 s CPU
 def test_load_registers_every_model_type_in_a_fresh_interpreter() -> None:
     """`core.models.load_model` alone knows no pipeline; `quakesense.api` registers them all."""
     code = (
