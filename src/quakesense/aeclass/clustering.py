@@ -53,7 +53,7 @@ def cluster_profiles(features: np.ndarray, config: ClusterConfig) -> dict[str, A
     if config.method == "hdbscan":
         from sklearn.cluster import HDBSCAN
 
-        model = HDBSCAN(min_cluster_size=config.min_cluster_size).fit(x)
+        model = HDBSCAN(min_cluster_size=config.min_cluster_size, copy=True).fit(x)
         return {
             "labels": model.labels_,
             "probability": model.probabilities_,
