@@ -64,6 +64,7 @@ def main() -> None:
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         idx = np.concatenate([r.test for r in results])
         per_cycle = [binary_scores(y[r.test], r.raw)["roc_auc"] for r in results]
+        print(f"{kind}: {wall:.1f} s wall, {cpu:.1f} s cpu", flush=True)
         rows.append(
             {
                 "model": kind,

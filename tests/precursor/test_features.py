@@ -77,7 +77,7 @@ def test_leakage_free_splits_never_share_a_span(
         try:
             folds = make_folds(windows, targets, horizon_s, split)
         except InputError as error:  # a part emptied by purging is refused, never used empty
-            assert "left after purging" in str(error)
+            assert "left after purging" in str(error) or "no window ends" in str(error)
             continue
         for fold in folds:
             assert fold.train.size and fold.val.size and fold.test.size

@@ -359,6 +359,12 @@ def block_fold(
         key=lambda b: (abs(b - test_block), b > test_block),
     )
     test = index[block == test_block]
+    if test.size == 0:
+        raise InputError(
+            f"fold '{name}': no window ends in the block of this target event (events closer "
+            "than the window step); merge close events or use shorter windows",
+            field="time",
+        )
     for n_val in range(1, len(others)):
         val_blocks = others[:n_val]
         fold = purge(
