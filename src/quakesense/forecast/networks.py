@@ -269,6 +269,12 @@ def train_network(
         def offsets(days: np.ndarray) -> np.ndarray:
             return logit(etas(days)).astype(np.float32)
 
+        # One ETAS call for every step the network will see (it caches per day): per-window
+        # calls would rebuild ETAS's cascade operator for each window.
+        last = int(max(np.max(split.test_days) // k - 1, valid_steps[1]))
+        first = min(0, train_steps[0] - config.warm_steps)
+        etas((np.arange(first, last + 1) + 1) * k)
+
     # Normalisation from at most 64 evenly spaced training steps, so that the training period
     # is never held in memory at once.
     chosen = np.unique(np.linspace(train_steps[0], train_steps[1], 64).astype(int))

@@ -361,30 +361,6 @@ def grid_run(config: ForecastConfig, out: Path, *, force: bool = False) -> Path:
         return run.write_report()
 
 
-def find_model_dir(path: Path) -> Path:
-    """A model folder given itself or the run folder holding it (`model/`, or `models/<one>`)."""
-    path = Path(path)
-    if (path / "model.json").is_file():
-        return path
-    if (path / "model" / "model.json").is_file():
-        return path / "model"
-    found = sorted(p.parent for p in path.glob("models/*/model.json"))
-    if len(found) == 1:
-        return found[0]
-    if found:
-        names = ", ".join(p.name for p in found)
-        raise InputError(
-            f"run folder holds several models ({names}); give one, e.g. {found[0]}",
-            source=path,
-            field="--model",
-        )
-    raise InputError(
-        "not a model folder (no model.json) nor a run folder holding one",
-        source=path,
-        field="--model",
-    )
-
-
 def forecast_date(text: str | None, spec: GridSpec) -> pd.Timestamp:
     """The forecast time of `--date` as a UTC day start within the model's grid."""
     if not text:
@@ -403,7 +379,7 @@ def forecast_date(text: str | None, spec: GridSpec) -> pd.Timestamp:
 
 def predict_run(config: PredictConfig, out: Path, *, force: bool = False) -> Path:
     """Forecast map at `config.date` from a saved network, using catalog events before it."""
-    from quakesense.core.models import load_model
+    from quakesense.core.models import load_model, model_dir
     from quakesense.core.report import RunFolder
     from quakesense.core.store import write_table
     from quakesense.forecast.calibration import apply_platt
@@ -416,16 +392,16 @@ def predict_run(config: PredictConfig, out: Path, *, force: bool = False) -> Pat
         raise InputError("no model given", field="--model")
     if config.catalog is None:
         raise InputError("no catalog given", field="--catalog")
-    model_dir = find_model_dir(config.model)
-    saved = load_model(model_dir)
+    folder = model_dir(config.model)
+    saved = load_model(folder)
     if saved.name not in (MODEL_KEY, "forecast_convlstm"):
-        raise InputError(f"model is a '{saved.name}', expected a '{MODEL_KEY}'", source=model_dir)
+        raise InputError(f"model is a '{saved.name}', expected a '{MODEL_KEY}'", source=folder)
     extra = saved.extra
     if extra.get("kind") == "convlstm_hybrid":
         raise InputError(
             "predict supports convlstm and cnn models; the hybrid needs its ETAS model, run "
             "`forecast evaluate` instead",
-            source=model_dir,
+            source=folder,
         )
     stored = GridSpec.from_dict(extra["grid"])
     date = forecast_date(config.date, stored)
@@ -454,7 +430,7 @@ def predict_run(config: PredictConfig, out: Path, *, force: bool = False) -> Pat
         LOG.warning("%d events outside the model's grid were ignored", dropped["outside_grid"])
     title = f"quakesense forecast: prediction from {spec.date(forecast_day).date()}"
     with RunFolder.create(out, title, force=force) as run:
-        run.save_config(config, model_folder=str(model_dir))
+        run.save_config(config, model_folder=str(folder))
         group, _ = open_grid(write_grid(events, spec, run.path / "grid.zarr", progress=False))
         raw = predict_maps(saved.module, group, np.array([forecast_day]), int(extra["step_days"]))
         probability = apply_platt(raw, extra["platt_calibration"])[0]
