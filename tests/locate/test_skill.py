@@ -14,6 +14,7 @@ from quakesense.locate.train import LocateTrainConfig, SimulatedSet, train_locat
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_small_cnn_beats_the_mean_location(tmp_path: Path) -> None:
     """400 events of the embedded default (16 x 16 images), a few epochs, test split compared.
 
@@ -54,5 +55,6 @@ def test_small_cnn_beats_the_mean_location(tmp_path: Path) -> None:
     table = table[table["test_set"] == "test"].set_index("method")
     cnn, mean = table.loc["cnn2d"], table.loc[MEAN_METHOD]
     assert cnn["n_events"] >= 0.9 * mean["n_events"]  # nearly every test event triggered
-    # Measured 5.45 vs 7.07 km (seed 0); the margin leaves room for platform numerics.
-    assert cnn["epicentre_km"] < 0.85 * mean["epicentre_km"]
+    # Off-node test events (continuous hypocentres): measured 5.73 vs 6.46 km (0.89 x, seed 0);
+    # on the earlier on-node split it was 5.45 vs 7.07 km. 0.95 x leaves room for numerics.
+    assert cnn["epicentre_km"] < 0.95 * mean["epicentre_km"]
