@@ -70,6 +70,7 @@ def test_edt_resists_one_bad_pick(setting: tuple) -> None:
     found = GridSearchLocator(tables, names, misfit="edt").locate(picks)
     assert np.hypot(found.x_km + 1.5, found.y_km - 0.5) < 0.5
     assert found.residuals["residual_s"].iloc[0] > 1.0  # the bad pick stands out
+    assert not found.residuals["used"].iloc[0] and found.residuals["used"].iloc[1:].all()
 
 
 def test_too_few_picks_is_a_clear_error(setting: tuple) -> None:
@@ -172,3 +173,24 @@ def test_pick_locate_repick_on_records(setting: tuple) -> None:
     assert found.origin_time_s == pytest.approx(8.0, abs=0.1)
     assert "S2" not in set(picks["station"]) and found.n_s_picks >= 3
     assert 0 < found.semi_minor_km <= found.semi_major_km < 1.0
+
+
+def test_outlier_pick_on_a_sparse_network_is_dropped(setting: tuple) -> None:
+    """Four stations, P and S, one P pick 0.4 s late: without rejection it drags the epicentre."""
+    stations, tables, xyz = setting
+    names = list(stations["station"])
+    picks = _picks(tables, names, 0.8, -0.6, 2.5, origin_s=5.0)
+    picks = picks[picks["station"].isin(["S0", "S2", "S3", "S5"])].reset_index(drop=True)
+    picks = picks.assign(uncertainty_s=0.02)
+    late = (picks["station"] == "S2") & (picks["phase"] == "P")
+    picks.loc[late, "time_s"] += 0.4
+    found = GridSearchLocator(tables, names, station_xyz_km=xyz).locate(picks)
+    assert np.hypot(found.x_km - 0.8, found.y_km + 0.6) < 0.3
+    assert found.n_picks == len(picks) - 1
+    dropped = found.residuals[~found.residuals["used"]]
+    assert list(dropped["station"] + dropped["phase"]) == ["S2P"]
+    assert dropped["residual_s"].iloc[0] == pytest.approx(0.4, abs=0.1)
+    naive = GridSearchLocator(
+        tables, names, station_xyz_km=xyz, outlier_sigmas=None, prior_width=None
+    ).locate(picks)
+    assert np.hypot(naive.x_km - 0.8, naive.y_km + 0.6) > 1.0

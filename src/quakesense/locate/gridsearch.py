@@ -11,6 +11,16 @@
   in spirit: the cloud, not a fixed neighbourhood, decides where to look closer.
 - Uncertainty: the pdf-weighted covariance on the finest grid: the horizontal 68 % ellipse
   (semi-axes, azimuth of the major one), the depth standard deviation, the origin-time spread.
+- Sparse networks: a weak Gaussian prior on the epicentre, centred on the centroid of the
+  stations that picked with a standard deviation of their aperture (largest inter-station
+  distance): a network detects mostly the events inside it, so when few picks leave the
+  likelihood flat (a ridge or a lobe outside the network) the posterior stays near the
+  network, while a well-constrained cloud, far narrower than the aperture, barely moves.
+  Outlier picks: after each location the pick with the largest |residual| / sigma beyond
+  `outlier_sigmas` is dropped and the event located again, never below `min_picks` picks nor
+  beyond a third of them (the majority decides); dropped picks stay in `residuals` with
+  `used` False. EDT's pair sum only bounds a bad pick's pull, which on 4-8 stations is
+  still most of the constraint.
 - Station corrections: per station and phase, the damped mean residual over calibration events
   (known hypocentres) or over the batch's own locations (NonLinLoc's LOCDELAY), subtracted from
   the observed times.
@@ -20,6 +30,7 @@ a layered model's depth 0 is sea level, its top layer extending up to the highes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -61,7 +72,8 @@ class GridSearchResult:
         semi_major_km, semi_minor_km, azimuth_deg: Horizontal 68 % ellipse (azimuth of the
             major axis, degrees clockwise from north).
         depth_uncertainty_km, origin_time_uncertainty_s: One standard deviation of the cloud.
-        residuals: The picks with `predicted_s` and `residual_s` (observed - predicted - origin).
+        residuals: The picks with `predicted_s`, `residual_s` (observed - predicted - origin)
+            and `used` (False: rejected as an outlier).
     """
 
     x_km: float
@@ -81,7 +93,10 @@ class GridSearchResult:
     @property
     def n_s_picks(self) -> int:
         """S picks used."""
-        return 0 if self.residuals.empty else int((self.residuals["phase"] == "S").sum())
+        if self.residuals.empty:
+            return 0
+        used = self.residuals.get("used", True)
+        return int(((self.residuals["phase"] == "S") & used).sum())
 
 
 class GridSearchLocator:
@@ -96,7 +111,11 @@ class GridSearchLocator:
         model_error_s: Travel-time model error, added in quadrature to each pick's deviation.
         default_uncertainty_s: Deviation of picks that carry no `uncertainty_s`.
         corrections: Station delays (`station, phase, delay_s`) subtracted from observed times.
-        station_xyz_km: (n_stations, 3) positions, for the azimuthal gap.
+        station_xyz_km: (n_stations, 3) positions, for the azimuthal gap and the prior.
+        prior_width: Standard deviation of the epicentre prior in apertures of the picked
+            stations (None: flat prior; needs `station_xyz_km`).
+        outlier_sigmas: Residual, in pick standard deviations, beyond which the worst pick
+            is dropped (None: keep every pick).
     """
 
     def __init__(
@@ -111,6 +130,8 @@ class GridSearchLocator:
         default_uncertainty_s: float = 0.05,
         corrections: pd.DataFrame | None = None,
         station_xyz_km: np.ndarray | None = None,
+        prior_width: float | None = 1.0,
+        outlier_sigmas: float | None = 5.0,
     ) -> None:
         self.tables = tables
         self.stations = list(stations)
@@ -121,6 +142,8 @@ class GridSearchLocator:
         self.default_uncertainty_s = default_uncertainty_s
         self.corrections = corrections
         self.station_xyz_km = station_xyz_km
+        self.prior_width = prior_width
+        self.outlier_sigmas = outlier_sigmas
 
     @property
     def max_moveout_s(self) -> float:
@@ -210,25 +233,72 @@ class GridSearchLocator:
             InputError: fewer than `min_picks` usable picks.
         """
         picks = self._usable(picks, source)
+        used = np.ones(len(picks), dtype=bool)
+        max_dropped = min(len(picks) - self.min_picks, len(picks) // 3)
+        while True:
+            result = self._locate_once(picks[used].reset_index(drop=True), source)
+            normalised = result.residuals["residual_s"].abs() / self._observed(picks[used])[1]
+            worst = int(np.argmax(normalised.to_numpy()))
+            if (
+                self.outlier_sigmas is None
+                or (~used).sum() >= max_dropped
+                or normalised.iloc[worst] <= self.outlier_sigmas
+            ):
+                break
+            used[np.flatnonzero(used)[worst]] = False
+        if used.all():
+            return result
+        dropped = picks[~used]
+        hypocentre = np.array([[result.x_km, result.y_km, result.z_km]])
+        predicted = self._predict(self._keys(dropped), hypocentre)[:, 0] + result.origin_time_s
+        dropped = dropped.assign(
+            predicted_s=predicted,
+            residual_s=self._observed(dropped)[0] - predicted,
+            used=False,
+        )
+        kept = result.residuals.set_axis(np.flatnonzero(used))
+        result.residuals = pd.concat([kept, dropped]).sort_index().reset_index(drop=True)
+        return result
+
+    def _locate_once(self, picks: pd.DataFrame, source: str | None) -> GridSearchResult:
+        """Coarse-to-fine posterior for one set of usable picks."""
         observed, sigma = self._observed(picks)
         keys = self._keys(picks)
+        prior = self._prior(picks)
         axes = (self.tables.x_km, self.tables.y_km, self.tables.z_km)
+        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
         predicted = np.stack([self.tables.times[p][i].ravel() for p, i in keys]).astype(np.float64)
-        log_pdf = self._log_pdf(observed, sigma, predicted)
+        log_pdf = self._log_pdf(observed, sigma, predicted) + prior(grid)
         if not np.isfinite(log_pdf).any():
             raise InputError("no grid node explains the picks", source=source, field="picks")
-        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
         steps = np.array([a[1] - a[0] for a in axes])
-        points, log_pdf = grid, log_pdf
+        points = grid
         for _ in range(2 if self.refine > 1 else 0):
-            points, log_pdf, steps = self._zoom(observed, sigma, keys, points, log_pdf, steps)
+            points, log_pdf, steps = self._zoom(
+                observed, sigma, keys, prior, points, log_pdf, steps
+            )
         return self._summary(picks, observed, sigma, keys, points, log_pdf, steps)
+
+    def _prior(self, picks: pd.DataFrame) -> Callable[[np.ndarray], np.ndarray]:
+        """Log prior of points (n, 3): Gaussian on the epicentre around the picked stations."""
+        if self.prior_width is None or self.station_xyz_km is None:
+            return lambda points: np.zeros(len(points))
+        index = {s: i for i, s in enumerate(self.stations)}
+        xy = self.station_xyz_km[sorted({index[str(s)] for s in picks["station"]}), :2]
+        centre = xy.mean(axis=0)
+        aperture_km = float(np.linalg.norm(xy[:, None] - xy[None], axis=-1).max())
+        # Floor: one grid step, so that a single picked station still gives a finite prior.
+        width_km = self.prior_width * max(
+            aperture_km, float(self.tables.x_km[1] - self.tables.x_km[0])
+        )
+        return lambda points: -0.5 * np.sum((points[:, :2] - centre) ** 2, axis=1) / width_km**2
 
     def _zoom(
         self,
         observed: np.ndarray,
         sigma: np.ndarray,
         keys: list[tuple[str, int]],
+        prior: Callable[[np.ndarray], np.ndarray],
         points: np.ndarray,
         log_pdf: np.ndarray,
         steps: np.ndarray,
@@ -239,7 +309,7 @@ class GridSearchLocator:
         high = np.minimum(cloud.max(axis=0) + steps, self._bounds[1])
         new_axes = [np.linspace(lo, hi, self.refine) for lo, hi in zip(low, high, strict=True)]
         fine = np.stack(np.meshgrid(*new_axes, indexing="ij"), axis=-1).reshape(-1, 3)
-        new_log_pdf = self._log_pdf(observed, sigma, self._predict(keys, fine))
+        new_log_pdf = self._log_pdf(observed, sigma, self._predict(keys, fine)) + prior(fine)
         if new_log_pdf.max() < log_pdf.max() - _CLOUD_LEVEL:
             return points, log_pdf, steps
         return fine, new_log_pdf, np.array([a[1] - a[0] for a in new_axes])
@@ -279,7 +349,7 @@ class GridSearchLocator:
         cloud_w = weight[weight > 1e-4 * weight.max()]
         origin_sd = float(np.sqrt(cloud_w @ (origins - origin) ** 2 / cloud_w.sum()))
         origin_sd = float(np.hypot(origin_sd, 1.0 / np.sqrt(w.sum())))
-        table = picks.assign(predicted_s=travel + origin, residual_s=residual)
+        table = picks.assign(predicted_s=travel + origin, residual_s=residual, used=True)
         return GridSearchResult(
             x_km=float(hypocentre[0]),
             y_km=float(hypocentre[1]),
@@ -371,7 +441,11 @@ def estimate_corrections(
     `min_events` events get no delay; each phase's delays are centred on zero (a common shift
     is the origin time's, not the stations').
     """
-    frames = [r[["station", "phase", "residual_s"]] for r in residuals if not r.empty]
+    frames = [
+        (r[r["used"]] if "used" in r else r)[["station", "phase", "residual_s"]]
+        for r in residuals
+        if not r.empty
+    ]
     if not frames:
         return pd.DataFrame(columns=["station", "phase", "delay_s", "n_events"])
     table = pd.concat(frames).groupby(["station", "phase"])["residual_s"].agg(["sum", "count"])

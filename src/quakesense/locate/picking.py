@@ -269,8 +269,8 @@ def pick_event(
                 continue
             centre = round(row.time_s / dt)
             window = (centre - tolerance, centre + tolerance)
-            if row.phase == "P":
-                add(row.station, "P", data[s, 0], vertical[s], window, strongest=True)
+            if row.phase == "P":  # the first arrival: no earlier coda, the first onset is P
+                add(row.station, "P", data[s, 0], vertical[s], window)
                 continue
             p_time = expected.get((row.station, "P"), np.nan)
             if np.isfinite(p_time):  # never reach back to the P onset
