@@ -100,3 +100,12 @@ def test_cuda_request_without_gpu_falls_back_to_cpu() -> None:
     with pytest.warns(RuntimeWarning, match="using the CPU"):
         assert resolve_device("cuda") == "cpu"
     assert resolve_device("auto") == "cpu"
+
+
+def test_progress_bar_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = _data()
+    config = _config(max_epochs=2, progress=True)
+    fit(_model(), nn.BCEWithLogitsLoss(), (x[:180], y[:180]), (x[180:], y[180:]), config)
+    captured = capsys.readouterr()
+    assert "Epoch 1" in captured.err
+    assert "Epoch" not in captured.out

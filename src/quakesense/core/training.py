@@ -8,7 +8,9 @@ device choice with a fallback to the CPU.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -190,7 +192,12 @@ def fit(
         n_inputs: How many leading batch elements are module inputs.
     """
     import lightning
-    from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.callbacks import (
+        Callback,
+        EarlyStopping,
+        ModelCheckpoint,
+        TQDMProgressBar,
+    )
 
     _quiet_lightning()
     seed_everything(config.seed)
@@ -223,6 +230,8 @@ def fit(
             enable_version_counter=False,
         )
         callbacks: list[Callback] = [best, _History()]
+        if config.progress:
+            callbacks.append(_stderr_progress_bar(TQDMProgressBar)())
         if config.patience is not None:
             callbacks.append(
                 EarlyStopping(
@@ -277,6 +286,21 @@ def fit(
         best_val_loss=float(best_score) if best_score is not None else float("nan"),
         epochs_run=len(history),
     )
+
+
+def _stderr_progress_bar(base: type) -> type:
+    """Lightning's progress bar drawn on stderr, so stdout holds only a verb's results."""
+
+    def on_stderr(name: str) -> Callable[..., Any]:
+        def init(self: Any) -> Any:
+            with contextlib.redirect_stdout(sys.stderr):
+                return getattr(super(bar_class, self), name)()
+
+        return init
+
+    names = ("init_sanity_tqdm", "init_train_tqdm", "init_validation_tqdm")
+    bar_class = type("StderrProgressBar", (base,), {name: on_stderr(name) for name in names})
+    return bar_class
 
 
 @torch.no_grad()
