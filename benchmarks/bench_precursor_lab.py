@@ -7,7 +7,8 @@ MLP), the ratio to plain logistic regression in the same run, and pooled / per-c
 Data: `lab_table(seed)` below (70 noise features + 1 feature whose variance ramps up in the last
 2 s before each failure, plus noise); split: leave-one-event-out, purged; seeds 0.
 
-Run: `python benchmarks/bench_precursor_lab.py [--threads 2]`.
+Run: `python benchmarks/bench_precursor_lab.py [--threads 1]` (torch threads; with 2 threads on a
+loaded machine OpenMP spin-waiting doubled the CPU time).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def lab_table(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import torch
