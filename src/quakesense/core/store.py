@@ -139,7 +139,7 @@ def read_table(path: str | Path, *, only_empty_missing: bool = False) -> pd.Data
         if suffix in {".csv", ".txt", ".tsv"}:
             missing = {"keep_default_na": False, "na_values": [""]} if only_empty_missing else {}
             return pd.read_csv(
-                path, sep=_csv_separator(path), engine="python", comment="#", **missing
+                path, sep=csv_separator(path), engine="python", comment="#", **missing
             )
     except Exception as exc:  # the parsers raise many unrelated types; report them uniformly
         raise InputError(f"cannot read table ({type(exc).__name__}: {exc})", source=path) from exc
@@ -149,7 +149,7 @@ def read_table(path: str | Path, *, only_empty_missing: bool = False) -> pd.Data
 _SEPARATORS = ",;\t|"
 
 
-def _csv_separator(path: Path) -> str:
+def csv_separator(path: Path) -> str:
     """The delimiter of a text table, chosen only among `, ; \\t |` and white space.
 
     pandas' own sniffer may pick any character: a one-column file `time` was split on the letter

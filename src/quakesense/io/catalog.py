@@ -18,7 +18,7 @@ import pandas as pd
 
 from quakesense.core.errors import InputError
 from quakesense.core.geo import haversine_km
-from quakesense.core.store import _csv_separator
+from quakesense.core.store import csv_separator
 from quakesense.core.tables import CATALOG
 
 CANONICAL_KEYS = (
@@ -386,7 +386,7 @@ def read_catalog(
         mapped, n_fixed = raw, 0
     else:
         try:
-            raw = pd.read_csv(path, sep=_csv_separator(path), comment="#", skipinitialspace=True)
+            raw = pd.read_csv(path, sep=csv_separator(path), comment="#", skipinitialspace=True)
         except Exception as exc:  # pandas raises many parser error types; report them uniformly
             raise InputError(f"cannot read CSV ({type(exc).__name__}: {exc})", source=path) from exc
         mapped, n_fixed = catalog_from_frame(raw, columns=mapping, source=source)
