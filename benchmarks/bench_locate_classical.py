@@ -12,7 +12,8 @@ median reported 68 % horizontal semi-axis and depth standard deviation):
 "old" is the grid search of commit `--old-commit` (ObsPy AR-AIC picks in a fixed band, EDT
 misfit on the table nodes with a local refinement), run from `git archive` of that commit in
 a subprocess on the same inputs; "new" is the current chain (band choice, STA/LTA + AIC P and
-S picks with weights, pick-locate-repick, EDT probability cloud, coarse-to-fine).
+S picks with weights, pick-locate-repick, EDT probability cloud with a weak epicentre prior
+around the picking stations and outlier-pick rejection, coarse-to-fine).
 
     python benchmarks/bench_locate_classical.py [--synthetic DATASET] [--no-newberry] [--seed 0]
 """

@@ -107,7 +107,9 @@ class GridSearchLocator:
         stations: Station codes in the tables' order.
         misfit: `edt` (default) or `l1`.
         refine: Nodes per axis of each finer grid (0 or 1: nodes of the tables only).
-        min_picks: Fewest picks needed to locate.
+        min_picks: Fewest picks needed to locate: three give two independent time
+            differences, which with the epicentre prior make a proper (broad) posterior, so a
+            weak event on a sparse network gets a location with an honest ellipse, not none.
         model_error_s: Travel-time model error, added in quadrature to each pick's deviation.
         default_uncertainty_s: Deviation of picks that carry no `uncertainty_s`.
         corrections: Station delays (`station, phase, delay_s`) subtracted from observed times.
@@ -124,7 +126,7 @@ class GridSearchLocator:
         stations: list[str],
         misfit: Misfit = "edt",
         refine: int = 15,
-        min_picks: int = 4,
+        min_picks: int = 3,
         *,
         model_error_s: float = 0.02,
         default_uncertainty_s: float = 0.05,
