@@ -8,8 +8,10 @@ Building blocks (the functions the CLI verbs call):
 
 - `simulate(config)`: the 8-sensor tunnel AE station, `(hits, catalog)`;
 - `window_features(hits, window)`: rate, amplitude, frequency, energy, b and Ib per window;
-- `train(windows, targets_s, config, out_dir)` and `evaluate(...)`: one experiment that trains the
-  MLP and the baselines on every split and writes the run folder with `model/`;
+- `train(windows, targets_s, config, out_dir)`: one experiment that trains the MLP and the
+  baselines on every split and writes the run folder with `model/`;
+- `evaluate(model_dir, windows, targets_s, config, out_dir)`: scores a saved model, without
+  retraining, on the windows it was not trained or validated on;
 - `Monitor`: the live scorer behind `quakesense precursor monitor`.
 """
 
@@ -25,13 +27,13 @@ from quakesense.io.ae import hits_from_frame
 from quakesense.precursor.alarms import persistent
 from quakesense.precursor.features import WindowConfig, feature_matrix, window_features
 from quakesense.precursor.monitor import Monitor
-from quakesense.precursor.pipeline import run_experiment
+from quakesense.precursor.pipeline import evaluate_saved, run_experiment
 from quakesense.synth.ae_monitoring import simulate
 
 train = run_experiment
 """Train the MLP and the baselines on every split (`precursor.pipeline.run_experiment`)."""
-evaluate = run_experiment
-"""Cross-validated scores of every model on every split (`precursor.pipeline.run_experiment`)."""
+evaluate = evaluate_saved
+"""Held-out scores of a saved model, no retraining (`precursor.pipeline.evaluate_saved`)."""
 
 __all__ = [
     "Monitor",
