@@ -11,6 +11,7 @@ missed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +76,52 @@ class HydrofracData:
     config: BaseModel
 
 
+def _pick_tables(
+    rng: np.random.Generator,
+    source: np.ndarray,
+    origin: np.ndarray,
+    sensors_xyz: np.ndarray,
+    names: list[str],
+    event_ids: list[str],
+    phases: tuple[tuple[str, float, float, Callable[[], np.ndarray]], ...],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Noisy pick table (with each event's true source) and the sensor table of an array.
+
+    `phases` holds (phase, velocity m/s, pick noise s, which picks survive); the survivors are
+    asked for after that phase's noise is drawn, so each simulator keeps its random stream.
+    """
+    distance = np.linalg.norm(source[:, None, :] - sensors_xyz[None], axis=2)
+    frames = []
+    for phase, velocity_m_s, noise_s, survivors in phases:
+        time = origin[:, None] + distance / velocity_m_s + rng.normal(0.0, noise_s, distance.shape)
+        rows, cols = np.nonzero(survivors())
+        frames.append(
+            pd.DataFrame(
+                {
+                    "event_id": np.asarray(event_ids)[rows],
+                    "sensor": np.asarray(names)[cols],
+                    "phase": phase,
+                    "time_s": time[rows, cols],
+                    "x_m": source[rows, 0],
+                    "y_m": source[rows, 1],
+                    "z_m": source[rows, 2],
+                }
+            )
+        )
+    picks = pd.concat(frames, ignore_index=True).sort_values(
+        ["event_id", "phase", "sensor"], kind="stable"
+    )
+    sensors = pd.DataFrame(
+        {
+            "sensor": names,
+            "x_m": sensors_xyz[:, 0],
+            "y_m": sensors_xyz[:, 1],
+            "z_m": sensors_xyz[:, 2],
+        }
+    )
+    return picks, sensors
+
+
 def simulate_hydrofrac(config: HydrofracConfig | None = None) -> HydrofracData:
     """Simulate the AE picks of a multi-stage hydraulic-fracturing test.
 
@@ -107,37 +154,21 @@ def simulate_hydrofrac(config: HydrofracConfig | None = None) -> HydrofracData:
     distance = np.linalg.norm(source[:, None, :] - sensors_xyz[None], axis=2)
     names = [f"S{j + 1}" for j in range(len(sensors_xyz))]
     event_ids = [f"E{i:04d}" for i in range(n)]
-    frames = []
-    for phase, velocity, noise, missed in (
-        ("P", config.vp_m_s, config.pick_noise_p_s, config.missed_p),
-        ("S", config.vs_m_s, config.pick_noise_s_s, config.missed_s),
-    ):
-        time = origin[:, None] + distance / velocity + rng.normal(0.0, noise, distance.shape)
-        keep = rng.random(distance.shape) >= missed
-        rows, cols = np.nonzero(keep)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "event_id": np.asarray(event_ids)[rows],
-                    "sensor": np.asarray(names)[cols],
-                    "phase": phase,
-                    "time_s": time[rows, cols],
-                    "x_m": source[rows, 0],
-                    "y_m": source[rows, 1],
-                    "z_m": source[rows, 2],
-                }
-            )
-        )
-    picks = pd.concat(frames, ignore_index=True).sort_values(
-        ["event_id", "phase", "sensor"], kind="stable"
-    )
-    sensors = pd.DataFrame(
-        {
-            "sensor": names,
-            "x_m": sensors_xyz[:, 0],
-            "y_m": sensors_xyz[:, 1],
-            "z_m": sensors_xyz[:, 2],
-        }
+
+    def surviving(missed: float) -> Callable[[], np.ndarray]:
+        return lambda: rng.random(distance.shape) >= missed
+
+    picks, sensors = _pick_tables(
+        rng,
+        source,
+        origin,
+        sensors_xyz,
+        names,
+        event_ids,
+        (
+            ("P", config.vp_m_s, config.pick_noise_p_s, surviving(config.missed_p)),
+            ("S", config.vs_m_s, config.pick_noise_s_s, surviving(config.missed_s)),
+        ),
     )
     events = pd.DataFrame(
         {
@@ -217,41 +248,18 @@ def simulate_sparse_array(config: SparseArrayConfig | None = None) -> HydrofracD
         picked[i, nearest[i, :k]] = True
     names = [f"A{j + 1:02d}" for j in range(config.n_sensors)]
     event_ids = [f"E{i:04d}" for i in range(config.n_events)]
-    frames = []
-    for phase, velocity, noise, keep in (
-        ("P", config.vp_m_s, config.pick_noise_p_s, picked),
+    with_s = picked & (rng.random(picked.shape) < config.s_fraction)
+    picks, sensors = _pick_tables(
+        rng,
+        source,
+        origin,
+        sensors_xyz,
+        names,
+        event_ids,
         (
-            "S",
-            config.vs_m_s,
-            config.pick_noise_s_s,
-            picked & (rng.random(picked.shape) < config.s_fraction),
+            ("P", config.vp_m_s, config.pick_noise_p_s, lambda: picked),
+            ("S", config.vs_m_s, config.pick_noise_s_s, lambda: with_s),
         ),
-    ):
-        time = origin[:, None] + distance / velocity + rng.normal(0.0, noise, distance.shape)
-        rows, cols = np.nonzero(keep)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "event_id": np.asarray(event_ids)[rows],
-                    "sensor": np.asarray(names)[cols],
-                    "phase": phase,
-                    "time_s": time[rows, cols],
-                    "x_m": source[rows, 0],
-                    "y_m": source[rows, 1],
-                    "z_m": source[rows, 2],
-                }
-            )
-        )
-    picks = pd.concat(frames, ignore_index=True).sort_values(
-        ["event_id", "phase", "sensor"], kind="stable"
-    )
-    sensors = pd.DataFrame(
-        {
-            "sensor": names,
-            "x_m": sensors_xyz[:, 0],
-            "y_m": sensors_xyz[:, 1],
-            "z_m": sensors_xyz[:, 2],
-        }
     )
     events = pd.DataFrame(
         {
