@@ -174,6 +174,8 @@ def test_csep_magnitude_test_accepts_the_true_b_and_rejects_a_wrong_one() -> Non
     good = csep_magnitude_test(p, catalog, mask, b_value=1.0, mc=4.0, n_simulations=300, seed=1)
     bad = csep_magnitude_test(p, catalog, mask, b_value=1.5, mc=4.0, n_simulations=300, seed=1)
     assert good["quantile"] > 0.05 and bad["quantile"] < 0.01
+    after = csep_comparison_tests(p, p, catalog, mask)
+    assert after["t_test"]["information_gain"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_csep_lonlat_export_keeps_the_total_and_the_place() -> None:

@@ -13,6 +13,7 @@ pyCSEP's own maps work.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -321,6 +322,9 @@ def csep_magnitude_test(
     from csep.core import poisson_evaluations as pe
     from csep.core.forecasts import GriddedForecast
 
+    # pyCSEP sets the forecast's magnitude bins on the region it shares with the catalog; a copy
+    # keeps the caller's catalog usable for the other tests.
+    catalog = copy.deepcopy(catalog)
     lower = np.round(np.arange(mc, max_magnitude, bin_width), 6)
     upper = np.r_[lower[1:], np.inf]
     beta = b_value * np.log(10.0)
