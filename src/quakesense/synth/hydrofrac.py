@@ -84,8 +84,10 @@ def _pick_tables(
     names: list[str],
     event_ids: list[str],
     phases: tuple[tuple[str, float, float, Callable[[], np.ndarray]], ...],
+    source_name: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Noisy pick table (with each event's true source) and the sensor table of an array.
+    """Noisy pick table (with each event's true source) and the sensor table of an array,
+    both validated against the canonical schemas.
 
     `phases` holds (phase, velocity m/s, pick noise s, which picks survive); the survivors are
     asked for after that phase's noise is drawn, so each simulator keeps its random stream.
@@ -119,7 +121,10 @@ def _pick_tables(
             "z_m": sensors_xyz[:, 2],
         }
     )
-    return picks, sensors
+    return (
+        PICKS.validate(picks.reset_index(drop=True), source=source_name),
+        SENSORS.validate(sensors, source=source_name),
+    )
 
 
 def simulate_hydrofrac(config: HydrofracConfig | None = None) -> HydrofracData:
@@ -169,6 +174,7 @@ def simulate_hydrofrac(config: HydrofracConfig | None = None) -> HydrofracData:
             ("P", config.vp_m_s, config.pick_noise_p_s, surviving(config.missed_p)),
             ("S", config.vs_m_s, config.pick_noise_s_s, surviving(config.missed_s)),
         ),
+        "hydrofrac simulator",
     )
     events = pd.DataFrame(
         {
@@ -183,8 +189,8 @@ def simulate_hydrofrac(config: HydrofracConfig | None = None) -> HydrofracData:
         }
     )
     return HydrofracData(
-        picks=PICKS.validate(picks.reset_index(drop=True), source="hydrofrac simulator"),
-        sensors=SENSORS.validate(sensors, source="hydrofrac simulator"),
+        picks=picks,
+        sensors=sensors,
         events=events,
         config=config,
     )
@@ -260,6 +266,7 @@ def simulate_sparse_array(config: SparseArrayConfig | None = None) -> HydrofracD
             ("P", config.vp_m_s, config.pick_noise_p_s, lambda: picked),
             ("S", config.vs_m_s, config.pick_noise_s_s, lambda: with_s),
         ),
+        "sparse-array simulator",
     )
     events = pd.DataFrame(
         {
@@ -272,8 +279,8 @@ def simulate_sparse_array(config: SparseArrayConfig | None = None) -> HydrofracD
         }
     )
     return HydrofracData(
-        picks=PICKS.validate(picks.reset_index(drop=True), source="sparse-array simulator"),
-        sensors=SENSORS.validate(sensors, source="sparse-array simulator"),
+        picks=picks,
+        sensors=sensors,
         events=events,
         config=config,
     )
