@@ -31,7 +31,7 @@ from quakesense.api import (
 )
 from quakesense.cli import main
 from quakesense.core.errors import InputError
-from quakesense.core.models import load_model, model_dir
+from quakesense.core.persistence import load_model, model_dir
 from quakesense.core.training import TrainConfig
 from quakesense.precursor.alarms import persistent
 from tests.test_examples import example
@@ -39,11 +39,11 @@ from tests.test_examples import example
 
 @pytest.mark.slow  # a fresh interpreter imports every pipeline: ~8 s CPU
 def test_load_registers_every_model_type_in_a_fresh_interpreter() -> None:
-    """`core.models.load_model` alone knows no pipeline; `quakesense.api` registers them all."""
+    """`core.persistence.load_model` alone knows no pipeline; `quakesense.api` registers all."""
     code = (
         "import sys, quakesense\n"
         "assert 'torch' not in sys.modules, 'import quakesense must stay light'\n"
-        "import quakesense.api, quakesense.core.models as m\n"
+        "import quakesense.api, quakesense.core.persistence as m\n"
         "print(m.registered_models())\n"
     )
     result = subprocess.run(
@@ -290,7 +290,7 @@ def test_old_registry_keys_load_as_aliases(tmp_path: Path, monkeypatch: pytest.M
     `<pipeline>.<name>` key, and the other way round (a class not yet renamed)."""
     from torch import nn
 
-    from quakesense.core import models
+    from quakesense.core import persistence as models
 
     @models.register_model("testpipe_old")
     class _Old(nn.Linear):

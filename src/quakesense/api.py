@@ -19,7 +19,7 @@ from pathlib import Path
 from quakesense.aeclass import predictor as aeclass
 from quakesense.aeclass.predictor import AEClassPredictor
 from quakesense.core.errors import InputError
-from quakesense.core.models import model_name
+from quakesense.core.persistence import model_name
 from quakesense.forecast import predictor as forecast
 from quakesense.forecast.predictor import ForecastPredictor
 from quakesense.locate import predictor as locate

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from quakesense.core.models import load_model, save_model
+from quakesense.core.persistence import load_model, save_model
 from quakesense.forecast.convlstm import ConvLSTMForecaster, predict_maps, read_block
 from quakesense.forecast.grid import GridSpec, grid_events, open_grid, target_maps, write_grid
 from quakesense.io.catalog import Region

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from quakesense.core.models import load_model, save_model
+from quakesense.core.persistence import load_model, save_model
 from quakesense.locate.models import (
     TARGETS,
     ArchitectureError,

@@ -21,7 +21,13 @@ from torch import nn
 
 from quakesense.aeclass.profiles import arrival_time_profiles, pick_matrix, profile_features
 from quakesense.core.errors import InputError
-from quakesense.core.models import Normalisation, SavedModel, load_model, register_model, save_model
+from quakesense.core.persistence import (
+    Normalisation,
+    SavedModel,
+    load_model,
+    register_model,
+    save_model,
+)
 from quakesense.core.training import FitResult, TrainConfig, fit, predict
 
 MODEL_NAME = "aeclass.profile_net"

@@ -22,7 +22,7 @@ from scipy.spatial.transform import Rotation
 
 from quakesense.aeclass.profiles import arrival_time_profiles, profile_features
 from quakesense.core.errors import InputError
-from quakesense.core.models import Normalisation
+from quakesense.core.persistence import Normalisation
 
 PLANAR_TOLERANCE = 1e-3
 """Points whose smallest principal extent is below this fraction of the largest are coplanar."""

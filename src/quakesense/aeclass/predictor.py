@@ -30,7 +30,7 @@ from quakesense.aeclass.location import LocateConfig
 from quakesense.aeclass.training import run_evaluation, run_training
 from quakesense.aeclass.workflow import locate_tables
 from quakesense.core.errors import InputError
-from quakesense.core.models import model_dir
+from quakesense.core.persistence import model_dir
 from quakesense.core.store import read_table
 from quakesense.core.tables import PICKS, SENSORS
 from quakesense.core.training import predict

@@ -26,7 +26,7 @@ from quakesense.aeclass.classify import (
 )
 from quakesense.core.errors import InputError
 from quakesense.core.metrics import bootstrap, multiclass_scores
-from quakesense.core.models import SavedModel
+from quakesense.core.persistence import SavedModel
 from quakesense.core.report import (
     RunFolder,
     confusion_matrix_figure,

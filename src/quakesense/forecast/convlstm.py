@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from quakesense.core.models import register_model
+from quakesense.core.persistence import register_model
 
 OffsetFn = Callable[[np.ndarray], np.ndarray]
 N_CHANNELS = 2

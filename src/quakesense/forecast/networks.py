@@ -223,7 +223,7 @@ def step_ranges(prep: Prepared, split: Split) -> tuple[tuple[int, int], tuple[in
 def build_network(prep: Prepared, kind: str, sample: np.ndarray, log_prior: np.ndarray) -> Any:
     """A network seeded before it is built (its initial weights depend only on the seed, not
     on what ran before), with the prior and the input normalisation of the training steps."""
-    from quakesense.core.models import Normalisation
+    from quakesense.core.persistence import Normalisation
 
     torch.manual_seed(prep.config.seed)
     module = ConvLSTMForecaster(*prep.spec.shape, recurrent=kind != "cnn")
@@ -253,7 +253,7 @@ def train_network(
     """
     from sklearn.metrics import average_precision_score
 
-    from quakesense.core.models import save_model
+    from quakesense.core.persistence import save_model
     from quakesense.forecast.evaluation import bernoulli_log_likelihood
 
     config, spec, k = prep.config, prep.spec, prep.step_days

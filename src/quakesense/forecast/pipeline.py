@@ -379,7 +379,7 @@ def forecast_date(text: str | None, spec: GridSpec) -> pd.Timestamp:
 
 def predict_run(config: PredictConfig, out: Path, *, force: bool = False) -> Path:
     """Forecast map at `config.date` from a saved network, using catalog events before it."""
-    from quakesense.core.models import load_model, model_dir
+    from quakesense.core.persistence import load_model, model_dir
     from quakesense.core.report import RunFolder
     from quakesense.core.store import write_table
     from quakesense.forecast.calibration import apply_platt

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from quakesense.core.models import load_model, model_dir
+from quakesense.core.persistence import load_model, model_dir
 from quakesense.core.store import read_table, write_table
 from quakesense.forecast.config import ForecastConfig, PredictConfig
 from quakesense.forecast.pipeline import evaluate, grid_run, predict_run

@@ -9,7 +9,7 @@
 
 Each can be built as one network for all five targets or, with `separate=True`, as two
 networks, one for (latitude, longitude) and one for (depth, origin delay, magnitude), which the
-paper found necessary against overfitting. All are registered with `core.models`.
+paper found necessary against overfitting. All are registered with `core.persistence`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from quakesense.core.errors import InputError
-from quakesense.core.models import register_model
+from quakesense.core.persistence import register_model
 
 TARGETS: tuple[str, ...] = (
     "latitude_deg",

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from quakesense.core.errors import InputError
-from quakesense.core.models import model_dir
+from quakesense.core.persistence import model_dir
 from quakesense.core.store import write_table
 from quakesense.io.waveforms import Units
 from quakesense.locate.evaluate import run_evaluation

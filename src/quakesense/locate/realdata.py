@@ -632,7 +632,7 @@ def locate_events(
         return Prediction(location_table(rows), notes, picks, corrections)
     if model is None:
         raise InputError(f"method {config.method} needs a trained model", field="--model")
-    from quakesense.core.models import model_dir
+    from quakesense.core.persistence import model_dir
     from quakesense.locate.train import TrainedLocator
 
     model = model_dir(model)

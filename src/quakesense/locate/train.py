@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from quakesense.core.errors import InputError
 from quakesense.core.metrics import rmse
-from quakesense.core.models import Normalisation, load_model, save_model
+from quakesense.core.persistence import Normalisation, load_model, save_model
 from quakesense.core.report import RunFolder, loss_curve_figure
 from quakesense.core.training import TrainConfig, fit, seed_everything
 from quakesense.locate.dataset import open_dataset

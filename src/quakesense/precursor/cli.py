@@ -395,7 +395,7 @@ def evaluate(
 ) -> None:
     """Score a saved model, without retraining, on the windows it was not trained on."""
     from quakesense.core.config import resolve_config
-    from quakesense.core.models import model_dir
+    from quakesense.core.persistence import model_dir
     from quakesense.core.store import check_output_dir, read_json
     from quakesense.precursor.inputs import read_window_table
     from quakesense.precursor.pipeline import EvaluateConfig, evaluate_saved

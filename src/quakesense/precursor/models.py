@@ -15,7 +15,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from quakesense.core.models import Normalisation, load_model, register_model, save_model
+from quakesense.core.persistence import Normalisation, load_model, register_model, save_model
 from quakesense.core.training import TrainConfig, fit, predict
 
 Activation = Literal["sigmoid", "relu", "tanh"]
@@ -139,7 +139,7 @@ class MLPClassifier:
         return 1.0 / (1.0 + np.exp(-logits))
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
-        """Save weights, full config and normalisation (core.models)."""
+        """Save weights, full config and normalisation (core.persistence)."""
         return save_model(
             path,
             self.module_,

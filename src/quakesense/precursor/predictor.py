@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from quakesense.core.errors import InputError
-from quakesense.core.models import model_dir
+from quakesense.core.persistence import model_dir
 from quakesense.io.ae import hits_from_frame
 from quakesense.precursor.alarms import persistent
 from quakesense.precursor.features import WindowConfig, feature_matrix, window_features

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from quakesense.core.errors import InputError
-from quakesense.core.models import Normalisation, load_model, register_model, save_model
+from quakesense.core.persistence import Normalisation, load_model, register_model, save_model
 from quakesense.core.training import predict
 
 
