@@ -7,6 +7,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from quakesense.core.maps import lonlat_grid_map, unwrap_longitude
 from quakesense.forecast.evaluation import molchan_curve
 from quakesense.forecast.grid import GriddedEvents, GridSpec
 
@@ -17,32 +18,50 @@ def forecast_maps_figure(
     observed: GriddedEvents,
     title: str,
 ) -> plt.Figure:
-    """One panel per model: log10 probability per cell, observed target events as circles."""
+    """One lon/lat panel per model: log10 probability per cell, coastline, observed events."""
     n = len(maps)
     cols = min(n, 3)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
-    extent = (spec.x.edges[0], spec.x.edges[-1], spec.y.edges[0], spec.y.edges[-1])
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 4.2 * rows), squeeze=False)
+    corner_lat, corner_lon = spec.cell_corners_latlon()
+    event_lat, event_lon = spec.projection.to_latlon(observed.x_km, observed.y_km)
+    event_lon = unwrap_longitude(event_lon, spec.centre_longitude_deg)
     for ax, (name, probability) in zip(axes.ravel(), maps.items(), strict=False):
-        image = ax.imshow(
+        mesh = lonlat_grid_map(
+            ax,
+            corner_lat,
+            corner_lon,
             np.log10(np.clip(probability, 1e-6, 1)),
-            origin="lower",
-            extent=extent,
+            centre_longitude_deg=spec.centre_longitude_deg,
             cmap="magma",
             vmin=-5,
             vmax=0,
         )
         ax.scatter(
-            observed.x_km, observed.y_km, s=25, facecolors="none", edgecolors="cyan", linewidths=1
+            event_lon, event_lat, s=25, facecolors="none", edgecolors="cyan", linewidths=1, zorder=4
         )
         ax.set_title(name, fontsize=9)
-        ax.set_xlabel("x (km east)")
-        ax.set_ylabel("y (km north)")
-        fig.colorbar(image, ax=ax, shrink=0.8, label="log10 P")
+        fig.colorbar(mesh, ax=ax, shrink=0.8, label="log10 P")
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def event_count_figure(counts: np.ndarray, spec: GridSpec, title: str) -> plt.Figure:
+    """Lon/lat map of events per cell (log10(1 + count)) with the coastline."""
+    fig, ax = plt.subplots(figsize=(6, 5))
+    corner_lat, corner_lon = spec.cell_corners_latlon()
+    mesh = lonlat_grid_map(
+        ax,
+        corner_lat,
+        corner_lon,
+        np.log10(counts + 1),
+        centre_longitude_deg=spec.centre_longitude_deg,
+    )
+    fig.colorbar(mesh, ax=ax, label="log10(1 + events)")
+    ax.set_title(title)
     return fig
 
 

@@ -92,6 +92,11 @@ class GridSpec:
         xx, yy = np.meshgrid(self.x.centres, self.y.centres)
         return self.projection.to_latlon(xx, yy)
 
+    def cell_corners_latlon(self) -> tuple[np.ndarray, np.ndarray]:
+        """(latitude, longitude) of every cell corner, each (ny + 1, nx + 1), for lon/lat maps."""
+        xx, yy = np.meshgrid(self.x.edges, self.y.edges)
+        return self.projection.to_latlon(xx, yy)
+
     def region_mask(self, region: Region) -> np.ndarray:
         """Cells whose centre lies in the region, (ny, nx) bool."""
         lat, lon = self.cell_centres_latlon()

@@ -331,9 +331,8 @@ def evaluate(
 
 def grid_run(config: ForecastConfig, out: Path, *, force: bool = False) -> Path:
     """Read and grid a catalog into `out/grid.zarr`, with a report of what was gridded."""
-    import matplotlib.pyplot as plt
-
     from quakesense.core.report import RunFolder
+    from quakesense.forecast.figures import event_count_figure
 
     with RunFolder.create(out, "quakesense forecast: grid", force=force) as run:
         run.save_config(config)
@@ -351,11 +350,11 @@ def grid_run(config: ForecastConfig, out: Path, *, force: bool = False) -> Path:
                 "catalog": report.to_dict(),
             }
         )
-        fig, ax = plt.subplots(figsize=(6, 5))
-        counts = events.count_map(spec.shape)
-        image = ax.imshow(np.log10(counts + 1), origin="lower", cmap="viridis")
-        fig.colorbar(image, ax=ax, label="log10(1 + events)")
-        ax.set_title(f"{len(events)} events on a {spec.shape[0]} x {spec.shape[1]} grid")
+        fig = event_count_figure(
+            events.count_map(spec.shape),
+            spec,
+            f"{len(events)} events on a {spec.shape[0]} x {spec.shape[1]} grid",
+        )
         run.figure(fig, "event_counts", "events per cell over the whole period")
         run.text("; ".join(report.warnings) or "no catalog warnings")
         return run.write_report()
