@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pydantic import ValidationError
 from torch import nn
 
 from quakesense.core.training import TrainConfig, fit, predict, resolve_device
@@ -78,7 +79,8 @@ def test_resume_continues_from_last_checkpoint(tmp_path: Path) -> None:
         _model(), nn.BCEWithLogitsLoss(), train, val, _config(max_epochs=5, checkpoint_dir=tmp_path)
     )
     assert first.epochs_run == 3
-    assert [h["epoch"] for h in resumed.history] == [3, 4]
+    assert [h["epoch"] for h in resumed.history] == [0, 1, 2, 3, 4]
+    assert resumed.history[:3] == first.history  # the curve before the interruption is kept
 
 
 def test_early_stopping_stops_before_max_epochs() -> None:
@@ -109,3 +111,56 @@ def test_progress_bar_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None
     captured = capsys.readouterr()
     assert "Epoch 1" in captured.err
     assert "Epoch" not in captured.out
+
+
+class _Stop(Exception):
+    """Raised by the stand-in Trainer once it has seen its arguments."""
+
+
+def test_scale_out_settings_reach_the_lightning_trainer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lightning
+
+    seen: dict[str, object] = {}
+
+    def trainer(**kwargs: object) -> None:
+        seen.update(kwargs)
+        raise _Stop
+
+    monkeypatch.setattr(lightning, "Trainer", trainer)
+    x, y = _data()
+    config = _config(device="cpu", devices=3, strategy="ddp_spawn")
+    with pytest.raises(_Stop):
+        fit(_model(), nn.BCEWithLogitsLoss(), (x[:180], y[:180]), (x[180:], y[180:]), config)
+    assert (seen["accelerator"], seen["devices"], seen["strategy"]) == ("cpu", 3, "ddp_spawn")
+    assert seen["max_epochs"] == 12
+
+
+@pytest.mark.parametrize("bad", [{"devices": 0}, {"strategy": "horovod"}])
+def test_scale_out_settings_are_validated(bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        _config(**bad)
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_train_with_ddp_spawn() -> None:
+    """Two CPU worker processes (gloo) train one model; the main process gets its best weights
+    and the loss history back. About a minute on two busy cores (process start-up)."""
+    import torch.multiprocessing as mp
+
+    previous = mp.get_sharing_strategy()
+    # This sandbox cannot resize the memfd files of torch's default "file_descriptor" sharing.
+    mp.set_sharing_strategy("file_system")
+    try:
+        x, y = _data()
+        result = fit(
+            _model(),
+            nn.BCEWithLogitsLoss(),
+            (x[:180], y[:180]),
+            (x[180:], y[180:]),
+            _config(max_epochs=4, device="cpu", devices=2, strategy="ddp_spawn"),
+        )
+    finally:
+        mp.set_sharing_strategy(previous)
+    assert [h["epoch"] for h in result.history] == [0, 1, 2, 3]
+    accuracy = ((predict(result.module, x[180:]) > 0) == (y[180:] > 0.5)).mean()
+    assert accuracy > 0.9

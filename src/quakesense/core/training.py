@@ -2,15 +2,15 @@
 
 `fit` takes a plain `nn.Module`, a loss and arrays (or datasets), and gives back the module with
 the weights of its best validation epoch, plus the loss history. It brings: explicit seeding,
-progress bar, early stopping, checkpoints with resume after interruption, and `cpu|cuda|auto`
-device choice with a fallback to the CPU.
+progress bar, early stopping, checkpoints with resume after interruption, `cpu|cuda|auto`
+device choice with a fallback to the CPU, and scale-out over several processes or GPUs
+(`devices`, `strategy`: Lightning's DDP family).
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
-import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -26,6 +26,10 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 LossFn = Callable[..., torch.Tensor]
 Device = Literal["cpu", "cuda", "auto"]
+Strategy = Literal["auto", "ddp", "ddp_spawn", "fsdp"]
+"""Lightning strategies offered: `auto` (one process per device as Lightning chooses), `ddp`
+(the command is launched again per process), `ddp_spawn` (workers spawned from this process;
+works on the CPU), `fsdp` (sharded model weights, GPUs)."""
 
 
 def _quiet_lightning() -> None:
@@ -51,6 +55,10 @@ class TrainConfig(BaseModel):
     min_delta: float = Field(0.0, ge=0)
     gradient_clip: float | None = Field(None, gt=0)
     device: Device = "auto"
+    devices: int = Field(
+        1, ge=1, description="processes (CPU) or GPUs that train together; Lightning `devices`"
+    )
+    strategy: Strategy = Field("auto", description="Lightning strategy for devices > 1")
     seed: int = 0
     progress: bool = True
     checkpoint_dir: Path | None = Field(None, description="enables resume after interruption")
@@ -69,6 +77,26 @@ def resolve_device(device: Device) -> str:
             stacklevel=2,
         )
     return "cpu"
+
+
+def trainer_settings(config: TrainConfig) -> dict[str, Any]:
+    """The Lightning `Trainer` arguments that `config` sets: device, scale-out, epochs, clipping.
+
+    `devices` > 1 on the CPU runs that many training processes (DDP over the gloo backend);
+    with `strategy="auto"` Lightning picks its default for the devices.
+    """
+    return {
+        "accelerator": resolve_device(config.device),
+        "devices": config.devices,
+        "strategy": config.strategy,
+        "max_epochs": config.max_epochs,
+        "logger": False,
+        "enable_progress_bar": config.progress,
+        "enable_model_summary": False,
+        "gradient_clip_val": config.gradient_clip,
+        "deterministic": False,
+        "num_sanity_val_steps": 0,
+    }
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -98,54 +126,6 @@ def make_optimizer(params: Any, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     return torch.optim.Adam(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-
-
-def _lightning_task_class() -> type:
-    import lightning
-
-    class LightningTask(lightning.LightningModule):
-        """Wraps a plain module and a loss; batches are `(*inputs, *loss_args)`."""
-
-        def __init__(
-            self, module: nn.Module, loss_fn: LossFn, config: TrainConfig, n_inputs: int
-        ) -> None:
-            super().__init__()
-            self.module = module
-            self.loss_fn = loss_fn
-            self.config = config
-            self.n_inputs = n_inputs
-
-        def _loss(self, batch: Sequence[torch.Tensor]) -> torch.Tensor:
-            outputs = self.module(*batch[: self.n_inputs])
-            return self.loss_fn(outputs, *batch[self.n_inputs :])
-
-        def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
-            loss = self._loss(batch)
-            self.log(
-                "train_loss",
-                loss,
-                on_step=False,
-                on_epoch=True,
-                prog_bar=True,
-                batch_size=len(batch[0]),
-            )
-            return loss
-
-        def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
-            loss = self._loss(batch)
-            self.log(
-                "val_loss",
-                loss,
-                on_step=False,
-                on_epoch=True,
-                prog_bar=True,
-                batch_size=len(batch[0]),
-            )
-
-        def configure_optimizers(self) -> torch.optim.Optimizer:
-            return make_optimizer(self.module.parameters(), self.config)
-
-    return LightningTask
 
 
 @dataclass
@@ -190,14 +170,15 @@ def fit(
         config: Training settings. With `checkpoint_dir`, an interrupted run resumes from
             `last.ckpt` there.
         n_inputs: How many leading batch elements are module inputs.
+
+    With `config.devices` > 1 the work is split over processes (or GPUs) by
+    `config.strategy`; `ddp_spawn` pickles `module` and `loss_fn` to its workers, so the loss
+    must be a module-level function (or a `functools.partial` of one).
     """
     import lightning
-    from lightning.pytorch.callbacks import (
-        Callback,
-        EarlyStopping,
-        ModelCheckpoint,
-        TQDMProgressBar,
-    )
+    from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+
+    from quakesense.core.lightning_task import LightningTask, LossHistory, StderrProgressBar
 
     _quiet_lightning()
     seed_everything(config.seed)
@@ -207,15 +188,6 @@ def fit(
         train_ds, batch_size=config.batch_size, shuffle=True, generator=generator
     )
     val_loader = DataLoader(val_ds, batch_size=max(config.batch_size, 256), shuffle=False)
-
-    history: list[dict[str, float]] = []
-
-    class _History(Callback):
-        def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-            if trainer.sanity_checking:
-                return
-            metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-            history.append({"epoch": trainer.current_epoch, **metrics})
 
     with tempfile.TemporaryDirectory(prefix="quakesense-ckpt-") as scratch:
         ckpt_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else Path(scratch)
@@ -229,9 +201,10 @@ def fit(
             save_last=True,
             enable_version_counter=False,
         )
-        callbacks: list[Callback] = [best, _History()]
+        history = LossHistory()
+        callbacks: list[Callback] = [best, history]
         if config.progress:
-            callbacks.append(_stderr_progress_bar(TQDMProgressBar)())
+            callbacks.append(StderrProgressBar())
         if config.patience is not None:
             callbacks.append(
                 EarlyStopping(
@@ -241,19 +214,11 @@ def fit(
                     mode="min",
                 )
             )
-        task = _lightning_task_class()(module, loss_fn, config, n_inputs)
+        task = LightningTask(
+            module, loss_fn, functools.partial(make_optimizer, config=config), n_inputs
+        )
         trainer = lightning.Trainer(
-            accelerator=resolve_device(config.device),
-            devices=1,
-            max_epochs=config.max_epochs,
-            callbacks=callbacks,
-            logger=False,
-            enable_progress_bar=config.progress,
-            enable_model_summary=False,
-            gradient_clip_val=config.gradient_clip,
-            deterministic=False,
-            num_sanity_val_steps=0,
-            default_root_dir=str(ckpt_dir),
+            **trainer_settings(config), callbacks=callbacks, default_root_dir=str(ckpt_dir)
         )
         last = ckpt_dir / "last.ckpt"
         with warnings.catch_warnings():
@@ -275,40 +240,40 @@ def fit(
         if best.best_model_path:
             state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
             task.load_state_dict(state["state_dict"])
-        best_score = best.best_model_score
+        if last.exists():  # worker processes kept the history; the checkpoint brings it back
+            saved = torch.load(last, map_location="cpu", weights_only=True)
+            history.load_state_dict(saved["callbacks"].get(history.state_key, {}))
     module = task.module.cpu().eval()
-    val_losses = [h.get("val_loss", np.inf) for h in history]
-    best_epoch = int(history[int(np.argmin(val_losses))]["epoch"]) if history else -1
+    epochs = history.history
+    row = int(np.argmin([h.get("val_loss", np.inf) for h in epochs])) if epochs else -1
     return FitResult(
         module=module,
-        history=history,
-        best_epoch=best_epoch,
-        best_val_loss=float(best_score) if best_score is not None else float("nan"),
-        epochs_run=len(history),
+        history=epochs,
+        best_epoch=int(epochs[row]["epoch"]) if epochs else -1,
+        best_val_loss=float(epochs[row].get("val_loss", np.nan)) if epochs else float("nan"),
+        epochs_run=len(epochs),
     )
 
 
-def _stderr_progress_bar(base: type) -> type:
-    """Lightning's progress bar drawn on stderr, so stdout holds only a verb's results."""
-
-    def on_stderr(name: str) -> Callable[..., Any]:
-        def init(self: Any) -> Any:
-            with contextlib.redirect_stdout(sys.stderr):
-                return getattr(super(bar_class, self), name)()
-
-        return init
-
-    names = ("init_sanity_tqdm", "init_train_tqdm", "init_validation_tqdm")
-    bar_class = type("StderrProgressBar", (base,), {name: on_stderr(name) for name in names})
-    return bar_class
+def torch_device(device: Device) -> str:
+    """`cpu|cuda|auto` -> a torch device name; `cuda` without a GPU warns and uses the CPU."""
+    return "cuda" if resolve_device(device) == "gpu" else "cpu"
 
 
 @torch.no_grad()
-def predict(module: nn.Module, inputs: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
-    """Batched inference on the CPU in eval mode; returns a NumPy array."""
-    module.eval()
+def predict(
+    module: nn.Module, inputs: np.ndarray, *, batch_size: int = 1024, device: Device = "cpu"
+) -> np.ndarray:
+    """Batched inference in eval mode on `device`; returns a NumPy array, the module on the CPU."""
+    target = torch_device(device)
+    module.eval().to(target)
     x = torch.as_tensor(np.asarray(inputs), dtype=torch.float32)
-    outputs = [module(x[i : i + batch_size]).cpu() for i in range(0, len(x), batch_size)]
+    try:
+        outputs = [
+            module(x[i : i + batch_size].to(target)).cpu() for i in range(0, len(x), batch_size)
+        ]
+    finally:
+        module.cpu()
     if not outputs:
         return np.empty((0,))
     return torch.cat(outputs).numpy()
