@@ -3,10 +3,12 @@ memory and time budget, and say so; preparing a problem never holds the catalog 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from quakesense.forecast.config import ForecastConfig
 from quakesense.forecast.pipeline import etas_threshold
@@ -50,3 +52,40 @@ def test_prepare_writes_the_grid_and_keeps_no_catalog(prepared: Prepared, tmp_pa
     assert not hasattr(prepared, "catalog")
     assert prepared.group["max_magnitude"].shape == (prepared.spec.n_days, *prepared.spec.shape)
     assert prepared.labels(prepared.split.test_days[:2]).dtype == bool
+
+
+@pytest.mark.slow
+def test_prior_weight_is_chosen_on_validation_and_zero_removes_the_prior(
+    prepared: Prepared, tmp_path: Path
+) -> None:
+    from quakesense.core.persistence import load_model
+    from quakesense.forecast.networks import build_network, train_network
+
+    config = prepared.config.model_copy(
+        update={
+            "epochs": 1,
+            "window_steps": 10,
+            "warm_steps": 2,
+            "prior_scale_sweep": [0.0, 1.0],
+        }
+    )
+    prep = replace(prepared, config=config, step_days=10, warnings=[])
+    rng = np.random.default_rng(0)
+    log_prior = rng.normal(-6.0, 1.0, prep.spec.shape)
+    result = train_network(prep, prep.split, "convlstm", log_prior, None, tmp_path / "net")
+    sweep = result["info"]["weight_sweep"]
+    assert [entry["prior_scale"] for entry in sweep] == [0.0, 1.0]
+    best = max(sweep, key=lambda entry: entry["valid_pr_auc"])
+    assert result["info"]["prior_scale"] == best["prior_scale"]
+    assert load_model(tmp_path / "net").module.prior_scale == best["prior_scale"]
+    # c = 0: the network's logits do not depend on the prior at all.
+    sample = rng.uniform(0.0, 5.0, (2, 2, *prep.spec.shape)).astype(np.float32)
+    x = torch.as_tensor(sample[None])
+    offset = torch.zeros(1, 2, 1, 1)
+    outputs = [
+        build_network(prep, "convlstm", sample, prior, scale)[0](x, offset)[0]
+        for scale in (0.0, 1.0)
+        for prior in (log_prior, log_prior + 3.0)
+    ]
+    torch.testing.assert_close(outputs[0], outputs[1])
+    assert not torch.allclose(outputs[2], outputs[3])

@@ -54,6 +54,9 @@ WindowSteps = Annotated[int | None, typer.Option(help="TBPTT window: steps per b
 WarmSteps = Annotated[int | None, typer.Option(help="warm-up steps before a stream [50]")]
 BatchSize = Annotated[int | None, typer.Option(help="independent sequence streams per batch [1]")]
 MinorityWeight = Annotated[float | None, typer.Option(help="loss weight of positive cells [1000]")]
+PriorScale = Annotated[
+    float | None, typer.Option(help="weight c of the network's prior logit; 0: no prior [1]")
+]
 Device = Annotated[str | None, typer.Option(help="cpu|cuda|auto [auto]")]
 Seed = Annotated[int | None, typer.Option(help="seed of every random choice [0]")]
 Progress = Annotated[bool | None, typer.Option("--progress/--no-progress", help="progress bars")]
@@ -151,6 +154,10 @@ def evaluate(
     weight_sweep: Annotated[
         str | None, typer.Option(help="comma list of minority weights chosen on validation")
     ] = None,
+    prior_scale: PriorScale = None,
+    prior_scale_sweep: Annotated[
+        str | None, typer.Option(help="comma list of prior weights c chosen on validation")
+    ] = None,
     eval_stride_days: Annotated[
         int | None, typer.Option(help="days between scored forecasts [10]")
     ] = None,
@@ -191,6 +198,8 @@ def evaluate(
         batch_size=batch_size,
         minority_weight=minority_weight,
         weight_sweep=weight_sweep.split(",") if weight_sweep else None,
+        prior_scale=prior_scale,
+        prior_scale_sweep=prior_scale_sweep.split(",") if prior_scale_sweep else None,
         eval_stride_days=eval_stride_days,
         train_stride_days=train_stride_days,
         history_days=history_days,
@@ -226,6 +235,7 @@ def train(
     warm_steps: WarmSteps = None,
     batch_size: BatchSize = None,
     minority_weight: MinorityWeight = None,
+    prior_scale: PriorScale = None,
     history_days: HistoryDays = None,
     device: Device = None,
     threads: Threads = None,
@@ -255,6 +265,7 @@ def train(
         warm_steps=warm_steps,
         batch_size=batch_size,
         minority_weight=minority_weight,
+        prior_scale=prior_scale,
         history_days=history_days,
         device=device,
         threads=threads,

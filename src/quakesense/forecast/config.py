@@ -77,6 +77,12 @@ class ForecastConfig(BaseModel):
     warm_steps: int = Field(50, ge=0, description="steps run without gradient before a stream")
     minority_weight: float = Field(1000.0, gt=0, description="loss weight of positive cells")
     weight_sweep: list[float] | None = Field(None, description="minority weights tried on valid")
+    prior_scale: float = Field(
+        1.0, ge=0, description="weight c of the prior logit (0: the ablation without the prior)"
+    )
+    prior_scale_sweep: list[float] | None = Field(
+        None, description="prior weights c tried, the best on validation PR AUC kept"
+    )
     patience: int | None = Field(3, ge=1, description="early-stopping patience, epochs")
     device: Literal["cpu", "cuda", "auto"] = "auto"
     threads: int = Field(1, ge=1, description="torch CPU threads (1 is fastest on a busy machine)")

@@ -220,13 +220,18 @@ def step_ranges(prep: Prepared, split: Split) -> tuple[tuple[int, int], tuple[in
     return train, valid
 
 
-def build_network(prep: Prepared, kind: str, sample: np.ndarray, log_prior: np.ndarray) -> Any:
+def build_network(
+    prep: Prepared, kind: str, sample: np.ndarray, log_prior: np.ndarray, prior_scale: float = 1.0
+) -> Any:
     """A network seeded before it is built (its initial weights depend only on the seed, not
-    on what ran before), with the prior and the input normalisation of the training steps."""
+    on what ran before), with the prior (weighted by `prior_scale`, the paper's c) and the input
+    normalisation of the training steps."""
     from quakesense.core.persistence import Normalisation
 
     torch.manual_seed(prep.config.seed)
-    module = ConvLSTMForecaster(*prep.spec.shape, recurrent=kind != "cnn")
+    module = ConvLSTMForecaster(
+        *prep.spec.shape, recurrent=kind != "cnn", prior_scale=float(prior_scale)
+    )
     norm = Normalisation.fit(sample.transpose(0, 2, 3, 1).reshape(-1, sample.shape[1]))
     with torch.no_grad():
         if kind != "convlstm_hybrid":
@@ -244,8 +249,8 @@ def train_network(
     etas: Any,
     model_dir: Path,
 ) -> dict[str, Any] | None:
-    """Train one network (minority-weight sweep chosen on validation PR AUC), calibrate it on
-    validation, predict validation and test maps, save it to `model_dir`.
+    """Train one network (minority weight and prior weight c chosen on validation PR AUC),
+    calibrate it on validation, predict validation and test maps, save it to `model_dir`.
 
     Returns:
         `valid`, `test` probability maps, `history` and `info`; None (with a warning) when the
@@ -285,8 +290,13 @@ def train_network(
     valid_labels = prep.labels(split.valid_days)
     best: dict[str, Any] = {"score": -np.inf}
     sweep = []
-    for weight in config.weight_sweep or [config.minority_weight]:
-        module, norm = build_network(prep, kind, sample, log_prior)
+    settings = [
+        (weight, scale)
+        for weight in config.weight_sweep or [config.minority_weight]
+        for scale in config.prior_scale_sweep or [config.prior_scale]
+    ]
+    for weight, scale in settings:
+        module, norm = build_network(prep, kind, sample, log_prior, scale)
         source = SequenceSource(
             prep.group,
             k,
@@ -327,6 +337,7 @@ def train_network(
         sweep.append(
             {
                 "minority_weight": weight,
+                "prior_scale": scale,
                 "valid_pr_auc": pr,
                 "valid_ll_per_sample": float(bernoulli_log_likelihood(valid[:, active], y).mean()),
                 "best_epoch": trained.best_epoch,
@@ -343,6 +354,7 @@ def train_network(
                 "valid": valid,
                 "test": apply_platt(raw[n_valid:], calibration),
                 "weight": weight,
+                "prior_scale": scale,
             }
     module = best["trained"].module
     save_model(
@@ -376,6 +388,7 @@ def train_network(
         "history": best["trained"].history,
         "info": {
             "minority_weight": best["weight"],
+            "prior_scale": best["prior_scale"],
             "weight_sweep": sweep,
             "platt_calibration": best["calibration"],
             "best_epoch": best["trained"].best_epoch,
