@@ -80,3 +80,43 @@ def test_demo_index_links_each_report_and_logs_to_stderr(
     assert not (out / "precursor").exists() and (out / "aeclass" / "run" / "report.html").is_file()
     assert main(["demo", "--out", str(out), "--only", "aeclass"]) == 2
     assert "--force" in capsys.readouterr().err
+
+
+OLD_SPELLINGS = ("--max-epochs", "--model-type", "--kind", "--backend", "--mc", "--days")
+"""Replaced option names: accepted as hidden deprecated aliases, never shown."""
+
+
+def _leaf_commands(group: object, prefix: str = "") -> list[tuple[str, object]]:
+    found = []
+    for name, command in sorted(group.commands.items()):  # type: ignore[attr-defined]
+        path = f"{prefix} {name}".strip()
+        found += (
+            _leaf_commands(command, path) if hasattr(command, "commands") else [(path, command)]
+        )
+    return found
+
+
+def test_help_shows_no_old_spelling() -> None:
+    import typer
+
+    from quakesense.cli import app
+
+    for path, command in _leaf_commands(typer.main.get_command(app)):
+        shown = {
+            name
+            for option in command.params  # type: ignore[attr-defined]
+            if option.param_type_name == "option" and not getattr(option, "hidden", False)
+            for name in option.opts + option.secondary_opts
+        }
+        assert not shown & set(OLD_SPELLINGS), f"quakesense {path} shows an old spelling"
+
+
+def test_old_spelling_still_works_and_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    out = tmp_path / "sim"
+    assert main(["precursor", "simulate", "--out", str(out), "--days", "2", "--seed", "1"]) == 0
+    assert json.loads((out / "config.json").read_text())["duration_days"] == 2
+    assert "--days is deprecated; use --duration-days" in capsys.readouterr().err

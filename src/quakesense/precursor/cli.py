@@ -14,6 +14,16 @@ import numpy as np
 import pandas as pd
 import typer
 
+from quakesense.core.cli_options import (
+    ConfigOption,
+    DeviceOption,
+    DevicesOption,
+    ForceOption,
+    ProgressOption,
+    StrategyOption,
+    deprecated,
+    renamed,
+)
 from quakesense.core.errors import InputError
 
 if TYPE_CHECKING:
@@ -24,10 +34,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(no_args_is_help=True)
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="YAML/JSON settings, e.g. a run's config.json")
-]
-ForceOption = Annotated[bool, typer.Option(help="replace an earlier quakesense run at --out")]
 MinMagnitude = Annotated[
     float | None, typer.Option(help="target events: magnitude >= (needs a magnitude column)")
 ]
@@ -45,10 +51,11 @@ def _echo_err(line: str) -> None:
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="run folder for hits.csv, catalog.csv, config.json")],
-    seed: Annotated[int | None, typer.Option()] = None,
-    days: Annotated[
-        float | None, typer.Option("--duration-days", "--days", help="record length (days, > 1)")
+    seed: Annotated[int | None, typer.Option(help="seed of the simulation")] = None,
+    duration_days: Annotated[
+        float | None, typer.Option("--duration-days", help="record length (days, > 1)")
     ] = None,
+    days: Annotated[float | None, deprecated("--days", "--duration-days")] = None,
     config: ConfigOption = None,
     force: ForceOption = False,
 ) -> None:
@@ -60,7 +67,11 @@ def simulate(
     from quakesense.synth.ae_monitoring import simulate as run_simulation
 
     check_output_dir(out, force=force)
-    settings = resolve_config(AEMonitoringConfig, config, {"seed": seed, "duration_days": days})
+    settings = resolve_config(
+        AEMonitoringConfig,
+        config,
+        {"seed": seed, "duration_days": renamed(duration_days, days, "--days", "--duration-days")},
+    )
     hits, catalog = run_simulation(settings)
     with RunFolder.create(out, "Simulated AE monitoring station", force=force) as run:
         write_table(hits, run.path / "hits.csv")
@@ -112,7 +123,9 @@ def features(
         typer.Option(help="with --record: write failure times from a time_to_failure column"),
     ] = None,
     config: ConfigOption = None,
-    force: Annotated[bool, typer.Option(help="overwrite an existing --out table")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="overwrite an existing --out table")
+    ] = False,
 ) -> None:
     """Window features of hits (rate, amplitude, frequency, energy, b, Ib) or of a continuous
     record (variance, kurtosis, quantiles, band powers, counts above thresholds).
@@ -323,14 +336,17 @@ def train(
     max_distance_km: MaxDistance = None,
     station_lat: StationLat = None,
     station_lon: StationLon = None,
-    epochs: Annotated[
-        int | None, typer.Option("--epochs", "--max-epochs", help="MLP epoch limit")
-    ] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="MLP epoch limit")] = None,
+    max_epochs: Annotated[int | None, deprecated("--max-epochs", "--epochs")] = None,
     mlp_preset: Annotated[str | None, typer.Option(help="MLP settings: fast|paper")] = None,
     sweep_trials: Annotated[
         int | None, typer.Option(help="Optuna trials per fold (training/validation parts only)")
     ] = None,
-    seed: Annotated[int | None, typer.Option()] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of folds, weights and baselines")] = None,
+    device: DeviceOption = None,
+    devices: DevicesOption = None,
+    strategy: StrategyOption = None,
+    progress: ProgressOption = None,
     config: ConfigOption = None,
     force: ForceOption = False,
 ) -> None:
@@ -352,10 +368,14 @@ def train(
             "max_distance_km": max_distance_km,
             "station_lat_deg": station_lat,
             "station_lon_deg": station_lon,
-            "epochs": epochs,
+            "epochs": renamed(epochs, max_epochs, "--max-epochs", "--epochs"),
             "mlp_preset": mlp_preset,
             "sweep_trials": sweep_trials,
             "seed": seed,
+            "device": device,
+            "devices": devices,
+            "strategy": strategy,
+            "progress": progress,
         },
     )
     table = read_window_table(features, settings.features)
@@ -390,6 +410,7 @@ def evaluate(
     max_distance_km: MaxDistance = None,
     station_lat: StationLat = None,
     station_lon: StationLon = None,
+    device: DeviceOption = None,
     config: ConfigOption = None,
     force: ForceOption = False,
 ) -> None:
@@ -409,6 +430,7 @@ def evaluate(
             "max_distance_km": max_distance_km,
             "station_lat_deg": station_lat,
             "station_lon_deg": station_lon,
+            "device": device,
         },
     )
     saved = read_json(model_dir(model) / "model.json").get("extra", {})
@@ -442,8 +464,12 @@ def monitor(
     model: Annotated[Path, typer.Option(help="model folder, or the run folder holding model/")],
     source: Annotated[Path | None, typer.Option(help="growing hit file (.csv or .pridb)")] = None,
     replay: Annotated[Path | None, typer.Option(help="replay a recorded hit file")] = None,
-    speed: Annotated[float, typer.Option(help="replay speed, record s per wall s; 0 = max")] = 0.0,
-    poll_s: Annotated[float, typer.Option(help="seconds between polls of --source")] = 1.0,
+    speed: Annotated[
+        float | None, typer.Option(help="replay speed, record s per wall s; 0 = max [0]")
+    ] = None,
+    poll_s: Annotated[
+        float | None, typer.Option(help="seconds between polls of --source [1]")
+    ] = None,
     idle_polls: Annotated[
         int | None,
         typer.Option(help="stop after this many empty polls (default: follow until Ctrl-C)"),
@@ -454,17 +480,32 @@ def monitor(
     origin: Annotated[
         str | None, typer.Option(help="UTC time of hit time 0 (default: the model's, if known)")
     ] = None,
+    device: DeviceOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Emit one JSON line per completed window (time, probability, alarm) as hits arrive."""
+    from quakesense.core.config import resolve_config
     from quakesense.io.ae import read_hits
     from quakesense.precursor import monitor as live
 
+    settings = resolve_config(
+        live.MonitorConfig,
+        config,
+        {
+            "speed": speed,
+            "poll_s": poll_s,
+            "idle_polls": idle_polls,
+            "threshold": threshold,
+            "origin_utc": origin,
+            "device": device,
+        },
+    )
     if (source is None) == (replay is None):
         raise InputError("give exactly one of --source and --replay", field="--source")
     if source is not None and not source.is_file():
         raise InputError("hit source not found", source=source, field="--source")
-    watcher = live.Monitor.from_model(model, threshold)
-    base = origin or watcher.window.origin_utc
+    watcher = live.Monitor.from_model(model, settings.threshold, settings.device)
+    base = settings.origin_utc or watcher.window.origin_utc
     start = None if base is None else pd.Timestamp(base)
     if start is not None and start.tzinfo is None:
         start = start.tz_localize("UTC")
@@ -485,12 +526,14 @@ def monitor(
 
     try:
         if replay is not None:
-            for batch in live.replay(read_hits(replay), speed):
+            for batch in live.replay(read_hits(replay), settings.speed):
                 done = watcher.push(batch)
                 if len(done):
                     emit(done)
         else:
             follower = live.HitFollower(source, report=_echo_err)  # type: ignore[arg-type]
-            live.follow(follower, watcher, emit, poll_s=poll_s, idle_polls=idle_polls)
+            live.follow(
+                follower, watcher, emit, poll_s=settings.poll_s, idle_polls=settings.idle_polls
+            )
     finally:
         _echo_err(f"read {watcher.seen_hits} hits")

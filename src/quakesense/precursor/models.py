@@ -6,6 +6,7 @@ window) are imputed with the training mean, i.e. 0 after normalisation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from quakesense.core.persistence import Normalisation, load_model, register_model, save_model
-from quakesense.core.training import TrainConfig, fit, predict
+from quakesense.core.training import Device, TrainConfig, fit, predict
 
 Activation = Literal["sigmoid", "relu", "tanh"]
 BASELINES = ("logistic", "svm", "random_forest", "lightgbm")
@@ -90,23 +91,31 @@ def prepare(values: np.ndarray, norm: Normalisation) -> np.ndarray:
     return np.nan_to_num(norm.apply(values), nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def _bce_loss(pos_weight: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def _weighted_bce(
+    logits: torch.Tensor, target: torch.Tensor, *, pos_weight: torch.Tensor
+) -> torch.Tensor:
     """Sigmoid output + binary cross-entropy (numerically stable fused form), positives
     weighted by `pos_weight`."""
-    weight = torch.tensor(pos_weight)
+    return nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight)
 
-    def loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)
 
-    return loss
+def _bce_loss(pos_weight: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The weighted BCE loss as a picklable callable (training may run in worker processes)."""
+    return functools.partial(_weighted_bce, pos_weight=torch.tensor(pos_weight))
 
 
 class MLPClassifier:
     """scikit-learn-style wrapper around `PrecursorMLP` trained with `core.training.fit`."""
 
-    def __init__(self, config: MLPConfig | None = None, feature_names: list[str] | None = None):
+    def __init__(
+        self,
+        config: MLPConfig | None = None,
+        feature_names: list[str] | None = None,
+        device: Device = "cpu",
+    ):
         self.config = config or MLPConfig()
         self.feature_names = feature_names or []
+        self.device: Device = device  # where predict_proba runs the network
 
     def fit(
         self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray
@@ -135,7 +144,7 @@ class MLPClassifier:
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """P(precursor) per row."""
-        logits = predict(self.module_, prepare(x, self.norm_))
+        logits = predict(self.module_, prepare(x, self.norm_), device=self.device)
         return 1.0 / (1.0 + np.exp(-logits))
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -154,11 +163,14 @@ class MLPClassifier:
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> tuple[MLPClassifier, dict[str, Any]]:
-        """Rebuild a saved classifier; also returns the saved `extra` (features, horizon...)."""
+    def load(cls, path: str | Path, device: Device = "cpu") -> tuple[MLPClassifier, dict[str, Any]]:
+        """Rebuild a saved classifier that predicts on `device`; also returns the saved `extra`
+        (features, horizon...)."""
         saved = load_model(path, expected="precursor.mlp")
         model = cls(
-            MLPConfig.model_validate(saved.extra["mlp_config"]), saved.normalisation["inputs"].names
+            MLPConfig.model_validate(saved.extra["mlp_config"]),
+            saved.normalisation["inputs"].names,
+            device,
         )
         model.norm_ = saved.normalisation["inputs"]
         model.module_ = saved.module

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from quakesense.core.errors import InputError
+from quakesense.core.training import Device
 from quakesense.io.ae import hits_from_frame, read_pridb
 from quakesense.precursor.alarms import Calibrator
 from quakesense.precursor.features import (
@@ -118,6 +120,27 @@ class HitFollower:
 
 WINDOW_COLUMNS = ("time_s", "amplitude_db", "energy_eu", "avg_frequency_hz", "counts", "duration_s")
 """The hit columns `window_features` reads; the monitor buffers only these."""
+
+
+class MonitorConfig(BaseModel):
+    """Settings of `precursor monitor`; the model brings its windows and alarm layer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float | None = Field(
+        None, ge=0, le=1, description="alarm threshold; None: the model's, from training"
+    )
+    origin_utc: str | None = Field(
+        None, description="UTC time of hit time 0; None: the model's, if known"
+    )
+    speed: float = Field(0.0, ge=0, description="replay speed, record s per wall s; 0 = max")
+    poll_s: float = Field(1.0, gt=0, description="seconds between polls of a growing file")
+    idle_polls: int | None = Field(
+        None, ge=1, description="stop after this many empty polls; None: follow until Ctrl-C"
+    )
+    device: Device = Field("auto", description="where the network predicts: auto|cpu|cuda")
+
+
 NO_WINDOWS = pd.DataFrame()
 """What `Monitor.push` returns when no window completed (shared: do not modify); building a
 fresh empty frame per poll cost more than the rest of a poll."""
@@ -146,16 +169,19 @@ class Monitor:
     _latest_s: float = -np.inf
 
     @classmethod
-    def from_model(cls, path: str | Path, threshold: float | None = None) -> Monitor:
+    def from_model(
+        cls, path: str | Path, threshold: float | None = None, device: Device = "cpu"
+    ) -> Monitor:
         """Build from a saved precursor MLP folder (or the run folder holding it), with the
         window configuration of its training features and its alarm layer (calibration,
-        threshold, persistence); `threshold` overrides the saved threshold.
+        threshold, persistence); `threshold` overrides the saved threshold, and the network
+        predicts on `device`.
 
         A model trained on a table without saved settings records only `window_s`: its b/Ib
         settings are unknown, and a model that uses them is refused rather than fed b-values
         computed with another completeness threshold.
         """
-        model, extra = MLPClassifier.load(path)
+        model, extra = MLPClassifier.load(path, device)
         features = list(extra["features"])
         if extra.get("window") is not None:
             window = WindowConfig.model_validate(extra["window"])

@@ -20,10 +20,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
 
 from quakesense.core.errors import InputError
 from quakesense.core.metrics import binary_scores
 from quakesense.core.report import RunFolder, confusion_matrix_figure, loss_curve_figure
+from quakesense.core.training import Device, Strategy
 from quakesense.precursor.alarms import (
     AlarmConfig,
     Calibrator,
@@ -72,6 +74,16 @@ class ExperimentConfig(BaseModel):
     mlp_preset: Literal["fast", "paper"] = "fast"
     epochs: int | None = Field(None, ge=1, description="overrides the MLP's epoch limit")
     mlp: MLPConfig | None = Field(None, description="MLP settings; None: the preset's")
+    device: Device | None = Field(
+        None, description="where the MLP trains and predicts (auto|cpu|cuda); None: the MLP's"
+    )
+    devices: int | None = Field(
+        None, ge=1, description="MLP training processes (CPU) or GPUs; None: the MLP's (1)"
+    )
+    strategy: Strategy | None = Field(
+        None, description="Lightning strategy for devices > 1; None: the MLP's (auto)"
+    )
+    progress: bool = Field(True, description="a progress bar over each model's folds (stderr)")
     sweep_trials: int = Field(
         0, ge=0, description="Optuna trials per fold, on that fold's training/validation only"
     )
@@ -89,11 +101,13 @@ class ExperimentConfig(BaseModel):
         to the same run)."""
         features = self.features or [c for c in DEFAULT_FEATURES if c in columns] or columns
         mlp = self.mlp or MLP_PRESETS[self.mlp_preset]
+        given = {"device": self.device, "devices": self.devices, "strategy": self.strategy}
         train = mlp.train.model_copy(
             update={
                 "max_epochs": self.epochs or mlp.train.max_epochs,
-                "progress": False,
+                "progress": False,  # one bar per fold would flood stderr; the fold bar shows
                 "seed": self.seed,
+                **{key: value for key, value in given.items() if value is not None},
             }
         )
         return self.model_copy(
@@ -238,7 +252,7 @@ def fit_fold(
                 n_trials=config.sweep_trials,
                 seed=config.seed,
             )
-        model: Any = MLPClassifier(mlp_config, config.features).fit(
+        model: Any = MLPClassifier(mlp_config, config.features, mlp_config.train.device).fit(
             x[train], y[train], x[fold.val], y[fold.val]
         )
     else:
@@ -389,7 +403,8 @@ def _experiment(
         metrics["splits"][split] = {}
         for kind in models:
             started = time.perf_counter()
-            results = [fit_fold(kind, x, y, end_s, fold, config) for fold in folds]
+            bar = tqdm(folds, desc=f"{split} {kind}", unit="fold", disable=not config.progress)
+            results = [fit_fold(kind, x, y, end_s, fold, config) for fold in bar]
             LOG.info(
                 "%s: %s on %d fold(s) in %.1f s",
                 split,
@@ -527,6 +542,7 @@ class EvaluateConfig(BaseModel):
     max_distance_km: float | None = Field(None, gt=0, description="target events: distance <=")
     station_lat_deg: float | None = Field(None, ge=-90, le=90)
     station_lon_deg: float | None = Field(None, ge=-180, le=360)
+    device: Device = Field("auto", description="where the network predicts: auto|cpu|cuda")
 
 
 def held_out(
@@ -558,7 +574,7 @@ def evaluate_saved(
     the scores are computed on all windows and marked `training_data: true`, with a warning in
     the report and the returned metrics.
     """
-    model, extra = MLPClassifier.load(model_dir)
+    model, extra = MLPClassifier.load(model_dir, config.device)
     horizon_s = float(extra["horizon_s"])
     features = list(extra["features"])
     x = feature_matrix(windows, features)
