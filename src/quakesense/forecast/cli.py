@@ -8,14 +8,14 @@ the defaults live only in `forecast.config`. Old spellings (`--mc`, `--model NAM
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from quakesense.core.cli_options import deprecated, renamed
+
 app = typer.Typer(no_args_is_help=True)
-LOG = logging.getLogger("quakesense.forecast")
 
 ConfigFile = Annotated[
     Path | None, typer.Option("--config", help="YAML/JSON settings, e.g. an earlier config.json")
@@ -41,7 +41,7 @@ MinMagnitude = Annotated[
     float | None,
     typer.Option("--min-magnitude", help="target threshold: forecast P(M >= this) [5.0]"),
 ]
-Mc = Annotated[float | None, typer.Option("--mc", hidden=True, help="deprecated: --min-magnitude")]
+Mc = Annotated[float | None, deprecated("--mc", "--min-magnitude")]
 Horizon = Annotated[str | None, typer.Option(help="target window after T [10d:50d]")]
 SplitDates = Annotated[
     str | None, typer.Option(help="TRAIN_END,VALID_END (default: 70 % / 85 % of the span)")
@@ -68,14 +68,6 @@ def _resolve(model: type, config_file: Path | None, overrides: dict[str, Any]) -
     from quakesense.core.config import resolve_config
 
     return resolve_config(model, config_file, overrides)
-
-
-def _deprecated(new: Any, old: Any, old_flag: str, new_flag: str) -> Any:
-    """The value of a renamed option: the new flag wins; the old one still works, with a note."""
-    if old is None:
-        return new
-    LOG.warning("%s is deprecated; use %s", old_flag, new_flag)
-    return new if new is not None else old
 
 
 def _forecast_config(config_file: Path | None, **overrides: Any) -> Any:
@@ -142,9 +134,7 @@ def evaluate(
         list[str] | None,
         typer.Option("--models", help="model names, repeatable or comma list (default: all)"),
     ] = None,
-    model: Annotated[
-        list[str] | None, typer.Option("--model", hidden=True, help="deprecated: --models")
-    ] = None,
+    model: Annotated[list[str] | None, deprecated("--model", "--models")] = None,
     epochs: Epochs = None,
     step_days: StepDays = None,
     window_steps: WindowSteps = None,
@@ -185,12 +175,12 @@ def evaluate(
         columns=columns,
         region=region,
         sort=sort,
-        min_magnitude=_deprecated(min_magnitude, mc, "--mc", "--min-magnitude"),
+        min_magnitude=renamed(min_magnitude, mc, "--mc", "--min-magnitude"),
         horizon=horizon,
         split_dates=split_dates,
         paper_split=paper_split,
         cell_km=cell_km,
-        models=_models(_deprecated(models, model, "--model NAME", "--models")),
+        models=_models(renamed(models, model, "--model NAME", "--models")),
         epochs=epochs,
         step_days=step_days,
         window_steps=window_steps,
@@ -228,7 +218,7 @@ def train(
     method: Annotated[
         str | None, typer.Option(help="convlstm | cnn | convlstm_hybrid [convlstm]")
     ] = None,
-    kind: Annotated[str | None, typer.Option(hidden=True, help="deprecated: --method")] = None,
+    kind: Annotated[str | None, deprecated("--kind", "--method")] = None,
     epochs: Epochs = None,
     step_days: StepDays = None,
     window_steps: WindowSteps = None,
@@ -254,11 +244,11 @@ def train(
         columns=columns,
         region=region,
         sort=sort,
-        min_magnitude=_deprecated(min_magnitude, mc, "--mc", "--min-magnitude"),
+        min_magnitude=renamed(min_magnitude, mc, "--mc", "--min-magnitude"),
         horizon=horizon,
         split_dates=split_dates,
         cell_km=cell_km,
-        method=_deprecated(method, kind, "--kind", "--method"),
+        method=renamed(method, kind, "--kind", "--method"),
         epochs=epochs,
         step_days=step_days,
         window_steps=window_steps,
