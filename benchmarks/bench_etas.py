@@ -5,7 +5,8 @@ first-order forecasts and fresh simulations, and fit + forecast time and memory 
 Catalogs are simulated from known parameters (uniform background, mc 3, b 1, seeds printed).
 Ratios are against the smallest catalog / the one-forecast-at-a-time loop / the first-order
 forecast measured in the same run.
-Run: `python benchmarks/bench_etas.py [--quick] [--cascade] [--national 25000,100000,400000]`.
+Run: `python benchmarks/bench_etas.py [--quick] [--cascade] [--national 25000,100000,400000]
+[--cutoffs 10000:3650/300,365/100]`.
 """
 
 from __future__ import annotations
@@ -195,8 +196,8 @@ NATIONAL_BOX = (0.0, 1060.0, 0.0, 1280.0)  # ~11.5 deg lat x 12.5 deg lon at 40 
 NATIONAL_DAYS = 21_915.0  # 60 years
 
 
-def national_run(n_events: int, seed: int, max_iter: int, n_forecasts: int) -> dict[str, float]:
-    """One size: simulate, fit (50 years), forecast daily in year 51; time and memory."""
+def national_catalog(n_events: int, seed: int) -> tuple[EtasParams, Any]:
+    """The true parameters (TRUE with mu set for about `n_events`) and a 60-year catalog."""
     branching = TRUE.branching_ratio(MC, B_VALUE, 8.0)
     area = (NATIONAL_BOX[1] - NATIONAL_BOX[0]) * (NATIONAL_BOX[3] - NATIONAL_BOX[2])
     mu = n_events * (1.0 - branching) / (area * NATIONAL_DAYS)
@@ -204,6 +205,12 @@ def national_run(n_events: int, seed: int, max_iter: int, n_forecasts: int) -> d
     cat = simulate_catalog(
         params, NATIONAL_BOX, NATIONAL_DAYS, MC, B_VALUE, np.random.default_rng(seed)
     )
+    return params, cat
+
+
+def national_run(n_events: int, seed: int, max_iter: int, n_forecasts: int) -> dict[str, float]:
+    """One size: simulate, fit (50 years), forecast daily in year 51; time and memory."""
+    _, cat = national_catalog(n_events, seed)
     t_end = 50 * 365.25
     model = SpaceTimeETAS(MC, max_lag_days=365.0, max_dist_km=100.0, max_iter=max_iter)
     cpu0 = _cpu_seconds()
@@ -273,6 +280,45 @@ def bench_national(sizes: list[int], seed: int, max_iter: int, n_forecasts: int)
     )
 
 
+def bench_cutoffs(n_events: int, seed: int, cutoffs: list[tuple[float, float]]) -> None:
+    """Parameter recovery and fit cost under different (max_lag_days, max_dist_km) cut-offs.
+
+    The forecast pipeline fits with one pair of cut-offs; this shows what the cut-offs cost in
+    recovery of the true parameters and gain in fit time on a national-size box.
+    """
+    params, cat = national_catalog(n_events, seed)
+    names = ["mu", "k0", "alpha", "c_days", "p", "d_km2", "q", "gamma"]
+    print(
+        f"\n## Cut-offs: {NATIONAL_BOX[1]:.0f} x {NATIONAL_BOX[3]:.0f} km, 60 years, mc {MC}, "
+        f"{len(cat)} events, seed {seed}; EM fit years 1-50 to convergence (KDE background, "
+        "max_parents 200)"
+    )
+    print(
+        f"{'lag_d':>6} {'dist_km':>7} {'pairs':>9} {'iter':>4} {'fit_cpu':>7} {'x_cpu':>6} "
+        f"{'branch':>6} " + " ".join(f"{n:>9}" for n in names)
+    )
+    truth = params.to_dict()
+    branching = params.branching_ratio(MC, B_VALUE, 8.0)
+    print(
+        f"{'true':>6} {'':>7} {'':>9} {'':>4} {'':>7} {'':>6} {branching:6.3f} "
+        + " ".join(f"{truth[n]:9.3g}" for n in names)
+    )
+    ref = None
+    for max_lag, max_dist in cutoffs:
+        model = SpaceTimeETAS(MC, b_value=B_VALUE, max_lag_days=max_lag, max_dist_km=max_dist)
+        cpu0 = _cpu_seconds()
+        model.fit(cat.t_days, cat.x_km, cat.y_km, cat.magnitude, 365.0, 50 * 365.25, NATIONAL_BOX)
+        cpu = _cpu_seconds() - cpu0
+        ref = ref or cpu
+        est = model.params_.to_dict()
+        print(
+            f"{max_lag:6.0f} {max_dist:7.0f} {model.n_pairs_:9d} {model.n_iter_:4d} {cpu:7.1f} "
+            f"{cpu / ref:6.2f} {model.params_.branching_ratio(MC, B_VALUE, 8.0):6.3f} "
+            + " ".join(f"{est[n]:9.3g}" for n in names)
+        )
+    print("(fit_cpu: CPU seconds of the fit; x_cpu: ratio to the first row; branch: n at mmax 8)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only")
@@ -285,7 +331,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--national-one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--max-iter", type=int, default=5)
     parser.add_argument("--forecasts", type=int, default=365)
+    parser.add_argument(
+        "--cutoffs",
+        help="recovery vs cut-offs: N_EVENTS:LAG_D/DIST_KM,..., e.g. 10000:3650/300,365/100",
+    )
     args = parser.parse_args(argv)
+    if args.cutoffs:
+        size, _, pairs = args.cutoffs.partition(":")
+        cutoffs = [tuple(float(v) for v in pair.split("/")) for pair in pairs.split(",")]
+        bench_cutoffs(int(size), args.seed, cutoffs)
+        return 0
     if args.national_one:
         row = national_run(args.national_one, args.seed, args.max_iter, args.forecasts)
         print(json.dumps(row))

@@ -193,3 +193,14 @@ def test_csep_lonlat_export_keeps_the_total_and_the_place() -> None:
     peak = forecast.region.origins()[np.argmax(forecast.data[:, 0])] + 0.05
     assert abs(peak[0] - lon[0]) < 0.1 and abs(peak[1] - lat[0]) < 0.1
     assert np.all(forecast.region.get_cell_area() > 0)
+
+
+def test_training_b_value_tolerates_a_few_off_grid_magnitudes() -> None:
+    from quakesense.forecast.scoring import training_b_value
+
+    rng = np.random.default_rng(3)
+    magnitude = np.round(4.95 + rng.exponential(1 / np.log(10), 5000), 1)
+    magnitude[:3] = [5.04, 5.27, 6.13]  # two decimals, as 3 of ComCat Japan's magnitudes
+    b_value, bin_width = training_b_value(magnitude, 5.0)
+    assert bin_width == 0.1
+    assert b_value == pytest.approx(1.0, abs=0.06)
