@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from quakesense.core.cli_options import DevicesOption, StrategyOption, deprecated, renamed
 from quakesense.core.config import resolve_config
 
 app = typer.Typer(no_args_is_help=True)
@@ -22,13 +23,6 @@ ForceOption = Annotated[
 ProgressOption = Annotated[
     bool | None, typer.Option("--progress/--no-progress", help="progress bars on stderr")
 ]
-
-
-def _method(method: str | None, model_type: str | None) -> str | None:
-    """`--method`, or its deprecated spelling `--model-type` (with a note on stderr)."""
-    if model_type is not None:
-        typer.echo("note: --model-type is deprecated; use --method", err=True)
-    return method if method is not None else model_type
 
 
 @app.command()
@@ -44,7 +38,7 @@ def simulate(
     method: Annotated[
         str | None, typer.Option(help="synthesis: traveltime (default) or elastic3d")
     ] = None,
-    backend: Annotated[str | None, typer.Option(hidden=True)] = None,
+    backend: Annotated[str | None, deprecated("--backend", "--method")] = None,
     n_events: Annotated[
         int | None, typer.Option(help="events (default 3,000 in a volume set by the network)")
     ] = None,
@@ -66,7 +60,7 @@ def simulate(
         {
             "stations": stations,
             "velocity": velocity,
-            "backend": method if method is not None else backend,
+            "backend": renamed(method, backend, "--backend", "--method"),
             "n_events": n_events,
             "seed": seed,
             "scheduler": scheduler,
@@ -94,16 +88,18 @@ def train(
     method: Annotated[
         str | None, typer.Option(help="cnn2d (default) | cnn3d | convnetquake")
     ] = None,
-    model_type: Annotated[str | None, typer.Option(hidden=True)] = None,
+    model_type: Annotated[str | None, deprecated("--model-type", "--method")] = None,
     config: Annotated[
         Path | None, typer.Option(help="YAML/JSON with any training setting (or a config.json)")
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="maximum epochs")] = None,
-    max_epochs: Annotated[int | None, typer.Option(hidden=True)] = None,
+    max_epochs: Annotated[int | None, deprecated("--max-epochs", "--epochs")] = None,
     seed: Annotated[
         int | None, typer.Option(help="seed of weights, sampling, augmentation")
     ] = None,
     device: Annotated[str | None, typer.Option(help="cpu | cuda | auto")] = None,
+    devices: DevicesOption = None,
+    strategy: StrategyOption = None,
     progress: ProgressOption = None,
     force: ForceOption = False,
 ) -> None:
@@ -114,10 +110,12 @@ def train(
         LocateTrainConfig,
         config,
         {
-            "model_type": _method(method, model_type),
-            "epochs": epochs if epochs is not None else max_epochs,
+            "model_type": renamed(method, model_type, "--model-type", "--method"),
+            "epochs": renamed(epochs, max_epochs, "--max-epochs", "--epochs"),
             "seed": seed,
             "device": device,
+            "devices": devices,
+            "strategy": strategy,
             "progress": progress,
         },
     )
@@ -299,6 +297,8 @@ def search(
     epochs: Annotated[int | None, typer.Option(help="maximum epochs per trial")] = None,
     seed: Annotated[int | None, typer.Option(help="seed of the TPE sampler")] = None,
     device: Annotated[str | None, typer.Option(help="cpu | cuda | auto")] = None,
+    devices: DevicesOption = None,
+    strategy: StrategyOption = None,
     force: ForceOption = False,
 ) -> None:
     """Bayesian hyperparameter search (Optuna TPE) over the paper's CNN space."""
@@ -315,6 +315,8 @@ def search(
             "train.model_type": method,
             "train.epochs": epochs,
             "train.device": device,
+            "train.devices": devices,
+            "train.strategy": strategy,
         },
     )
     result = run_search(data, out, settings, force=force)

@@ -25,7 +25,7 @@ from quakesense.core.errors import InputError
 from quakesense.core.metrics import rmse
 from quakesense.core.persistence import Normalisation, load_model, save_model
 from quakesense.core.report import RunFolder, loss_curve_figure
-from quakesense.core.training import TrainConfig, fit, seed_everything
+from quakesense.core.training import Strategy, TrainConfig, fit, seed_everything
 from quakesense.locate.dataset import open_dataset
 from quakesense.locate.detect import NoTriggerError, TriggerConfig, detect
 from quakesense.locate.inputs import (
@@ -89,6 +89,8 @@ class LocateTrainConfig(BaseModel):
     trigger: TriggerConfig = Field(default_factory=TriggerConfig)
     seed: int = 0
     device: Literal["cpu", "cuda", "auto"] = "auto"
+    devices: int = Field(1, ge=1, description="training processes (CPU) or GPUs (Lightning)")
+    strategy: Strategy = Field("auto", description="Lightning strategy for devices > 1")
     progress: bool = True
 
 
@@ -519,6 +521,8 @@ def train_locator(data: SimulatedSet, config: LocateTrainConfig) -> TrainedLocat
             optimizer="adam",
             patience=config.patience,
             device=config.device,
+            devices=config.devices,
+            strategy=config.strategy,
             seed=config.seed,
             progress=config.progress,
         ),
