@@ -25,11 +25,19 @@ SHARED = (
     "--method",
     "--epochs",
     "--device",
+    "--devices",
     "--progress",
     "--seed",
 )
 """Options with one meaning everywhere: the columns of the verb x option matrix."""
-OLD_SPELLINGS = {"--max-epochs": "--epochs", "--model-type": "--method", "--kind": "--method"}
+OLD_SPELLINGS = {
+    "--max-epochs": "--epochs",
+    "--model-type": "--method",
+    "--kind": "--method",
+    "--backend": "--method",
+    "--mc": "--min-magnitude",
+    "--days": "--duration-days",
+}
 """Spellings the naming table replaced; they may remain only as hidden aliases."""
 
 

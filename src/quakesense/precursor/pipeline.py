@@ -403,7 +403,9 @@ def _experiment(
         metrics["splits"][split] = {}
         for kind in models:
             started = time.perf_counter()
-            bar = tqdm(folds, desc=f"{split} {kind}", unit="fold", disable=not config.progress)
+            bar = tqdm(
+                folds, desc=f"{split} {kind}", unit="fold", leave=False, disable=not config.progress
+            )
             results = [fit_fold(kind, x, y, end_s, fold, config) for fold in bar]
             LOG.info(
                 "%s: %s on %d fold(s) in %.1f s",
