@@ -3,7 +3,8 @@
 Every run folder is evaluated on the dataset's random test split and its spatial hold-out
 block, clean and with 2 stations cut out (evaluation seed 0), with a 10-pass MC-dropout spread,
 beside the no-skill reference (the train-split mean). The networks must come from the same
-dataset; the data, split and seeds are those of the dataset and the runs.
+dataset; the data, split and seeds are those of the dataset and the runs. 3-D CNN and
+ConvNetQuake rows name their clip length (e.g. `cnn3d (60 frames)`).
 
     python benchmarks/bench_locate_accuracy.py --data set1500 run_cnn2d run_cnn3d run_cnq
 """
@@ -56,6 +57,10 @@ def main() -> None:
             seed=0,
             mc_samples=args.mc_samples,
         )
+        spec = locator.spec
+        if spec.model_type != "cnn2d":  # the 3-D CNN of 10 and of 60 frames side by side
+            label = f"{spec.model_type} ({spec.n_frames} frames)"
+            results["method"] = results["method"].replace(spec.model_type, label)
         table = synthetic_rmse(results, data)
         tables.append(table if k == 0 else table[table["method"] != MEAN_METHOD])
     table = pd.concat(tables, ignore_index=True).sort_values(["test_set", "condition"])
