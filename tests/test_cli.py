@@ -120,3 +120,15 @@ def test_old_spelling_still_works_and_warns(
     assert main(["precursor", "simulate", "--out", str(out), "--days", "2", "--seed", "1"]) == 0
     assert json.loads((out / "config.json").read_text())["duration_days"] == 2
     assert "--days is deprecated; use --duration-days" in capsys.readouterr().err
+
+
+def test_monitor_settings_go_through_the_config_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["precursor", "monitor", "--model", str(tmp_path), "--replay", str(tmp_path / "h.csv")]
+    assert main([*argv, "--threshold", "2"]) == 2
+    assert "--threshold" in capsys.readouterr().err
+    config = tmp_path / "monitor.yaml"
+    config.write_text("device: tpu\n")
+    assert main([*argv, "--config", str(config)]) == 2
+    assert "device" in capsys.readouterr().err

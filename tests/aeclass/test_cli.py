@@ -31,7 +31,11 @@ def test_train_then_evaluate_held_out_only(simulated: Path, tmp_path: Path, caps
     args = ["--picks", str(simulated / "picks.csv"), "--sensors", str(simulated / "sensors.csv")]
     args += ["--labels", str(simulated / "events.csv")]
     run = tmp_path / "run"
-    assert main(["aeclass", "train", *args, "--out", str(run), "--config", str(config)]) == 0
+    train = ["aeclass", "train", *args, "--out", str(run), "--config", str(config)]
+    with pytest.warns(RuntimeWarning, match="no CUDA device"):  # this machine has no GPU
+        assert main([*train, "--max-epochs", "30", "--device", "cuda", "--devices", "1"]) == 0
+    assert "--max-epochs is deprecated; use --epochs" in capsys.readouterr().err
+    assert read_json(run / "config.json")["train"]["device"] == "cuda"
     metrics = read_json(run / "metrics.json")
     assert metrics["split_sizes"] == {"train": 84, "val": 18, "test": 18}
     assert metrics["test"]["accuracy"] > 0.5  # six classes: chance is 1/6
@@ -44,6 +48,12 @@ def test_train_then_evaluate_held_out_only(simulated: Path, tmp_path: Path, caps
     assert main([*evaluate, "--out", str(tmp_path / "eval")]) == 0
     scored = read_json(tmp_path / "eval" / "metrics.json")
     assert scored["scored"] == "held_out" and scored["n_training_events_given"] == 102
+    again = ["--config", str(tmp_path / "eval" / "config.json"), "--out", str(tmp_path / "eval2")]
+    assert main([*evaluate, *again]) == 0
+    settings = [read_json(tmp_path / name / "config.json") for name in ("eval", "eval2")]
+    assert [{k: v for k, v in c.items() if k != "quakesense"} for c in settings] == [
+        {"seed": 0, "include_training": False, "device": "auto"}
+    ] * 2
     assert scored["held_out"]["accuracy"] == pytest.approx(metrics["test"]["accuracy"], abs=1e-9)
     predictions = pd.read_csv(tmp_path / "eval" / "predictions.csv")
     assert len(predictions) == 120 and predictions["training_event"].sum() == 102

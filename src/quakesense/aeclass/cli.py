@@ -13,15 +13,20 @@ from typing import Annotated
 
 import typer
 
+from quakesense.core.cli_options import (
+    ConfigOption,
+    DeviceOption,
+    DevicesOption,
+    ForceOption,
+    ProgressOption,
+    StrategyOption,
+    deprecated,
+    renamed,
+)
+
 app = typer.Typer(no_args_is_help=True)
 
 OutOption = Annotated[Path, typer.Option("--out", help="output folder (a new run folder)")]
-ForceOption = Annotated[
-    bool, typer.Option("--force", help="replace an earlier quakesense run at --out")
-]
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="YAML/JSON settings, e.g. a run's config.json")
-]
 SeedOption = Annotated[int | None, typer.Option("--seed", help="seed (default 0)")]
 PicksOption = Annotated[
     Path, typer.Option("--picks", help="picks table: event_id, sensor, phase, time_s")
@@ -138,9 +143,11 @@ def train(
     seed: SeedOption = None,
     config: ConfigOption = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="epoch limit")] = None,
-    max_epochs: Annotated[
-        int | None, typer.Option("--max-epochs", hidden=True, help="deprecated: --epochs")
-    ] = None,
+    max_epochs: Annotated[int | None, deprecated("--max-epochs", "--epochs")] = None,
+    device: DeviceOption = None,
+    devices: DevicesOption = None,
+    strategy: StrategyOption = None,
+    progress: ProgressOption = None,
     force: ForceOption = False,
 ) -> None:
     """Train the profile classifier and its baselines; write model/, metrics and report.html."""
@@ -152,7 +159,14 @@ def train(
     settings = resolve_config(
         ClassifierConfig,
         config,
-        {"seed": seed, "train.max_epochs": epochs if epochs is not None else max_epochs},
+        {
+            "seed": seed,
+            "train.max_epochs": renamed(epochs, max_epochs, "--max-epochs", "--epochs"),
+            "train.device": device,
+            "train.devices": devices,
+            "train.strategy": strategy,
+            "train.progress": progress,
+        },
     )
     table, sensor_table = _inputs(picks, sensors, min_picks=2, out=out, force=force)
     data = profile_data(
@@ -176,18 +190,29 @@ def evaluate(
     sensors: SensorsOption,
     labels: LabelsOption,
     out: OutOption,
-    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    seed: Annotated[int | None, typer.Option(help="bootstrap seed (default 0)")] = None,
     include_training: Annotated[
-        bool,
-        typer.Option(help="also score events the model was trained on (labelled as such)"),
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--include-training/--no-include-training",
+            help="also score events the model was trained on (labelled as such)",
+        ),
+    ] = None,
+    device: DeviceOption = None,
+    config: ConfigOption = None,
     force: ForceOption = False,
 ) -> None:
     """Score a saved classifier on labelled held-out events (never retrains)."""
     from quakesense.aeclass.classify import load_classifier, profile_data
-    from quakesense.aeclass.training import run_evaluation
+    from quakesense.aeclass.training import EvaluateConfig, run_evaluation
+    from quakesense.core.config import resolve_config
     from quakesense.core.store import read_json, read_table
 
+    settings = resolve_config(
+        EvaluateConfig,
+        config,
+        {"seed": seed, "include_training": include_training, "device": device},
+    )
     saved = load_classifier(model)
     table, _ = _inputs(picks, sensors, min_picks=2, out=out, force=force)
     data = profile_data(
@@ -203,8 +228,7 @@ def evaluate(
         saved,
         data,
         out,
-        seed=seed,
-        include_training=include_training,
+        settings,
         force=force,
         meta={"model": str(model), "picks": str(picks), "labels": str(labels)},
     )
@@ -279,6 +303,7 @@ def locate(
         int | None, typer.Option(help="cross-validation folds; default leave-one-out")
     ] = None,
     seed: SeedOption = None,
+    progress: ProgressOption = None,
     config: ConfigOption = None,
     force: ForceOption = False,
 ) -> None:
@@ -297,6 +322,7 @@ def locate(
             "use_s": use_s,
             "folds": folds,
             "seed": seed,
+            "progress": progress,
         },
     )
     table, sensor_table = _inputs(

@@ -52,6 +52,7 @@ class LocateConfig(BaseModel):
         None, ge=2, description="cross-validation folds over known events; None: leave-one-out"
     )
     seed: int = 0
+    progress: bool = Field(True, description="a progress bar over the folds (stderr)")
 
 
 def as_columns(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -593,6 +594,7 @@ def cross_validate(
     velocity_m_s: float | None = None,
     vs_m_s: float | None = None,
     seed: int = 0,
+    progress: bool = False,
 ) -> LocationResult:
     """Locate each event with a locator fitted on events of other folds only.
 
@@ -600,7 +602,10 @@ def cross_validate(
         folds: Number of folds, events assigned by a seeded permutation; None: leave-one-out
             (one fold per event), affordable for physics locators but slow for the learned ones
             on hundreds of events.
+        progress: Show a progress bar over the folds on stderr.
     """
+    from tqdm import tqdm
+
     n = len(times)
     fold_of = (
         np.arange(n)
@@ -608,7 +613,7 @@ def cross_validate(
         else np.random.default_rng(seed).permutation(n) % min(folds, n)
     )
     xyz, origin, residual = np.empty((n, 3)), np.empty(n), np.empty(n)
-    for fold in np.unique(fold_of):
+    for fold in tqdm(np.unique(fold_of), desc=f"{method} folds", disable=not progress):
         test = fold_of == fold
         result = fit_predict(
             method,

@@ -18,7 +18,6 @@ Building blocks (the functions the CLI verbs call):
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +27,9 @@ import torch
 from quakesense.aeclass.classify import ClassifierConfig, load_classifier, profile_data
 from quakesense.aeclass.location import LocateConfig
 from quakesense.aeclass.training import run_evaluation, run_training
-from quakesense.aeclass.workflow import locate_tables
+from quakesense.aeclass.workflow import locate_events, locate_tables
 from quakesense.core.errors import InputError
 from quakesense.core.persistence import model_dir
-from quakesense.core.store import read_table
 from quakesense.core.tables import PICKS, SENSORS
 from quakesense.core.training import predict
 from quakesense.io.picks import check_picks
@@ -124,12 +122,11 @@ def locate_picks(
 ) -> pd.DataFrame:
     """Locations of every event of `picks`, as `quakesense aeclass locate` computes them.
 
-    Runs the verb's own function (`workflow.locate_tables`, with its checks of picks against
-    sensors) in a temporary run folder and returns its `locations.csv`.
+    Runs the verb's own checks of picks against sensors and its locating function
+    (`workflow.locate_events`), in memory.
     """
     config = config or LocateConfig()
     sensors = SENSORS.validate(sensors, source="sensors")
     check_picks(picks, sensors, min_picks=4, source="picks", velocity_m_s=config.velocity_m_s)
-    with tempfile.TemporaryDirectory(prefix="quakesense-aeclass-") as tmp:
-        locate_tables(picks, sensors, config, Path(tmp) / "run")
-        return read_table(Path(tmp) / "run" / "locations.csv").astype({"event_id": str})
+    table, _, _ = locate_events(picks, sensors, config)
+    return table

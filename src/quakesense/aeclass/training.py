@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats
 from sklearn.metrics import roc_curve
 
@@ -34,7 +35,7 @@ from quakesense.core.report import (
     roc_figure,
 )
 from quakesense.core.store import write_table
-from quakesense.core.training import predict
+from quakesense.core.training import Device, predict
 
 
 def bootstrap_figure(values: np.ndarray, summary: dict[str, Any], title: str) -> plt.Figure:
@@ -255,13 +256,24 @@ def _baselines(
     return results
 
 
+class EvaluateConfig(BaseModel):
+    """Settings of `aeclass evaluate`; saved as the run's config.json and read back by --config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(0, description="bootstrap seed")
+    include_training: bool = Field(
+        False, description="also score events the model was trained on (labelled as such)"
+    )
+    device: Device = Field("auto", description="where the network predicts: auto|cpu|cuda")
+
+
 def run_evaluation(
     saved: SavedModel,
     data: ProfileData,
     out_dir: Path,
+    config: EvaluateConfig | None = None,
     *,
-    seed: int = 0,
-    include_training: bool = False,
     force: bool = False,
     meta: dict[str, Any] | None = None,
 ) -> Path:
@@ -277,6 +289,8 @@ def run_evaluation(
         `warning`, present when training events were scored, is for the console too).
     """
     assert data.labels is not None and data.classes is not None
+    config = config or EvaluateConfig()
+    seed, include_training = config.seed, config.include_training
     recorded = saved.extra.get("trained_on")
     seen = np.isin(data.event_ids, recorded or [])
     if recorded is None and not include_training:
@@ -291,7 +305,9 @@ def run_evaluation(
             "part); give held-out events, or pass --include-training to score training data",
             field="--picks",
         )
-    logits = predict(saved.module, saved.normalisation["inputs"].apply(data.features))
+    logits = predict(
+        saved.module, saved.normalisation["inputs"].apply(data.features), device=config.device
+    )
     proba = torch.softmax(torch.as_tensor(logits), dim=1).numpy()
     held_out = np.flatnonzero(~seen)
     subsets = {"held_out": held_out} if len(held_out) else {}
@@ -306,11 +322,7 @@ def run_evaluation(
     with RunFolder.create(
         out_dir, "AE event classification: evaluation of a saved model", force=force
     ) as run:
-        run.save_config(
-            {"seed": seed, "include_training": include_training},
-            trained_model=saved.extra,
-            **(meta or {}),
-        )
+        run.save_config(config, trained_model=saved.extra, **(meta or {}))
         run.text(
             f"{len(seen)} labelled events; {len(held_out)} held out from training are scored"
             + (

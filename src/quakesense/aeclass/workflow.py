@@ -43,17 +43,11 @@ def location_phases(picks: pd.DataFrame, config: LocateConfig, n_known: int) -> 
     return ["P", "S"], ""
 
 
-def locate_tables(
-    picks: pd.DataFrame,
-    sensors: pd.DataFrame,
-    config: LocateConfig,
-    out: Path,
-    *,
-    force: bool = False,
-    meta: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Locate every event of `picks` and write a run folder: locations.csv, metrics.json,
-    config.json and report.html (location map, residuals).
+def locate_events(
+    picks: pd.DataFrame, sensors: pd.DataFrame, config: LocateConfig
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
+    """Locate every event of `picks` in memory: the locations table (one row per event), the
+    true positions (NaN where unknown) and the scores.
 
     Events with a true position are located by cross-validation (leave-one-out by default:
     the locator never sees the event it locates) and scored; events without are located by
@@ -98,6 +92,7 @@ def locate_tables(
                 truth[known],
                 folds=config.folds,
                 seed=config.seed,
+                progress=config.progress,
                 **velocities,
             ),
         )
@@ -154,7 +149,22 @@ def locate_tables(
                 "median_error_m": float(np.median(error)),
             }
         )
-    with RunFolder.create(out, f"AE event location ({method})", force=force) as run:
+    return table, truth, metrics
+
+
+def locate_tables(
+    picks: pd.DataFrame,
+    sensors: pd.DataFrame,
+    config: LocateConfig,
+    out: Path,
+    *,
+    force: bool = False,
+    meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Locate every event of `picks` (`locate_events`) and write a run folder: locations.csv,
+    metrics.json, config.json and report.html (location map, residuals); returns the scores."""
+    table, truth, metrics = locate_events(picks, sensors, config)
+    with RunFolder.create(out, f"AE event location ({config.method})", force=force) as run:
         run.save_config(config, **(meta or {}))
         _report(run, table, sensors, truth, metrics)
         write_table(table, run.path / "locations.csv")
