@@ -358,3 +358,27 @@ def test_monitor_missing_source_and_idle_exit_are_explicit(
     assert main([*argv, "--origin", "2024-03-01T00:00:00Z"]) == 0
     first = json.loads(capsys.readouterr().out.splitlines()[0])
     assert first["window_end_utc"] == "2024-03-01T01:00:00+00:00"
+
+
+def test_device_and_scale_out_settings_reach_the_mlp_training() -> None:
+    from quakesense.core.config import resolve_config
+    from quakesense.precursor.models import MLP_PRESETS
+    from quakesense.precursor.pipeline import ExperimentConfig
+
+    given = {"device": "cpu", "devices": 2, "strategy": "ddp_spawn", "epochs": 3}
+    train = resolve_config(ExperimentConfig, None, given).resolved(["rate"]).mlp.train
+    assert (train.device, train.devices, train.strategy, train.max_epochs) == (
+        "cpu",
+        2,
+        "ddp_spawn",
+        3,
+    )
+    preset = MLP_PRESETS["fast"].train
+    default = ExperimentConfig().resolved(["rate"]).mlp.train
+    assert (default.device, default.devices, default.strategy) == (
+        preset.device,
+        preset.devices,
+        preset.strategy,
+    )
+    resolved = ExperimentConfig(**given).resolved(["rate"])
+    assert resolved.resolved(["rate"]) == resolved  # config.json reads back to the same run
