@@ -125,6 +125,13 @@ def test_report_links_run_files_rounds_and_never_prints_reprs(tmp_path: Path) ->
         )
         run.table(pd.DataFrame({"x": range(40)}), "A long table")
         run.table({"window_s": 3600.0, "splits": ["random", "time-blocked"]}, "Settings")
+        run.table(
+            {
+                "split": {"train": {"first": "2000-04-30", "n": 38}},
+                "sweep": [{"weight": 1000.0, "auc": 0.5410090334019225}, {"weight": 10.0}],
+            },
+            "Nested settings",
+        )
         fig, ax = plt.subplots()
         ax.plot([0, 1])
         run.figure(fig, "event_counts")
@@ -139,6 +146,8 @@ def test_report_links_run_files_rounds_and_never_prints_reprs(tmp_path: Path) ->
     assert "0.1235" in text and "0.123456789" not in text
     assert "b: 1.235\nok: yes" in text and "{" not in text.split("<body>")[1].split("<img")[0]
     assert "1, 2" in text and "random, time-blocked" in text
+    assert "train.first: 2000-04-30\ntrain.n: 38" in text
+    assert "weight: 1000\nauc: 0.541\n\nweight: 10" in text and "0.54100" not in text
     assert "<details>" in text and "40 rows" in text
     assert "<figcaption>Event counts</figcaption>" in text
 

@@ -215,11 +215,13 @@ def humanise(name: str) -> str:
 
 def cell_text(value: Any, digits: int = 4) -> str:
     """A table cell as text: numbers to `digits` significant digits, mappings as `key: value`
-    lines, sequences comma-separated, missing values empty."""
+    lines (nested keys joined by dots), sequences comma-separated (sequences of mappings one
+    block each), missing values empty."""
     if isinstance(value, Mapping):
-        return "\n".join(f"{key}: {cell_text(item, digits)}" for key, item in value.items())
+        return "\n".join(_mapping_lines(value, digits))
     if isinstance(value, list | tuple | np.ndarray):
-        return ", ".join(cell_text(item, digits) for item in value)
+        blocks = any(isinstance(item, Mapping) for item in value)
+        return ("\n\n" if blocks else ", ").join(cell_text(item, digits) for item in value)
     if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
         return ""
     if isinstance(value, bool | np.bool_):
@@ -229,6 +231,15 @@ def cell_text(value: Any, digits: int = 4) -> str:
     if isinstance(value, numbers.Real):
         return f"{float(value):.{digits}g}"
     return str(value)
+
+
+def _mapping_lines(mapping: Mapping[str, Any], digits: int, prefix: str = "") -> Iterator[str]:
+    """`key: value` lines of a mapping; a nested mapping's keys as `parent.key`."""
+    for key, item in mapping.items():
+        if isinstance(item, Mapping) and item:
+            yield from _mapping_lines(item, digits, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}: {cell_text(item, digits)}"
 
 
 _TEMPLATE = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
