@@ -217,10 +217,11 @@ def write_report(
     run.text("; ".join(prep.warnings) if prep.warnings else "none")
     run.heading("Scores (test period)")
     run.text(
-        f"Split {split.name}: {metrics['protocol']['split']}. Target: M >= {mc} in days "
+        f"Split {split.name} (dates in the table below). Target: M >= {mc} in days "
         f"[T+{h0}, T+{h1}). Headline mask: {int(active.sum())} active cells (>= 1 training "
         f"event); 'all': {int(prep.masks['all'].sum())} region cells. Seed {config.seed}."
     )
+    run.table(metrics["protocol"]["split"], f"Split {split.name}")
     keys = [
         "roc_auc",
         "pr_auc",
@@ -291,9 +292,9 @@ def write_report(
         )
     run.heading("Data and protocol")
     run.table(pd.DataFrame([metrics["completeness"]]), "completeness (training data only)")
-    run.table(pd.DataFrame([{k: str(v) for k, v in prep.report.to_dict().items()}]), "catalog")
+    run.table(prep.report.to_dict(), "catalog")
     for name, info in preds.info.items():
-        run.text(f"{name}: {info}")
+        run.table(info, f"{name}: fitted settings")
 
 
 def _interval(test: dict[str, float]) -> str:
