@@ -1,0 +1,88 @@
+"""The scoring of `benchmarks/bench_locate_newberry.py` (errors, summary, station conversion)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quakesense.io.stations import read_stations
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_locate_newberry.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_locate_newberry", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _catalog() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "event_id": [1, 2, 3],
+            "latitude_deg": [43.70, 43.70, 43.70],
+            "longitude_deg": [-121.30, -121.30, -121.30],
+            "depth_km": [2.0, 2.0, 2.0],
+            "time": pd.to_datetime(["2012-10-29T08:02:21"] * 3, utc=True),
+        }
+    )
+
+
+def test_errors_against_the_catalog(bench) -> None:
+    """0.01 deg of latitude is 1.11 km; a failed or absent event scores NaN, not zero."""
+    located = pd.DataFrame(
+        {
+            "event_id": ["1", "2"],
+            "status": ["ok", "no trigger"],
+            "latitude_deg": [43.71, 43.70],
+            "longitude_deg": [-121.30, -121.30],
+            "depth_km": [3.5, 2.0],
+            "horizontal_uncertainty_km": [0.4, 0.1],
+            "depth_uncertainty_km": [0.3, 0.1],
+            "origin_time": ["2012-10-29T08:02:20.5Z", "2012-10-29T08:02:21Z"],
+            "detection_time": ["2012-10-29T08:01:41Z", ""],
+        }
+    )
+    errors = bench.location_errors(located, _catalog())
+    assert list(errors["event_id"]) == ["1", "2", "3"]
+    assert errors["epicentre_km"].iloc[0] == pytest.approx(1.112, abs=0.002)
+    assert errors["depth_err_km"].iloc[0] == pytest.approx(1.5)
+    assert errors["reported_h68_km"].iloc[0] == pytest.approx(0.4)
+    assert errors["origin_time_err_s"].iloc[0] == pytest.approx(-0.5)
+    assert errors["detection_s"].iloc[0] == pytest.approx(-40.0)
+    assert errors.iloc[1:][["epicentre_km", "depth_err_km", "reported_h68_km"]].isna().all().all()
+
+
+def test_summary_counts_located_events_and_divides_by_the_reference(bench) -> None:
+    catalog = _catalog()
+    guess = catalog.assign(latitude_deg=43.72, depth_km=4.0)
+    good = catalog.assign(latitude_deg=[43.701, 43.70, 43.69], depth_km=[2.5, 2.0, 3.0])
+    good = good.assign(status=["ok", "ok", "failed"])
+    table = bench.summary(
+        {
+            "guess": bench.location_errors(guess, catalog),
+            "good": bench.location_errors(good, catalog),
+        },
+        "guess",
+    ).set_index("method")
+    assert table.loc["good", "located"] == "2/3"
+    assert table.loc["guess", "epi_median_vs_ref"] == pytest.approx(1.0)
+    expected = np.median([0.1112, 0.0]) / 2.224
+    assert table.loc["good", "epi_median_vs_ref"] == pytest.approx(expected, rel=0.01)
+    assert table.loc["good", "depth_max_km"] == pytest.approx(0.5)
+    assert table.loc["good", "depth_median_vs_ref"] == pytest.approx(0.25 / 2.0)
+    assert np.isnan(table.loc["guess", "reported_h68_median_km"])
+
+
+def test_newberry_station_file_becomes_a_readable_station_list(bench, tmp_path: Path) -> None:
+    raw = tmp_path / "staInfo_df.csv"
+    raw.write_text(",lat,lon,depth\nNM03,43.75,-121.30,1.866\nNN09,43.72,-121.28,1.5\n")
+    stations = read_stations(bench.newberry_stations(raw, tmp_path / "stations.csv"))
+    assert list(stations["station"]) == ["NM03", "NN09"]
+    assert stations["elevation_m"].tolist() == pytest.approx([1866.0, 1500.0])
