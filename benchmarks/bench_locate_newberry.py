@@ -62,8 +62,8 @@ TRAIN_CONFIG = {
 }
 """Training settings besides the defaults, those of the synthetic accuracy table
 (`train_small.yaml` in docs/pipelines/locate_cnn.md): two random time steps 1.5-5 s after
-detection per event and epoch, answer 3 s after detection (the default, every step up to 8 s,
-validated on all of them, is about 5x the work: beyond this shared CPU's budget)."""
+detection per event and epoch, answer 3 s after detection (the default, every step 1.5-8 s
+for training and validation, is about 11x the work per epoch: beyond this shared CPU)."""
 
 
 def newberry_stations(raw: Path, out: Path) -> Path:
@@ -209,17 +209,8 @@ def main() -> None:
     raw = NEWBERRY / "raw_sac_subset"
     stations = newberry_stations(NEWBERRY / "staInfo_df.csv", work / "stations.csv")
     sim = work / "sim"
-    _cli(
-        "locate",
-        "simulate",
-        "--stations",
-        stations,
-        "--velocity",
-        COSO,
-        "--out",
-        sim,
-        "--no-progress",
-    )
+    _cli("locate", "simulate", "--stations", stations, "--velocity", COSO, "--out", sim,
+         "--no-progress")  # fmt: skip
     train_yaml = work / "train.yaml"
     train_yaml.write_text(yaml.safe_dump(TRAIN_CONFIG))
     catalog = read_catalog_from_headers(raw)
