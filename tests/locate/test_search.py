@@ -63,7 +63,8 @@ def test_search_trains_retrains_the_best_and_resumes(tiny_dataset: Path, tmp_pat
         assert len(config["kernels"]) == 2 and min(config["kernels"]) >= 7
     assert set(result.table["test_set"]) <= {"test", "holdout"}
     assert (tmp_path / "run" / "model" / "model.json").is_file()
-    assert (tmp_path / "run" / "report.html").is_file()
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "{&#39;" not in html and "{'" not in html  # best hyperparameters as a table
     again = run_search(tiny_dataset, tmp_path / "run2", _settings(tmp_path, trials=1, seed=2))
     finished = [t for t in again.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(finished) == 3  # the same study, continued from the database

@@ -171,9 +171,10 @@ def run_search(
             f"{n_valid} trials trained, {n_pruned} architectures pruned before training "
             f"(they do not fit the {data.meta['image']['height']} x "
             f"{data.meta['image']['width']} image); best trial {best.number}, validation RMSE "
-            f"{best.value:.4f} (normalised), params {best.params}; retrained with seed "
+            f"{best.value:.4f} (normalised), hyperparameters below; retrained with seed "
             f"{best_config.seed} on {data_dir}, clean condition, evaluation seed 0."
         )
+        run.table(best.params, f"Hyperparameters of the best trial ({best.number})")
         run.table(table)
         run.heading("trials")
         run.table(trials)
