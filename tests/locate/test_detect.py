@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from obspy.signal.trigger import classic_sta_lta, trigger_onset
 
 from quakesense.locate.detect import (
     NoTriggerError,
     TriggerConfig,
     detect,
+    detection_contrast,
     estimate_in_time,
     evolution_figure,
 )
@@ -38,7 +40,7 @@ def test_detection_is_the_second_station_onset() -> None:
 def test_noise_only_and_short_records_do_not_trigger() -> None:
     with pytest.raises(NoTriggerError, match="no trigger"):
         detect(_values([None, None]), 0.1, source="quiet")
-    with pytest.raises(NoTriggerError, match="shorter than the LTA"):
+    with pytest.raises(NoTriggerError, match="shorter than the start transient plus the LTA"):
         detect(_values([None], n=30), 0.1)
 
 
@@ -46,6 +48,36 @@ def test_cut_out_stations_are_ignored() -> None:
     values = _values([20.0, 22.0, None])
     values[2] = 0.0
     assert detect(values, 0.1) * 0.1 == pytest.approx(22.0, abs=0.3)
+
+
+def test_start_transient_does_not_trigger() -> None:
+    """A quiet start (zero-state filter ramp, taper) lets mild noise at 4.5 s cross 4."""
+    values = _values([20.0, 22.0], seed=3)
+    values[:, :, :20] *= 0.05
+    values[:, :, 45:50] *= 2.2  # crosses 4 only against an LTA that holds the quiet start
+    old_ratio = classic_sta_lta(values[0, 0].astype(np.float64), 5, 50)
+    old_ratio[:49] = 0.0  # the old warm-up: the LTA window only
+    assert trigger_onset(old_ratio, 4.0, 1.0)[0][0] == 49  # first sample after the LTA window
+    assert detect(values, 0.1) * 0.1 == pytest.approx(22.0, abs=0.3)
+    assert TriggerConfig().settle_seconds == 1.0
+
+
+def test_an_on_period_at_the_first_counted_sample_is_not_an_onset() -> None:
+    values = _values([20.0, 22.0], seed=3)
+    values[:, 0, 55:62] *= 30.0  # loud just as the ratio starts counting (5.9 s)
+    assert detect(values, 0.1, TriggerConfig(settle_s=1.0)) * 0.1 == pytest.approx(22.0, abs=0.3)
+
+
+def test_detection_contrast_tells_an_event_from_noise() -> None:
+    values = _values([20.0, 21.0, 25.0])
+    config = TriggerConfig()
+    on_event = detection_contrast(values, detect(values, 0.1, config), 0.1, config)
+    assert on_event > 10 * config.min_contrast  # 1e-6 m/s against 1e-8 m/s of noise
+    on_noise = detection_contrast(values, 100, 0.1, config)  # 10-18 s: noise only
+    assert 0.5 < on_noise < config.min_contrast
+    values[2] = 0.0  # a cut-out station does not count
+    assert detection_contrast(values, 100, 0.1, config) < config.min_contrast
+    assert np.isnan(detection_contrast(values, 0, 0.1, config))
 
 
 @dataclass

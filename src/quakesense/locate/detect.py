@@ -33,6 +33,25 @@ class TriggerConfig(BaseModel):
     threshold_off: float = Field(1.0, gt=0)
     min_stations: int = Field(2, ge=1, description="stations that must trigger; the k-th onset")
     answer_after_s: float = Field(8.0, ge=0, description="the answer: estimate this long after")
+    min_contrast: float = Field(
+        2.0, gt=0, description="a detection below this peak contrast lies on noise"
+    )
+    settle_s: float | None = Field(
+        None, ge=0, description="start of the record kept out of the LTA; default lta_s / 5"
+    )
+
+    @property
+    def settle_seconds(self) -> float:
+        """The filters' start transient kept out of the LTA (default a fifth of the LTA).
+
+        Records start with the causal filters' zero-state ramp and the taper before it, a
+        stretch quieter (or ringing louder) than the noise after it. An LTA that averages
+        it is biased, and the paper's 4 is crossed on plain noise at the first sample after
+        the LTA window (measured on the Newberry records at 0.1 s and 2 Hz). A 4th-order
+        causal Butterworth low-pass at 2 Hz settles to 1 % within 0.9 s: the default
+        lta_s / 5 is 1 s for the paper's 5 s LTA and scales down with shorter windows.
+        """
+        return self.lta_s / 5 if self.settle_s is None else self.settle_s
 
 
 class NoTriggerError(InputError):
@@ -48,6 +67,10 @@ def detect(
 ) -> int:
     """The detection time step: the `min_stations`-th earliest STA/LTA onset of the Z traces.
 
+    The ratio counts only once the LTA window holds nothing of the first `settle_seconds`
+    (the filters' start transient), and an on-period already on at that first counted sample
+    is not an onset: its rise was not seen.
+
     Args:
         values: (n_stations, 3, n_samples) velocity; all-zero stations (cut out) are skipped.
         sampling_interval_s: Time step.
@@ -62,9 +85,11 @@ def detect(
     config = config or TriggerConfig()
     n_sta = max(1, round(config.sta_s / sampling_interval_s))
     n_lta = max(n_sta + 1, round(config.lta_s / sampling_interval_s))
-    if values.shape[-1] <= n_lta:
+    first = round(config.settle_seconds / sampling_interval_s) + n_lta - 1
+    if values.shape[-1] <= first + 1:
         raise NoTriggerError(
-            f"record of {values.shape[-1]} samples is shorter than the LTA window ({n_lta})",
+            f"record of {values.shape[-1]} samples is shorter than the start transient plus "
+            f"the LTA window ({first + 1})",
             source=source,
             field="lta_s",
         )
@@ -74,12 +99,16 @@ def detect(
             continue
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = classic_sta_lta(trace, n_sta, n_lta)
-        ratio[: n_lta - 1] = 0.0
+        ratio[:first] = 0.0
         ratio = np.nan_to_num(ratio, nan=0.0, posinf=0.0)
         best_ratio = max(best_ratio, float(ratio.max()))
-        found = trigger_onset(ratio, config.threshold_on, config.threshold_off)
-        if len(found):
-            onsets.append(int(found[0][0]))
+        found = [
+            int(on)
+            for on, _ in trigger_onset(ratio, config.threshold_on, config.threshold_off)
+            if on > first
+        ]
+        if found:
+            onsets.append(found[0])
     if len(onsets) < config.min_stations:
         raise NoTriggerError(
             f"no trigger: {len(onsets)} station(s) reached STA/LTA {config.threshold_on} "
@@ -88,6 +117,35 @@ def detect(
             field="threshold_on",
         )
     return sorted(onsets)[config.min_stations - 1]
+
+
+def detection_contrast(
+    values: np.ndarray,
+    trigger_index: int,
+    sampling_interval_s: float,
+    config: TriggerConfig | None = None,
+) -> float:
+    """Whether a detection sits on energy: peak after over peak before, on enough stations.
+
+    Per station with data, the peak |Z| from the detection to the answer (`answer_after_s`)
+    over the peak |Z| in the LTA window before it; the value is the `min_stations`-th largest
+    of these (as many stations as the detection needs must show the energy). Measured on the
+    five Newberry records with the default trigger: detections on noise 1.3-1.6 (all five at
+    the paper's 0.1 s / 2 Hz, one at 0.02 s / 15 Hz 24 s before its event), detections on
+    events at 0.02 s / 15 Hz 3.3-11.6; below `min_contrast` (2) the answer was made from noise.
+    """
+    config = config or TriggerConfig()
+    z = np.abs(np.asarray(values, dtype=np.float64)[:, 0, :])
+    z = z[np.any(z > 0, axis=1)]
+    before = z[:, max(0, trigger_index - round(config.lta_s / sampling_interval_s)) : trigger_index]
+    after = z[
+        :, trigger_index : trigger_index + round(config.answer_after_s / sampling_interval_s) + 1
+    ]
+    if not z.size or not before.shape[1] or not after.shape[1]:
+        return float("nan")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.sort(after.max(axis=1) / before.max(axis=1))[::-1]
+    return float(ratio[min(config.min_stations, len(ratio)) - 1])
 
 
 @dataclass
