@@ -212,13 +212,12 @@ def synthetic_table(
     dataset: Path, old_tree: Path, commit: str, work: Path, max_events: int
 ) -> pd.DataFrame:
     """Errors on the events outside the train split of a simulated set, and its train mean."""
-    from quakesense.locate.gridsearch import GridSearchLocator, locate_event, tables_from_dataset
+    from quakesense.locate.gridsearch import dataset_locator, locate_event
     from quakesense.locate.train import SimulatedSet
 
     data = SimulatedSet.open(dataset)
-    tables, projection = tables_from_dataset(data.meta)
-    names = [str(s) for s in data.stations["station"]]
-    locator = GridSearchLocator(tables, names)
+    locator, projection = dataset_locator(data.meta)
+    tables, names = locator.tables, locator.stations
     # The grid search learns nothing: every event outside the train split is a test event.
     rows_idx = np.concatenate([data.split_indices(split) for split in ("val", "test", "holdout")])[
         :max_events

@@ -11,7 +11,8 @@ from obspy import Stream, Trace, UTCDateTime
 
 from quakesense.core.errors import InputError
 from quakesense.io.waveforms import EventWaveforms, event_folders, read_event_waveforms
-from quakesense.locate.realdata import match_station_table, to_station_values
+from quakesense.locate.realdata import match_station_table
+from quakesense.locate.records import to_station_values
 
 START = UTCDateTime(2021, 5, 1)
 

@@ -47,6 +47,16 @@ def simulate(
         str | None, typer.Option(help="synchronous | threads | processes | Dask address")
     ] = None,
     device: Annotated[str | None, typer.Option(help="elastic3d: auto | cpu | cuda")] = None,
+    noise_records: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="real records of the network (an event folder of SAC/miniSEED files, or a "
+            "folder of them; repeatable): their pre-event noise is stored for training"
+        ),
+    ] = None,
+    noise_units: Annotated[
+        str | None, typer.Option(help="unit of the noise records: auto | velocity | ...")
+    ] = None,
     progress: ProgressOption = None,
     force: ForceOption = False,
 ) -> None:
@@ -65,6 +75,8 @@ def simulate(
             "seed": seed,
             "scheduler": scheduler,
             "elastic.device": device,
+            "real_noise.records": noise_records,
+            "real_noise.units": noise_units,
         },
     )
     if not force and dataset_complete(settings, out):
@@ -100,6 +112,12 @@ def train(
     device: Annotated[str | None, typer.Option(help="cpu | cuda | auto")] = None,
     devices: DevicesOption = None,
     strategy: StrategyOption = None,
+    real_noise_scale: Annotated[
+        tuple[float, float] | None,
+        typer.Option(
+            help="LOW HIGH: factor range of the dataset's real pre-event noise (default 0.5 2)"
+        ),
+    ] = None,
     progress: ProgressOption = None,
     force: ForceOption = False,
 ) -> None:
@@ -116,6 +134,7 @@ def train(
             "device": device,
             "devices": devices,
             "strategy": strategy,
+            "real_noise_scale": real_noise_scale,
             "progress": progress,
         },
     )

@@ -23,7 +23,7 @@ from quakesense.locate.figures_synth import (
     station_map_figure,
     velocity_slices_figure,
 )
-from quakesense.locate.gridsearch import GridSearchLocator, tables_from_dataset
+from quakesense.locate.gridsearch import dataset_locator
 from quakesense.locate.simulate import SimulateConfig, simulate
 from quakesense.locate.train import LocateTrainConfig, SimulatedSet, train_locator
 
@@ -93,8 +93,7 @@ def demo_train_and_locate(dataset_dir: Path, run: RunFolder, seed: int) -> dict:
         progress=False,
     )
     locator = train_locator(data, config)
-    tables, _ = tables_from_dataset(data.meta)
-    baseline = GridSearchLocator(tables, [str(s) for s in data.stations["station"]], misfit="edt")
+    baseline, _ = dataset_locator(data.meta)
     results = evaluate_synthetic(
         data,
         locator,
@@ -110,10 +109,12 @@ def demo_train_and_locate(dataset_dir: Path, run: RunFolder, seed: int) -> dict:
         f"{config.min_delay_after_detection_s}-{config.window_after_detection_s} s after "
         f"detection, {config.rms_window_s} s running-RMS inputs on a per-image log scale) "
         f"trained on the train split; answer {config.trigger.answer_after_s} s after STA/LTA "
-        f"({config.trigger.sta_s} s / {config.trigger.lta_s} s) detection; grid search: ObsPy "
-        f"AR-AIC picks + pykonal tables, EDT misfit; 'mean (no skill)' answers the train-split "
-        f"mean hypocentre and magnitude. Test events are drawn continuously (none sits on a "
-        f"training hypocentre); 'holdout' is a spatial block no training event comes from. "
+        f"({config.trigger.sta_s} s / {config.trigger.lta_s} s) detection; grid search: the "
+        "classical chain of `locate predict --method gridsearch` (STA/LTA + AIC P and S picks, "
+        "pykonal tables, EDT probability cloud with epicentre prior and outlier rejection); "
+        "'mean (no skill)' answers the train-split mean hypocentre and magnitude. Test events "
+        "are drawn continuously (none sits on a training hypocentre); 'holdout' is a spatial "
+        "block no training event comes from. "
         f"Seed {seed}."
     )
     run.table(table, caption="RMSE per test set (epicentre_km = RMS epicentral error)")

@@ -5,9 +5,10 @@ and seconds; `rmse_table` summarises them per method (the paper's Table 1 has th
 `error_map` and `depth_section` draw reference-to-estimate arrows like the paper's Figs 6-8.
 `evaluate_synthetic` locates both test sets of a simulated dataset (the random `test` split and
 the spatial `holdout` block, away from every training event) under the paper's conditions
-(clean, added noise, 1-3 stations cut out) with the network, and with the grid-search baseline
-on the very same waveforms; with `mc_samples` the network also gives an MC-dropout spread per
-event.
+(clean, added noise, 1-3 stations cut out) with the network, and with the classical baseline
+(`gridsearch.locate_event`: P and S picks, epicentre prior, outlier rejection, uncertainty: the
+chain of `locate predict --method gridsearch`) on the very same waveforms; with `mc_samples`
+the network also gives an MC-dropout spread per event.
 """
 
 from __future__ import annotations
@@ -39,9 +40,8 @@ from quakesense.locate.detect import (
 from quakesense.locate.gridsearch import (
     GridSearchLocator,
     PickerConfig,
-    build_tables,
-    pick_event,
-    tables_from_dataset,
+    dataset_locator,
+    locate_event,
 )
 from quakesense.locate.train import SimulatedSet, TrainedLocator
 from quakesense.locate.velocity import read_velocity_model
@@ -251,21 +251,18 @@ def evaluate_synthetic(
 
     The network answers `trigger.answer_after_s` after the STA/LTA detection (with
     `mc_samples`, also the MC-dropout spread `sigma_epicentre_km`, `sigma_depth_km`); the grid
-    search (if given) locates the same perturbed waveforms from ObsPy AR-AIC picks. Events
+    search (if given) locates the same perturbed waveforms with the full classical chain
+    (`gridsearch.locate_event`, picker settings `picker`, default: band chosen per event). Events
     without a trigger or with too few picks are kept as rows with status explaining why. Rows
     of the no-skill reference (`MEAN_METHOD`, the train-split mean) come with the first
     condition. A split with no events (e.g. no hold-out block) is skipped.
     """
     trigger = trigger or TriggerConfig()
-    if picker is None:
-        highcut_hz = data.meta.get("config", {}).get("propagation", {}).get("highcut_hz", 4.0)
-        picker = PickerConfig(freqmax_hz=min(highcut_hz, 0.4 / data.sampling_interval_s))
     projection = LocalProjection(**data.meta["projection"])
     chosen = [(split, data.split_indices(split)) for split in splits]
     chosen = [(split, rows) for split, rows in chosen if len(rows)]
     if not chosen:
         raise InputError(f"no events in the splits {list(splits)}", source=data.path, field="split")
-    stations = [str(s) for s in data.stations["station"]]
     dt = data.sampling_interval_s
     rng = np.random.default_rng(seed)
     rows = []
@@ -287,9 +284,7 @@ def evaluate_synthetic(
                 }
                 rows.append(_network_row(locator, values, dt, trigger, mc_samples, seed, base))
                 if gridsearch is not None:
-                    rows.append(
-                        _gridsearch_row(gridsearch, values, dt, stations, picker, projection, base)
-                    )
+                    rows.append(_gridsearch_row(gridsearch, values, dt, picker, projection, base))
         rows += mean_baseline_rows(data, rows_idx, conditions[0].name, split)
     return pd.DataFrame(rows)
 
@@ -333,14 +328,12 @@ def _gridsearch_row(
     gridsearch: GridSearchLocator,
     values: np.ndarray,
     dt: float,
-    stations: list[str],
-    picker: PickerConfig,
+    picker: PickerConfig | None,
     projection: LocalProjection,
     base: dict,
 ) -> dict:
-    picks = pick_event(values, dt, stations, picker)
     try:
-        found = gridsearch.locate(picks, source=str(base["event_id"]))
+        found, _ = locate_event(values, dt, gridsearch, picker, source=str(base["event_id"]))
     except InputError as exc:
         return {**base, "method": "gridsearch", "status": str(exc)}
     lat, lon = projection.to_latlon(found.x_km, found.y_km)
@@ -353,6 +346,8 @@ def _gridsearch_row(
         "depth_km": found.z_km,
         "origin_time_s": found.origin_time_s,
         "magnitude": np.nan,
+        "horizontal_uncertainty_km": found.semi_major_km,
+        "depth_uncertainty_km": found.depth_uncertainty_km,
     }
 
 
@@ -390,7 +385,9 @@ def synthetic_rmse(results: pd.DataFrame, data: SimulatedSet) -> pd.DataFrame:
 
     Adds located/failed counts, the median epicentral error, and, where the results hold
     MC-dropout spreads, their median and the share of events whose epicentral error is
-    within twice the spread (about 95 % if the spread were a calibrated Gaussian sigma).
+    within twice the spread (about 95 % if the spread were a calibrated Gaussian sigma);
+    for the grid search, the median reported 68 % horizontal semi-axis (`median_h68_km`) and
+    depth standard deviation.
     """
     reference = data.events[
         ["event_id", "latitude_deg", "longitude_deg", "depth_km", "magnitude", "origin_time_s"]
@@ -414,6 +411,12 @@ def synthetic_rmse(results: pd.DataFrame, data: SimulatedSet) -> pd.DataFrame:
             )
             table["median_sigma_epicentre_km"] = float(sigma.median())
             table["within_2_sigma"] = float(within.mean())
+        if (
+            "horizontal_uncertainty_km" in located
+            and located["horizontal_uncertainty_km"].notna().any()
+        ):
+            table["median_h68_km"] = float(located["horizontal_uncertainty_km"].median())
+            table["median_depth_sd_km"] = float(located["depth_uncertainty_km"].median())
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
 
@@ -515,11 +518,8 @@ def _evaluate_dataset(
     projection = LocalProjection(**data.meta["projection"])
     baseline = None
     if settings.gridsearch:
-        if velocity is not None:
-            tables = build_tables(data.stations, read_velocity_model(velocity), projection)
-        else:
-            tables, _ = tables_from_dataset(data.meta)
-        baseline = GridSearchLocator(tables, [str(s) for s in data.stations["station"]])
+        model = None if velocity is None else read_velocity_model(velocity)
+        baseline, _ = dataset_locator(data.meta, model)
     trigger = locator.trigger
     results = evaluate_synthetic(
         data,

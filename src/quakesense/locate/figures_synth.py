@@ -147,6 +147,18 @@ def add_figures(
         f"Inputs: {network.origin}. Datum: {meta['datum']}. Closest val/test/holdout "
         f"hypocentre to a training one (km): {meta['nearest_training_hypocentre_km']}."
     )
+    noise = meta.get("real_noise")
+    if noise:
+        run.text(
+            f"Real pre-event noise for training: {noise['n_windows']} windows of "
+            f"{noise['loop_s']} s from {', '.join(map(str, config.real_noise.records))} (ended "
+            f"{config.real_noise.margin_s} s before the catalog origin or first P pick, through "
+            f"this dataset's preprocessing), median vertical RMS "
+            f"{noise['vertical_rms_m_s_median']:.3g} m/s; stations without noise of their own: "
+            f"{', '.join(noise['stations_without_noise']) or 'none'}. Stored in "
+            f"{noise['file']}; training adds it per station at a random scale (train config "
+            "real_noise_scale)."
+        )
     if config.figures:
         run.figure(station_map_figure(network.model, network.stations, events), "station_map")
         run.figure(velocity_slices_figure(network.model), "velocity_slices")

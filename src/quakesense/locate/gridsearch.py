@@ -16,11 +16,14 @@
   distance): a network detects mostly the events inside it, so when few picks leave the
   likelihood flat (a ridge or a lobe outside the network) the posterior stays near the
   network, while a well-constrained cloud, far narrower than the aperture, barely moves.
-  Outlier picks: after each location the pick with the largest |residual| / sigma beyond
-  `outlier_sigmas` is dropped and the event located again, never below `min_picks` picks nor
-  beyond a third of them (the majority decides); dropped picks stay in `residuals` with
-  `used` False. EDT's pair sum only bounds a bad pick's pull, which on 4-8 stations is
-  still most of the constraint.
+  Outlier picks: while the largest |residual| / sigma exceeds `outlier_sigmas`, a pick is
+  dropped and the event located again, never below `min_picks` picks nor beyond a third of
+  them (the majority decides); dropped picks stay in `residuals` with `used` False. With
+  eight picks or fewer a late pick can drag the fit so that a good pick shows the largest
+  residual, so each of the three worst is left out in turn and the one whose removal fits
+  the rest best goes. EDT's pair sum only bounds a bad pick's pull, which on 4-8 stations is
+  still most of the constraint. Four P picks alone (four unknowns) leave nothing to tell a
+  late one by: the location may move, and its ellipse grows to say so.
 - Station corrections: per station and phase, the damped mean residual over calibration events
   (known hypocentres) or over the batch's own locations (NonLinLoc's LOCDELAY), subtracted from
   the observed times.
@@ -40,6 +43,7 @@ import pandas as pd
 from quakesense.core.errors import InputError
 from quakesense.core.geo import Axis, LocalProjection
 from quakesense.locate.picking import PickerConfig, pick_event
+from quakesense.locate.simulate import SimulateConfig, resolve_network
 from quakesense.locate.traveltime import TravelTimeTables, travel_time_tables
 from quakesense.locate.velocity import GridModel, LayeredModel
 
@@ -48,11 +52,11 @@ __all__ = [
     "GridSearchResult",
     "PickerConfig",
     "build_tables",
+    "dataset_locator",
     "estimate_corrections",
     "locate_event",
     "pick_event",
     "station_xyz_km",
-    "tables_from_dataset",
 ]
 
 Misfit = Literal["l1", "edt"]
@@ -61,6 +65,10 @@ CHI2_2D_68 = 2.2788
 _CHUNK_NODES = 8192
 _CLOUD_LEVEL = np.log(100.0)
 """The fine grids cover nodes whose pdf is within this log-factor (1 %) of the peak."""
+_OUTLIER_CANDIDATES = 3
+"""Picks with the largest residuals tried as the outlier (each left out in turn) ..."""
+_FEW_PICKS = 8
+"""... when this many picks or fewer are left; with more, the largest residual is the one."""
 
 
 @dataclass
@@ -237,17 +245,26 @@ class GridSearchLocator:
         picks = self._usable(picks, source)
         used = np.ones(len(picks), dtype=bool)
         max_dropped = min(len(picks) - self.min_picks, len(picks) // 3)
-        while True:
-            result = self._locate_once(picks[used].reset_index(drop=True), source)
-            normalised = result.residuals["residual_s"].abs() / self._observed(picks[used])[1]
-            worst = int(np.argmax(normalised.to_numpy()))
-            if (
-                self.outlier_sigmas is None
-                or (~used).sum() >= max_dropped
-                or normalised.iloc[worst] <= self.outlier_sigmas
-            ):
+        result = self._locate_once(picks, source)
+        while self.outlier_sigmas is not None and (~used).sum() < max_dropped:
+            normalised = result.residuals["residual_s"].abs().to_numpy()
+            normalised = normalised / self._observed(picks[used])[1]
+            if normalised.max() <= self.outlier_sigmas:
                 break
-            used[np.flatnonzero(used)[worst]] = False
+            # The largest residual need not be the bad pick: with few picks a late one drags
+            # the fit onto good ones. Of the worst few, drop the one without which the rest
+            # fit best (within a pick's deviation; ties go to the larger residual).
+            kept = np.flatnonzero(used)
+            tolerance_s = float(np.median(self._observed(picks[used])[1]))
+            n_candidates = _OUTLIER_CANDIDATES if len(kept) <= _FEW_PICKS else 1
+            trials = []
+            for worst in np.argsort(normalised)[::-1][:n_candidates]:
+                trial = used.copy()
+                trial[kept[worst]] = False
+                located = self._locate_once(picks[trial].reset_index(drop=True), source)
+                trials.append((located, trial))
+            best_s = min(located.misfit for located, _ in trials)
+            result, used = next(t for t in trials if t[0].misfit <= best_s + tolerance_s)
         if used.all():
             return result
         dropped = picks[~used]
@@ -422,6 +439,22 @@ class GridSearchLocator:
             origin_time_s = float(_weighted_median((observed - travel)[:, None], sigma**-2)[0])
         return picks.assign(residual_s=observed - travel - origin_time_s)
 
+    def kept_residuals_at(
+        self,
+        result: GridSearchResult,
+        xyz_km: tuple[float, float, float] | None = None,
+        origin_time_s: float | None = None,
+    ) -> pd.DataFrame:
+        """Residuals (uncorrected) of the picks `result`'s location kept, for station delays.
+
+        At the location's own hypocentre (batch delays) or a known one (calibration events);
+        picks the location rejected as outliers are left out, or their gross errors would
+        shift their stations' delays.
+        """
+        kept = result.residuals[result.residuals["used"]]
+        xyz = (result.x_km, result.y_km, result.z_km) if xyz_km is None else xyz_km
+        return self.residuals_at(kept, xyz, origin_time_s)
+
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Weighted median along axis 0 of (n, m) values with (n,) weights."""
@@ -546,19 +579,23 @@ def build_tables(
     )
 
 
-def tables_from_dataset(meta: dict) -> tuple[TravelTimeTables, LocalProjection]:
-    """The travel-time tables of the exact network and velocity grid a dataset was simulated on.
+def dataset_locator(
+    meta: dict, velocity: LayeredModel | GridModel | None = None
+) -> tuple[GridSearchLocator, LocalProjection]:
+    """The classical locator of the exact network a dataset was simulated on, and its projection.
 
-    Rebuilt from the dataset's saved simulate config with the SYNTH side's `resolve_network`,
-    so the grid search and the networks stand on the same Earth model and station positions.
+    Travel times on the dataset's own velocity grid (rebuilt from its saved simulate config
+    with the SYNTH side's `resolve_network`, so the grid search and the networks stand on the
+    same Earth model and station positions) or on `velocity`; station positions give the
+    epicentre prior and the azimuthal gap, as in `locate predict --method gridsearch`.
     """
-    from quakesense.locate.simulate import SimulateConfig, resolve_network
-
     network = resolve_network(SimulateConfig.model_validate(meta["config"]))
-    tables = travel_time_tables(
-        network.model,
-        network.station_xyz_km,
-        ("P", "S"),
-        station_names=[str(s) for s in network.stations["station"]],
-    )
-    return tables, network.projection
+    names = [str(s) for s in network.stations["station"]]
+    if velocity is None:
+        tables = travel_time_tables(
+            network.model, network.station_xyz_km, ("P", "S"), station_names=names
+        )
+    else:
+        tables = build_tables(network.stations, velocity, network.projection)
+    locator = GridSearchLocator(tables, names, station_xyz_km=network.station_xyz_km)
+    return locator, network.projection

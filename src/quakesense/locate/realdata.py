@@ -1,12 +1,8 @@
-"""Real event records -> locations: station values, the trained networks, the classical locator.
+"""Real event records -> locations: the trained networks and the classical locator.
 
-Station values: every station's records on one common time grid, in the order of the model's
-(or the station list's) stations. A model station that did not record is a row of zeros, the
-"cutout" the networks were trained with; recorded stations the model does not know are dropped
-and reported. Filters here are causal (one pass), as in `locate.preprocess`, so a network sees
-real records through exactly the filter its synthetics went through, and a real-time estimate
-never uses samples after it. Station names match on the station code with the network
-optional (`NN.NN09` = `NN09`).
+Records are put on one time grid per event by `quakesense.locate.records` (causal filters,
+stations in the model's order, `NET.STA` matching `STA`); a network then reads them through
+its own `preprocess` band, the classical chain picks them at their native rate.
 
 Datum of every output: depth_km is km below sea level (positive down); stations sit at
 -elevation.
@@ -19,160 +15,40 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from quakesense.core.errors import InputError
-from quakesense.io.stations import match_station_names
-from quakesense.io.waveforms import EventWaveforms, Units
-from quakesense.locate.detect import TriggerConfig
+from quakesense.core.geo import EARTH_RADIUS_KM, LocalProjection, haversine_km
+from quakesense.core.persistence import model_dir
+from quakesense.core.report import RunFolder
+from quakesense.core.store import write_table
+from quakesense.io.stations import check_network_extent, match_station_names, read_stations
+from quakesense.io.waveforms import EventWaveforms, Units, event_folders, read_event_waveforms
+from quakesense.locate.detect import (
+    NoTriggerError,
+    TriggerConfig,
+    detect,
+    estimate_in_time,
+    evolution_figure,
+)
+from quakesense.locate.export import location_table, write_locations
+from quakesense.locate.gridsearch import (
+    GridSearchLocator,
+    build_tables,
+    estimate_corrections,
+    locate_event,
+    station_xyz_km,
+)
 from quakesense.locate.picking import PickerConfig
+from quakesense.locate.preprocess import preprocess
+from quakesense.locate.records import StationValues, native_interval_s, to_station_values
+from quakesense.locate.train import TrainedLocator
+from quakesense.locate.velocity import read_velocity_model
 
-COMPONENTS = ("Z", "N", "E")
 DATUM = "depth_km: km below sea level, positive down; stations at z = -elevation"
-_EDGE_S = 2.0
-"""Seconds cut from both ends of a record after filtering (taper and filter transients)."""
-_OFFSET_WINDOW_S = 5.0
-"""The offset removed is the mean of this first part of a record (past samples only)."""
-
-
-@dataclass
-class StationValues:
-    """Velocity at the model's stations on a regular time grid.
-
-    Attributes:
-        values: float32 (n_stations, 3, n_samples) in m/s, components (Z, N, E); zeros where a
-            station or component is missing.
-        present: bool (n_stations,), whether the station recorded a vertical component.
-        start_time: UTC time of sample 0 (an ObsPy UTCDateTime).
-        sampling_interval_s: Time step of the grid.
-        stations: Station codes, in the model's order.
-        ignored_stations: Stations in the files that the model does not know.
-    """
-
-    values: np.ndarray
-    present: np.ndarray
-    start_time: Any
-    sampling_interval_s: float
-    stations: list[str]
-    ignored_stations: list[str] = field(default_factory=list)
-
-    @property
-    def missing_stations(self) -> list[str]:
-        """Model stations without a vertical record (treated as cutout)."""
-        return [s for s, ok in zip(self.stations, self.present, strict=True) if not ok]
-
-    @property
-    def times_s(self) -> np.ndarray:
-        """Sample times in seconds after `start_time`."""
-        return np.arange(self.values.shape[-1]) * self.sampling_interval_s
-
-
-def _common_window(stream: Any, event_id: str) -> tuple[Any, Any]:
-    start = max(tr.stats.starttime for tr in stream)
-    end = min(tr.stats.endtime for tr in stream)
-    if end <= start:
-        raise InputError(
-            "the station records do not overlap in time", source=event_id, field="starttime"
-        )
-    return start, end
-
-
-def native_interval_s(event: EventWaveforms) -> float:
-    """The finest sampling interval among an event's records (pick at the data's own rate)."""
-    return float(min(tr.stats.delta for tr in event.stream))
-
-
-def to_station_values(
-    event: EventWaveforms,
-    stations: list[str],
-    sampling_interval_s: float,
-    *,
-    freqmin_hz: float | None = None,
-    freqmax_hz: float | None = None,
-    min_stations: int = 3,
-) -> StationValues:
-    """Put an event's records on one time grid at `sampling_interval_s`, in `stations` order.
-
-    Records lose the mean of their first seconds, are tapered and filtered causally (an
-    optional high-pass and the anti-alias low-pass), cut by the filter edges and interpolated
-    (Lanczos) onto the common grid. Trace `NET.STA` matches a station name `NET.STA` or `STA`.
-
-    Args:
-        event: Velocity records of the event.
-        stations: The model's station names, in training order.
-        sampling_interval_s: The training time step.
-        freqmin_hz: High-pass corner (None: no high-pass).
-        freqmax_hz: Low-pass corner; default 0.4 x the grid's sampling rate (anti-alias).
-        min_stations: Fewest model stations that must have recorded.
-
-    Raises:
-        InputError: when fewer than `min_stations` of the model's stations recorded, or the
-            filter band does not fit the grid's rate.
-    """
-    rate_hz = 1.0 / sampling_interval_s
-    freqmax_hz = 0.4 * rate_hz if freqmax_hz is None else freqmax_hz
-    if freqmax_hz >= 0.5 * rate_hz or (freqmin_hz is not None and freqmin_hz >= freqmax_hz):
-        raise InputError(
-            f"filter band {freqmin_hz}-{freqmax_hz} Hz does not fit below the training Nyquist "
-            f"frequency {0.5 * rate_hz:g} Hz",
-            field="freqmax_hz",
-        )
-    recorded = sorted({f"{tr.stats.network}.{tr.stats.station}" for tr in event.stream})
-    mapping = match_station_names(list(stations), [r.lstrip(".") for r in recorded])
-    owner = {trace_name: name for name, trace_name in mapping.items()}
-    ignored = sorted({r.lstrip(".") for r in recorded} - set(owner))
-    if len(mapping) < min_stations:
-        raise InputError(
-            f"only {len(mapping)} of the model's {len(stations)} stations recorded this event "
-            f"(need {min_stations}); recorded: {event.stations}; the model expects: "
-            f"{list(stations)}",
-            source=event.event_id,
-            field="stations",
-        )
-    from obspy import Stream
-
-    stream = Stream(
-        [
-            tr
-            for tr in event.stream.copy()
-            if f"{tr.stats.network}.{tr.stats.station}".lstrip(".") in owner
-        ]
-    )
-    start, end = _common_window(stream, event.event_id)
-    for trace in stream:
-        head = trace.data[: max(1, round(_OFFSET_WINDOW_S / trace.stats.delta))]
-        trace.data = np.asarray(trace.data, dtype=np.float64) - float(np.mean(head))
-    stream.taper(0.05, max_length=_EDGE_S / 2, side="left")
-    if freqmin_hz is not None:
-        stream.filter("bandpass", freqmin=freqmin_hz, freqmax=freqmax_hz, zerophase=False)
-    elif freqmax_hz < 0.45 * min(tr.stats.sampling_rate for tr in stream):
-        stream.filter("lowpass", freq=freqmax_hz, zerophase=False)
-    # Drop the tapered, filter-ringing start (it would trigger STA/LTA) when long enough.
-    if end - start > 4 * _EDGE_S:
-        start = start + _EDGE_S
-    n_samples = int(np.floor((end - start) / sampling_interval_s)) + 1
-    # ObsPy's interpolate puts every station on one common grid (same start, same step).
-    stream.interpolate(
-        sampling_rate=rate_hz, method="lanczos", a=20, starttime=start, npts=n_samples
-    )
-    values = np.zeros((len(stations), len(COMPONENTS), n_samples), dtype=np.float32)
-    index = {s: i for i, s in enumerate(stations)}
-    present = np.zeros(len(stations), dtype=bool)
-    for trace in stream:
-        row = index[owner[f"{trace.stats.network}.{trace.stats.station}".lstrip(".")]]
-        data = np.asarray(trace.data, dtype=np.float32)[:n_samples]
-        values[row, COMPONENTS.index(trace.stats.channel), : data.size] = data
-        present[row] |= trace.stats.channel == "Z"
-    return StationValues(
-        values=values,
-        present=present,
-        start_time=start,
-        sampling_interval_s=float(sampling_interval_s),
-        stations=list(stations),
-        ignored_stations=ignored,
-    )
 
 
 def match_station_table(
@@ -188,8 +64,6 @@ def match_station_table(
     Raises:
         InputError: no station in common, or a common station that moved.
     """
-    from quakesense.core.geo import haversine_km
-
     mapping = match_station_names(
         [str(s) for s in model_stations["station"]], [str(s) for s in user_stations["station"]]
     )
@@ -302,9 +176,6 @@ def _station_columns(values: StationValues, event: EventWaveforms) -> dict[str, 
 def _save_evolution(
     evolution: Any, event: EventWaveforms, values: StationValues, folder: Path
 ) -> None:
-    import matplotlib.pyplot as plt
-
-    from quakesense.locate.detect import evolution_figure
 
     truth = None
     if event.catalog is not None:
@@ -331,11 +202,6 @@ def locate_cnn(
     The records go through the model's own causal `preprocess` band, as its synthetics did;
     with `mc_samples` the MC-dropout spread at the answer is the per-event uncertainty.
     """
-    from quakesense.core.geo import EARTH_RADIUS_KM
-    from quakesense.io.waveforms import read_event_waveforms
-    from quakesense.locate.detect import NoTriggerError, detect, estimate_in_time
-    from quakesense.locate.preprocess import preprocess
-
     spec = locator.spec
     trigger = config.trigger or locator.trigger
     answer_after_s = (
@@ -412,8 +278,6 @@ def check_station_list(stations: pd.DataFrame, config: PredictConfig, source: An
         InputError: fewer stations than `min_stations` (at least 3 for the grid search), or a
             station far outside the network (`io.stations.check_network_extent`).
     """
-    from quakesense.io.stations import check_network_extent
-
     needed = max(config.min_stations, 3 if config.method == "gridsearch" else 1)
     if len(stations) < needed:
         raise InputError(
@@ -435,8 +299,6 @@ class ClassicalLocator:
     """
 
     def __init__(self, stations: pd.DataFrame, model: Any, config: PredictConfig) -> None:
-        from quakesense.core.geo import LocalProjection
-        from quakesense.locate.gridsearch import GridSearchLocator, build_tables, station_xyz_km
 
         self.config = config
         self.names = [str(s) for s in stations["station"]]
@@ -461,9 +323,6 @@ class ClassicalLocator:
 
     def pick_and_locate(self, folder: Path) -> _Located:
         """Read one event folder, pick it and locate it (two passes, see `locate_event`)."""
-        from quakesense.io.waveforms import read_event_waveforms
-        from quakesense.locate.gridsearch import locate_event
-
         event = read_event_waveforms(
             folder, units=self.config.units, fill_gaps=self.config.fill_gaps
         )
@@ -483,23 +342,21 @@ class ClassicalLocator:
         return _Located(event, values.start_time, picks, result, base)
 
     def calibrate(self, located: list[_Located], *, known: bool) -> pd.DataFrame:
-        """Station delays from events: at their catalog hypocentres (`known`) or own locations."""
-        from quakesense.locate.gridsearch import estimate_corrections
+        """Station delays from events: at their catalog hypocentres (`known`) or own locations.
 
+        Only the picks each event's location kept enter (`kept_residuals_at`).
+        """
         residuals = []
         for item in located:
+            known_at: dict[str, Any] = {}
             if known:
                 c = item.event.catalog
                 x, y = self.projection.to_xy_km(c["latitude_deg"], c["longitude_deg"])
-                origin_s = c["time"].timestamp() - item.start_time.timestamp
-                residuals.append(
-                    self.locator.residuals_at(
-                        item.picks, (float(x), float(y), c["depth_km"]), origin_s
-                    )
-                )
-            else:
-                r = item.result
-                residuals.append(self.locator.residuals_at(item.picks, (r.x_km, r.y_km, r.z_km)))
+                known_at = {
+                    "xyz_km": (float(x), float(y), c["depth_km"]),
+                    "origin_time_s": c["time"].timestamp() - item.start_time.timestamp,
+                }
+            residuals.append(self.locator.kept_residuals_at(item.result, **known_at))
         return estimate_corrections(residuals, min_events=self.config.min_events_per_station)
 
     def relocate(self, item: _Located, corrections: pd.DataFrame) -> None:
@@ -609,17 +466,12 @@ def locate_events(
         InputError: a missing model/velocity for the chosen method, a model of another type,
             a station file that does not match the model or cannot locate.
     """
-    from quakesense.io.stations import read_stations
-    from quakesense.io.waveforms import event_folders
-    from quakesense.locate.export import location_table
-
     stations = read_stations(stations_path)
     check_station_list(stations, config, stations_path)
     folders = event_folders(waveforms)
     if config.method == "gridsearch":
         if velocity is None:
             raise InputError("the grid search needs a velocity model", field="--velocity")
-        from quakesense.locate.velocity import read_velocity_model
 
         rows, picks, corrections = locate_gridsearch(
             folders,
@@ -632,8 +484,6 @@ def locate_events(
         return Prediction(location_table(rows), notes, picks, corrections)
     if model is None:
         raise InputError(f"method {config.method} needs a trained model", field="--model")
-    from quakesense.core.persistence import model_dir
-    from quakesense.locate.train import TrainedLocator
 
     model = model_dir(model)
     locator = TrainedLocator.load(model)
@@ -663,8 +513,6 @@ def predict_events(
 
     The library form of `quakesense locate predict` (which writes a run folder instead).
     """
-    from quakesense.locate.export import write_locations
-
     found = locate_events(
         waveforms, stations_path, config, model=model, velocity=velocity, figure_dir=figure_dir
     )
@@ -687,10 +535,6 @@ def run_predict(
 
     Built in a temporary folder and moved to `out` only when every step succeeded.
     """
-    from quakesense.core.report import RunFolder
-    from quakesense.core.store import write_table
-    from quakesense.locate.export import write_locations
-
     with RunFolder.create(out, f"quakesense locate predict ({config.method})", force=force) as run:
         found = locate_events(
             waveforms,

@@ -51,8 +51,10 @@ from quakesense.locate.dataset import (
     nearest_train_distance_km,
     uniform_hypocentres,
 )
+from quakesense.locate.elastic3d import ElasticBackend
 from quakesense.locate.figures_synth import add_figures
 from quakesense.locate.images import build_interpolation_matrix, pixel_axes, snapshots
+from quakesense.locate.noise import NoisePool, RealNoiseSettings, real_noise_pool
 from quakesense.locate.preprocess import PreprocessConfig, preprocess
 from quakesense.locate.seismograms import COMPONENTS, Events, WaveParameters, synthesize
 from quakesense.locate.traveltime import travel_time_tables
@@ -212,6 +214,10 @@ class SimulateConfig(_Strict):
     preprocess: PreprocessConfig = Field(
         default_factory=PreprocessConfig,
         description="causal band of every record; unset corners: the backend's high-cut",
+    )
+    real_noise: RealNoiseSettings = Field(
+        default_factory=RealNoiseSettings,
+        description="real records whose pre-event noise is stored for training",
     )
 
     @model_validator(mode="after")
@@ -625,8 +631,6 @@ def make_backend(
     """The chosen backend, with its per-station precomputation done."""
     params = wave_parameters(config)
     if config.backend == "elastic3d":
-        from quakesense.locate.elastic3d import ElasticBackend
-
         return ElasticBackend(network, params, config.elastic, events)
     return TravelTimeBackend(network, params, compute, config.eikonal_refined)
 
@@ -684,9 +688,19 @@ def simulate(
             file=sys.stderr,
         )
     try:
-        # Per-station work first: its input checks (stations inside the model, CFL, device)
-        # fail before anything is written.
+        # Per-station work and the real noise first: their input checks (stations inside the
+        # model, CFL, device, unreadable records) fail before anything is written.
         backend = make_backend(config, network, events, compute)
+        noise = (
+            real_noise_pool(
+                config.real_noise,
+                [str(s) for s in network.stations["station"]],
+                config.sampling_interval_s,
+                preprocess_settings(config),
+            )
+            if config.real_noise.records
+            else None
+        )
     except BaseException:
         if client is not None:
             client.close()
@@ -745,7 +759,7 @@ def simulate(
         "images_per_minute": round(60 * len(events) * config.n_samples / max(seconds, 1e-9)),
         "resumed_chunks": resumed,
     }
-    _finish(staging, out, config, network, events, box, backend, summary, force)
+    _finish(staging, out, config, network, events, box, backend, summary, noise, force)
     return SimulateResult(out, events, network, seconds, summary["n_images"], resumed)
 
 
@@ -822,11 +836,14 @@ def _finish(
     box: dict[str, float],
     backend: Any,
     summary: dict[str, Any],
+    noise: NoisePool | None,
     force: bool,
 ) -> None:
     holdout = holdout_box(config, network)
     write_parquet(events, staging / "events.parquet")
     write_parquet(network.stations, staging / "stations.parquet")
+    if noise is not None:
+        noise.save(staging)
     meta = {
         "sampling_interval_s": config.sampling_interval_s,
         "n_samples": config.n_samples,
@@ -841,6 +858,7 @@ def _finish(
         "velocity_model": network.model.to_dict(),
         "datum": DATUM,
         "preprocess": preprocess_settings(config).model_dump(mode="json"),
+        "real_noise": None if noise is None else noise.describe(),
         "hypocentre_volume": asdict(hypocentre_volume(config, network)),
         "holdout_box_km": None if holdout is None else asdict(holdout),
         "nearest_training_hypocentre_km": {

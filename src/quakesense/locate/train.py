@@ -5,8 +5,11 @@ Samples are (event, time step) pairs from the STA/LTA detection on, for
 paper re-estimates at every step). Augmentation acts on the station values before
 interpolation, as in the paper: "cutout" zeroes up to 3 random stations, Gaussian noise is
 added, and each station is shifted by a few samples (clock and velocity-model errors); all
-randomness comes from one explicit `numpy.random.Generator`. Values are held in memory when
-they fit `memory_limit_mb` (the paper's I/O lesson), else read event by event from Zarr.
+randomness comes from one explicit `numpy.random.Generator`. When the dataset holds real
+pre-event noise (`locate simulate --noise-records`, see `locate.noise`), every training sample
+also gets, per station, a real noise loop at a random scale (`real_noise_scale`). Values are
+held in memory when they fit `memory_limit_mb` (the paper's I/O lesson), else read event by
+event from Zarr.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch.utils.data import Dataset
 
 from quakesense.core.errors import InputError
@@ -38,6 +41,7 @@ from quakesense.locate.inputs import (
     transform_values,
 )
 from quakesense.locate.models import TARGETS, ConvNetQuake, SnapshotCNN2D, SnapshotCNN3D
+from quakesense.locate.noise import NoisePool
 from quakesense.locate.preprocess import PreprocessConfig
 
 
@@ -85,6 +89,11 @@ class LocateTrainConfig(BaseModel):
         le=20,
         description="domain randomisation: per-station gain, log-normal with this sigma (dB)",
     )
+    real_noise_scale: tuple[float, float] | None = Field(
+        (0.5, 2.0),
+        description="the dataset's real pre-event noise, added per station at a log-uniform "
+        "factor in this range (1: as recorded); None: not added",
+    )
     memory_limit_mb: float = Field(2000.0, gt=0)
     trigger: TriggerConfig = Field(default_factory=TriggerConfig)
     seed: int = 0
@@ -92,6 +101,13 @@ class LocateTrainConfig(BaseModel):
     devices: int = Field(1, ge=1, description="training processes (CPU) or GPUs (Lightning)")
     strategy: Strategy = Field("auto", description="Lightning strategy for devices > 1")
     progress: bool = True
+
+    @model_validator(mode="after")
+    def _noise_scale(self) -> LocateTrainConfig:
+        scale = self.real_noise_scale
+        if scale is not None and not 0 < scale[0] <= scale[1]:
+            raise ValueError("real_noise_scale must be (low, high) with 0 < low <= high")
+        return self
 
 
 @dataclass
@@ -106,6 +122,7 @@ class SimulatedSet:
         velocity: (n_events, n_stations, 3, n_samples) m/s, a NumPy array or a Zarr array.
         matrix: (H*W, n_stations) interpolation matrix.
         in_memory: Whether `velocity` is held in memory.
+        real_noise: Real pre-event noise stored with the dataset, or None.
     """
 
     path: Path
@@ -115,6 +132,7 @@ class SimulatedSet:
     velocity: Any
     matrix: np.ndarray
     in_memory: bool
+    real_noise: NoisePool | None = None
 
     @classmethod
     def open(cls, path: str | Path, *, memory_limit_mb: float = 2000.0) -> SimulatedSet:
@@ -135,6 +153,15 @@ class SimulatedSet:
                 source=path,
             )
         in_memory = velocity.nbytes / 1e6 <= memory_limit_mb
+        real_noise = NoisePool.load(path)
+        stations = [str(s) for s in dataset.stations["station"]]
+        if real_noise is not None and real_noise.stations != stations:
+            raise InputError(
+                f"the real noise is of stations {real_noise.stations}, the dataset's are "
+                f"{stations}",
+                source=path,
+                field="real_noise",
+            )
         return cls(
             path=path,
             events=dataset.events,
@@ -143,6 +170,7 @@ class SimulatedSet:
             velocity=np.asarray(velocity[:]) if in_memory else velocity,
             matrix=np.asarray(dataset.interpolation_matrix, dtype=np.float32),
             in_memory=in_memory,
+            real_noise=real_noise,
         )
 
     @property
@@ -201,6 +229,9 @@ class Augmenter:
         shift_max_samples: Each station is shifted by a uniform integer in [-max, max] samples.
         station_gain_sigma_db: Each station is scaled by 10^(g / 20), g ~ N(0, this): the
             site and instrument amplitude terms a real network has and synthetics lack.
+        real_noise: Real pre-event noise added to every sample (after shifts and gains,
+            before the Gaussian noise and cutout), per station at a log-uniform factor in
+            `real_noise_scale`; None: none.
         rng: The explicit random generator.
         noise_reference_m_s: Noise scale, one for all events (the median training peak); None:
             each event's own peak. The latter leaks the size of the whole record (future
@@ -216,8 +247,12 @@ class Augmenter:
         rng: np.random.Generator,
         noise_reference_m_s: float | None = None,
         station_gain_sigma_db: float = 0.0,
+        real_noise: NoisePool | None = None,
+        real_noise_scale: tuple[float, float] = (1.0, 1.0),
     ) -> None:
         self.station_gain_sigma_db = station_gain_sigma_db
+        self.real_noise = real_noise
+        self.real_noise_scale = real_noise_scale
         self.cutout_max_stations = cutout_max_stations
         self.cutout_probability = cutout_probability
         self.noise_max_relative = noise_max_relative
@@ -240,6 +275,8 @@ class Augmenter:
         if self.station_gain_sigma_db:
             gain_db = self.rng.normal(0.0, self.station_gain_sigma_db, n_stations)
             out *= (10.0 ** (gain_db / 20.0)).astype(np.float32)[:, None, None]
+        if self.real_noise is not None:
+            out += self.real_noise.draw(n_samples, self.real_noise_scale, self.rng)
         if self.noise_max_relative:
             reference = self.noise_reference_m_s or np.abs(out).max()
             level = self.rng.uniform(0, self.noise_max_relative) * reference
@@ -486,6 +523,7 @@ def train_locator(data: SimulatedSet, config: LocateTrainConfig) -> TrainedLocat
         [data.targets(int(r), f) for r, f in zip(train_rows, train_frames, strict=True)]
     )
     target_norm = Normalisation.fit(all_targets, names=list(TARGETS))
+    real_noise = data.real_noise if config.real_noise_scale is not None else None
     augment = Augmenter(
         config.cutout_max_stations,
         config.cutout_probability,
@@ -496,6 +534,8 @@ def train_locator(data: SimulatedSet, config: LocateTrainConfig) -> TrainedLocat
             np.median([np.abs(data.event_values(int(r))[:, 0]).max() for r in train_rows])
         ),
         station_gain_sigma_db=config.station_gain_sigma_db,
+        real_noise=real_noise,
+        real_noise_scale=config.real_noise_scale or (1.0, 1.0),
     )
     train_set = SampleSet(
         data,
@@ -534,10 +574,24 @@ def train_locator(data: SimulatedSet, config: LocateTrainConfig) -> TrainedLocat
         "highcut_hz": data.meta.get("config", {}).get("propagation", {}).get("highcut_hz"),
         "preprocess": data.meta.get("preprocess"),
         "projection": data.meta.get("projection"),
+        "real_noise": real_noise_used(data, config),
         "best_epoch": result.best_epoch,
         "best_val_loss": result.best_val_loss,
     }
     return TrainedLocator(result.module, spec, target_norm, result.history, kwargs, training)
+
+
+def real_noise_used(data: SimulatedSet, config: LocateTrainConfig) -> dict[str, Any] | None:
+    """What real noise training added (None: none), for the model record and the report."""
+    if data.real_noise is None or config.real_noise_scale is None:
+        return None
+    meta = data.meta.get("real_noise") or {}
+    return {
+        "windows": len(data.real_noise.loops),
+        "loop_s": meta.get("loop_s"),
+        "records": data.meta.get("config", {}).get("real_noise", {}).get("records"),
+        "scale": list(config.real_noise_scale),
+    }
 
 
 def validation_rmse(locator: TrainedLocator, data: SimulatedSet, split: str = "val") -> dict:
@@ -577,11 +631,23 @@ def run_training(
             "split": "val (events of the dataset's val split, every step after detection)",
             "seed": config.seed,
             "in_memory": data.in_memory,
+            "real_noise": locator.training["real_noise"],
         }
         run.save_metrics(metrics)
         if locator.history:
             run.figure(loss_curve_figure(locator.history, "RMSE loss (normalised targets)"), "loss")
         run.heading("validation RMSE per parameter")
         run.table(pd.DataFrame([val]), caption=f"val split of {data_dir}, seed {config.seed}")
+        noise = locator.training["real_noise"]
+        run.text(
+            "Training noise: synthetic noise of the dataset"
+            + (
+                f" plus real pre-event noise ({noise['windows']} windows of {noise['loop_s']} s "
+                f"from {', '.join(noise['records'])}) per station at a log-uniform factor in "
+                f"{noise['scale'][0]}-{noise['scale'][1]}."
+                if noise
+                else "; no real noise (the dataset holds none, or real_noise_scale is None)."
+            )
+        )
         report = run.write_report()
     return report, metrics
