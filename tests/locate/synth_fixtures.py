@@ -37,6 +37,8 @@ def tiny_config(folder: Path, **changes: Any) -> dict[str, Any]:
         "velocity": str(velocity),
         "n_events": 10,
         "seed": 7,
+        # the paper's acquisition, not the one `locate.acquisition` derives for this network
+        "sampling_interval_s": 0.1,
         "n_samples": 100,
         "chunk_events": 4,
         "scheduler": "synchronous",
@@ -45,7 +47,13 @@ def tiny_config(folder: Path, **changes: Any) -> dict[str, Any]:
         "image": {"height": 8, "width": 8},
         "model_grid": {"spacing_km": 2.0, "margin_km": 4.0, "max_depth_km": 8.0},
         # 10 s records: origins early enough that the arrivals fit.
-        "source": {"origin_time_min_s": 1.0, "origin_time_max_s": 5.0},
+        "source": {
+            "origin_time_min_s": 1.0,
+            "origin_time_max_s": 5.0,
+            "magnitude_min": 2.2,
+            "magnitude_max": 4.5,
+        },
+        "propagation": {"highcut_hz": 2.0, "noise_rms_min_m_s": 2e-7, "noise_rms_max_m_s": 2e-6},
     }
     settings.update(changes)
     return settings

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 
+from quakesense.core.config import build_config
 from quakesense.core.errors import InputError
 from quakesense.locate.acquisition import describe, fill_acquisition, network_acquisition
+from quakesense.locate.dataset import open_dataset
 from quakesense.locate.simulate import (
     SimulateConfig,
+    dataset_complete,
     json_config,
     network_aperture_km,
     resolve_network,
+    simulate,
 )
+
+from .synth_fixtures import tiny_config
 
 NEWBERRY_APERTURE_KM, COSO_SLOWEST_S_KM_S = 5.72, 2.43
 
@@ -90,3 +97,19 @@ def test_elastic_backend_and_contradicting_values() -> None:
     clash = SimulateConfig.model_validate({"source": {"magnitude_min": 3.0}})
     with pytest.raises(InputError, match=r"magnitude_max must be >= magnitude_min.*2\.5"):
         fill_acquisition(clash, NEWBERRY_APERTURE_KM, COSO_SLOWEST_S_KM_S)
+
+
+def test_simulate_uses_the_network_values_and_states_them(tmp_path: Path) -> None:
+    settings = tiny_config(tmp_path, eikonal_refined=False, figures=False, n_events=4)
+    for name in ("sampling_interval_s", "n_samples", "propagation"):
+        settings.pop(name)
+    config = build_config(SimulateConfig, settings)
+    simulate(config, tmp_path / "out", progress=False)
+    meta = open_dataset(tmp_path / "out").meta
+    record = meta["acquisition"]
+    assert record["source"]["sampling_interval_s"] == "network"
+    assert record["source"]["magnitude_min"] == "given"
+    assert meta["sampling_interval_s"] == record["values"]["sampling_interval_s"] < 0.1
+    assert meta["preprocess"]["highcut_hz"] == record["values"]["highcut_hz"] > 2.0
+    assert meta["config"]["n_samples"] == record["values"]["n_samples"]
+    assert dataset_complete(config, tmp_path / "out")  # the same command finds it done

@@ -41,6 +41,7 @@ from quakesense.core.store import (
 )
 from quakesense.io.stations import read_stations
 from quakesense.locate import hakone
+from quakesense.locate.acquisition import describe, fill_acquisition
 from quakesense.locate.dataset import (
     TEST_SETS,
     HoldoutBox,
@@ -304,6 +305,18 @@ def network_aperture_km(network: Network) -> float:
     """Larger side of the stations' bounding box (km): the scale the network resolves."""
     x, y = network.stations["x_km"], network.stations["y_km"]
     return float(max(x.max() - x.min(), y.max() - y.min()))
+
+
+def network_config(config: SimulateConfig) -> tuple[SimulateConfig, Network, dict[str, Any]]:
+    """The network, and `config` with the acquisition settings left unset taken from it.
+
+    See `quakesense.locate.acquisition.network_acquisition` for the rule.
+    """
+    network = resolve_network(config)
+    filled, acquisition = fill_acquisition(
+        config, network_aperture_km(network), float(network.model.vs_km_s.min())
+    )
+    return filled, network, acquisition
 
 
 def hypocentre_volume(config: SimulateConfig, network: Network) -> HypocentreVolume:
@@ -662,11 +675,11 @@ def simulate(
     """
     start_time = time.perf_counter()
     out = Path(out)
+    config, network, acquisition = network_config(config)
     job = _job_identity(config)
     if not force and dataset_complete(config, out):
         raise InputError("dataset already complete for this config; nothing to do", source=out)
     check_output_dir(out, force=force)
-    network = resolve_network(config)
     events = build_events(config, network)
     box = image_box(network, config.image)
     grid_x, grid_y = pixel_axes(
@@ -684,7 +697,7 @@ def simulate(
     if progress:
         tqdm.write(
             f"simulate: {len(events)} events; per-station {config.backend} precomputation for "
-            f"{len(network.stations)} stations first",
+            f"{len(network.stations)} stations first; {describe(acquisition)}",
             file=sys.stderr,
         )
     try:
@@ -759,7 +772,7 @@ def simulate(
         "images_per_minute": round(60 * len(events) * config.n_samples / max(seconds, 1e-9)),
         "resumed_chunks": resumed,
     }
-    _finish(staging, out, config, network, events, box, backend, summary, noise, force)
+    _finish(staging, out, config, network, events, box, backend, summary, noise, acquisition, force)
     return SimulateResult(out, events, network, seconds, summary["n_images"], resumed)
 
 
@@ -813,6 +826,7 @@ def dataset_complete(config: SimulateConfig, out: str | Path) -> bool:
     if not (out / "dataset.json").is_file():
         return False
     stored = read_json(out / "dataset.json").get("config", {})
+    config = network_config(config)[0]
     if {k: v for k, v in stored.items() if k not in EXECUTION_SETTINGS} != _job_identity(config):
         raise InputError(
             "folder holds a dataset made with another config; choose another --out or pass "
@@ -837,6 +851,7 @@ def _finish(
     backend: Any,
     summary: dict[str, Any],
     noise: NoisePool | None,
+    acquisition: dict[str, Any],
     force: bool,
 ) -> None:
     holdout = holdout_box(config, network)
@@ -858,6 +873,7 @@ def _finish(
         "velocity_model": network.model.to_dict(),
         "datum": DATUM,
         "preprocess": preprocess_settings(config).model_dump(mode="json"),
+        "acquisition": acquisition,
         "real_noise": None if noise is None else noise.describe(),
         "hypocentre_volume": asdict(hypocentre_volume(config, network)),
         "holdout_box_km": None if holdout is None else asdict(holdout),
