@@ -111,7 +111,7 @@ def _station_file(data: SimulatedSet, path: Path, **changes: object) -> Path:
 
 
 def test_predict_writes_a_run_folder_with_csv_and_quakeml(
-    tiny_dataset: Path, trained: Path, tmp_path: Path
+    tiny_dataset: Path, trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     data = SimulatedSet.open(tiny_dataset)
     waveforms = _waveform_folder(data, tmp_path / "waveforms")
@@ -144,6 +144,17 @@ def test_predict_writes_a_run_folder_with_csv_and_quakeml(
     assert cut["missing_stations"] == str(data.stations["station"].iloc[0])  # cutout, no crash
     assert "UNKNO" in cut["notes"]  # a station not in the station list (miniSEED: 5 letters)
     located = table[table["status"] == "ok"]
+    # each answer says whether its detection sits on energy (contrast >= TriggerConfig's 2)
+    assert (located["detection_on_noise"] == (located["detection_contrast"] < 2.0)).all()
+    strict = tmp_path / "strict.yaml"  # a contrast no detection reaches: every answer flagged
+    strict.write_text(
+        yaml.safe_dump({"trigger": {**TINY_TRIGGER.model_dump(), "min_contrast": 1e9}})
+    )
+    capsys.readouterr()
+    assert main([*args, "--config", str(strict), "--out", str(tmp_path / "strict")]) == 0
+    flagged = pd.read_csv(tmp_path / "strict" / "locations.csv").query("status == 'ok'")
+    assert len(flagged) == len(located) and flagged["detection_on_noise"].all()
+    assert f"event {flagged['event_id'].iloc[0]}: the detection at" in capsys.readouterr().err
     catalog = read_events(str(out / "locations.xml"))
     assert len(catalog) == len(located)
     event = catalog[0]

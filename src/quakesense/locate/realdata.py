@@ -10,6 +10,7 @@ Datum of every output: depth_km is km below sea level (positive down); stations 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from quakesense.locate.detect import (
     NoTriggerError,
     TriggerConfig,
     detect,
+    detection_contrast,
     estimate_in_time,
     evolution_figure,
 )
@@ -47,6 +49,8 @@ from quakesense.locate.preprocess import preprocess
 from quakesense.locate.records import StationValues, native_interval_s, to_station_values
 from quakesense.locate.train import TrainedLocator
 from quakesense.locate.velocity import read_velocity_model
+
+LOG = logging.getLogger(__name__)
 
 DATUM = "depth_km: km below sea level, positive down; stations at z = -elevation"
 
@@ -227,6 +231,17 @@ def locate_cnn(
         except NoTriggerError as exc:
             return {**_row(event.event_id, spec.model_type, **base), "status": str(exc)}
         evolution = estimate_in_time(locator, values.values, onset, answer_after_s)
+        contrast = detection_contrast(values.values, onset, dt, trigger)
+        on_noise = not contrast >= trigger.min_contrast
+        if on_noise:
+            LOG.warning(
+                "event %s: the detection at %s lies on noise (peak contrast %.2f < %g); "
+                "its answer is not a location",
+                event.event_id,
+                values.start_time + onset * dt,
+                contrast,
+                trigger.min_contrast,
+            )
         if figure_dir is not None:
             _save_evolution(evolution, event, values, figure_dir)
         lat, lon, depth, origin_s, magnitude = evolution.answer
@@ -253,6 +268,8 @@ def locate_cnn(
             magnitude=float(magnitude),
             magnitude_type="M",
             detection_time=str(values.start_time + onset * dt),
+            detection_contrast=round(contrast, 2),
+            detection_on_noise=on_noise,
             **spread,
             **base,
         )
