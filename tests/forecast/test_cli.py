@@ -6,11 +6,13 @@ one line naming file, row and field, leaving nothing at --out."""
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from quakesense.cli import main
 from quakesense.core.config import resolve_config
@@ -111,8 +113,9 @@ def test_evaluate_writes_every_model_and_gain(catalog_csv: Path, tmp_path: Path,
     assert again.model_dump(mode="json") == saved
     assert saved["models"] == models and saved["min_magnitude"] == 4.0
     out = tmp_path / "pred"
-    assert (
-        main(
+    no_gpu = not torch.cuda.is_available()
+    with pytest.warns(RuntimeWarning, match="no CUDA device") if no_gpu else nullcontext():
+        status = main(
             [
                 "forecast",
                 "predict",
@@ -124,12 +127,14 @@ def test_evaluate_writes_every_model_and_gain(catalog_csv: Path, tmp_path: Path,
                 MAPPING,
                 "--date",
                 "2002-03-01",
+                "--device",
+                "cuda",
                 "--out",
                 str(out),
             ]
         )
-        == 0
-    )
+    assert status == 0
+    assert json.loads((out / "config.json").read_text())["device"] == "cuda"
     forecast = np.genfromtxt(out / "forecast.csv", delimiter=",", names=True)
     assert np.all((forecast["probability"] > 0) & (forecast["probability"] < 1))
     predict = ["forecast", "predict", "--model", str(tmp_path / "run"), "--catalog"]

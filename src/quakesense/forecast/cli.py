@@ -284,6 +284,7 @@ def predict(
     max_gap_days: Annotated[
         int | None, typer.Option(help="refuse a date this many days after the last event [365]")
     ] = None,
+    device: Device = None,
     config: ConfigFile = None,
     force: Force = False,
 ) -> None:
@@ -301,6 +302,7 @@ def predict(
             "columns": columns,
             "sort": sort,
             "max_gap_days": max_gap_days,
+            "device": device,
         },
     )
     typer.echo(f"report: {predict_run(settings, out, force=force)}")

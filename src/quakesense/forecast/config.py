@@ -115,6 +115,7 @@ class PredictConfig(BaseModel):
     max_gap_days: int = Field(
         365, ge=0, description="refuse a date more than this many days after the last event"
     )
+    device: Literal["cpu", "cuda", "auto"] = "auto"
 
 
 def parse_horizon(text: str) -> tuple[int, int]:

@@ -259,7 +259,7 @@ def predict_maps(
     """
     from tqdm import tqdm
 
-    module.eval()
+    module.eval().to(device)
     forecast_days = np.asarray(forecast_days, dtype=np.int64)
     wanted = forecast_days // step_days - 1
     ny, nx = group["max_magnitude"].shape[1:]

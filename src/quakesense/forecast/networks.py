@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from quakesense.core.training import torch_device
 from quakesense.forecast.calibration import apply_platt, fit_platt, logit
 from quakesense.forecast.convlstm import (
     ConvLSTMForecaster,
@@ -80,13 +81,6 @@ class TrainedNetwork:
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = -1
     epochs_run: int = 0
-
-
-def torch_device(device: str) -> str:
-    """`cpu|cuda|auto` -> a torch device name; cuda without a GPU warns and uses the CPU."""
-    from quakesense.core.training import resolve_device
-
-    return "cuda" if resolve_device(device) == "gpu" else "cpu"
 
 
 def _warm_state(

@@ -395,6 +395,7 @@ def predict_run(config: PredictConfig, out: Path, *, force: bool = False) -> Pat
     from quakesense.core.persistence import load_model, model_dir
     from quakesense.core.report import RunFolder
     from quakesense.core.store import write_table
+    from quakesense.core.training import torch_device
     from quakesense.forecast.calibration import apply_platt
     from quakesense.forecast.convlstm import predict_maps
     from quakesense.forecast.figures import forecast_maps_figure
@@ -445,7 +446,13 @@ def predict_run(config: PredictConfig, out: Path, *, force: bool = False) -> Pat
     with RunFolder.create(out, title, force=force) as run:
         run.save_config(config, model_folder=str(folder))
         group, _ = open_grid(write_grid(events, spec, run.path / "grid.zarr", progress=False))
-        raw = predict_maps(saved.module, group, np.array([forecast_day]), int(extra["step_days"]))
+        raw = predict_maps(
+            saved.module,
+            group,
+            np.array([forecast_day]),
+            int(extra["step_days"]),
+            device=torch_device(config.device),
+        )
         probability = apply_platt(raw, extra["platt_calibration"])[0]
         lat, lon = spec.cell_centres_latlon()
         iy, ix = np.indices(spec.shape)
