@@ -279,6 +279,7 @@ def test_predict_bad_input_one_line_and_nothing_written(
             assert not out.exists(), name
 
 
+@pytest.mark.slow  # the full classical chain on every event and condition: ~1-2 min
 def test_evaluate_on_test_split_against_grid_search(
     tiny_dataset: Path, trained: Path, tmp_path: Path
 ) -> None:

@@ -191,7 +191,6 @@ def predict(
     force: ForceOption = False,
 ) -> None:
     """Locate recorded events with a trained network or the classical grid search."""
-    from quakesense.core.config import resolve_config
     from quakesense.locate.realdata import PredictConfig, run_predict
 
     settings = resolve_config(
