@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 from obspy import Stream, Trace, UTCDateTime, read_events
 
@@ -146,6 +148,11 @@ def test_predict_writes_a_run_folder_with_csv_and_quakeml(
     located = table[table["status"] == "ok"]
     # each answer says whether its detection sits on energy (contrast >= TriggerConfig's 2)
     assert (located["detection_on_noise"] == (located["detection_contrast"] < 2.0)).all()
+    no_gpu = not torch.cuda.is_available()  # --device cuda falls back to the CPU, same answers
+    with pytest.warns(RuntimeWarning, match="no CUDA device") if no_gpu else nullcontext():
+        assert main([*args, "--device", "cuda", "--out", str(tmp_path / "cuda")]) == 0
+    again = pd.read_csv(tmp_path / "cuda" / "locations.csv")
+    assert np.allclose(again["latitude_deg"], table["latitude_deg"], equal_nan=True)
     strict = tmp_path / "strict.yaml"  # a contrast no detection reaches: every answer flagged
     strict.write_text(
         yaml.safe_dump({"trigger": {**TINY_TRIGGER.model_dump(), "min_contrast": 1e9}})

@@ -12,7 +12,13 @@ from typing import Annotated
 
 import typer
 
-from quakesense.core.cli_options import DevicesOption, StrategyOption, deprecated, renamed
+from quakesense.core.cli_options import (
+    DeviceOption,
+    DevicesOption,
+    StrategyOption,
+    deprecated,
+    renamed,
+)
 from quakesense.core.config import resolve_config
 
 app = typer.Typer(no_args_is_help=True)
@@ -188,6 +194,7 @@ def predict(
     sta: Annotated[float | None, typer.Option(help="cnn: STA window, s (model's)")] = None,
     lta: Annotated[float | None, typer.Option(help="cnn: LTA window, s (model's)")] = None,
     threshold: Annotated[float | None, typer.Option(help="cnn: STA/LTA threshold")] = None,
+    device: DeviceOption = None,
     force: ForceOption = False,
 ) -> None:
     """Locate recorded events with a trained network or the classical grid search."""
@@ -205,6 +212,7 @@ def predict(
             "trigger.lta_s": lta,
             "trigger.threshold_on": threshold,
             "station_corrections": station_corrections,
+            "device": device,
         },
     )
     found, report = run_predict(
@@ -263,6 +271,7 @@ def evaluate(
         int | None, typer.Option(help="MC-dropout passes for the per-event spread (0: off)")
     ] = None,
     progress: ProgressOption = None,
+    device: DeviceOption = None,
     force: ForceOption = False,
 ) -> None:
     """RMSE per parameter, error maps and depth sections against a reference, in one report."""
@@ -276,6 +285,7 @@ def evaluate(
             "gridsearch": gridsearch,
             "mc_samples": mc_samples,
             "progress": progress,
+            "device": device,
         },
     )
     report = run_evaluation(

@@ -27,6 +27,7 @@ from quakesense.core.geo import LocalProjection, haversine_km
 from quakesense.core.metrics import rmse
 from quakesense.core.report import RunFolder
 from quakesense.core.store import read_table
+from quakesense.core.training import Device
 from quakesense.io.stations import read_stations
 from quakesense.io.waveforms import read_catalog_from_headers
 from quakesense.locate.dataset import TEST_SETS
@@ -61,6 +62,9 @@ class EvaluateConfig(BaseModel):
         0, ge=0, description="MC-dropout passes for a per-event spread (0: none)"
     )
     progress: bool = True
+    device: Device = Field(
+        "auto", description="where the network runs (cuda without a GPU: the CPU)"
+    )
 
 
 ERROR_COLUMNS: tuple[str, ...] = (
@@ -514,7 +518,7 @@ def _evaluate_dataset(
     settings: EvaluateConfig,
 ) -> dict:
     data = SimulatedSet.open(data_dir)
-    locator = TrainedLocator.load(model)
+    locator = TrainedLocator.load(model, settings.device)
     projection = LocalProjection(**data.meta["projection"])
     baseline = None
     if settings.gridsearch:

@@ -26,6 +26,7 @@ from quakesense.core.geo import EARTH_RADIUS_KM, LocalProjection, haversine_km
 from quakesense.core.persistence import model_dir
 from quakesense.core.report import RunFolder
 from quakesense.core.store import write_table
+from quakesense.core.training import Device
 from quakesense.io.stations import check_network_extent, match_station_names, read_stations
 from quakesense.io.waveforms import EventWaveforms, Units, event_folders, read_event_waveforms
 from quakesense.locate.detect import (
@@ -125,6 +126,9 @@ class PredictConfig(BaseModel):
         None, description="STA/LTA settings of the cnn methods; default: the model's"
     )
     mc_samples: int = Field(20, ge=0, description="cnn: MC-dropout passes for the spread")
+    device: Device = Field(
+        "auto", description="cnn: where the network runs (cuda without a GPU: the CPU)"
+    )
     grid_spacing_km: float = Field(0.25, gt=0)
     grid_margin_km: float = Field(3.0, ge=0)
     grid_depth_max_km: float = Field(10.0, gt=0, description="km below sea level")
@@ -503,7 +507,7 @@ def locate_events(
         raise InputError(f"method {config.method} needs a trained model", field="--model")
 
     model = model_dir(model)
-    locator = TrainedLocator.load(model)
+    locator = TrainedLocator.load(model, config.device)
     if locator.spec.model_type != config.method:
         raise InputError(
             f"the model is a {locator.spec.model_type}, not a {config.method}",

@@ -28,7 +28,14 @@ from quakesense.core.errors import InputError
 from quakesense.core.metrics import rmse
 from quakesense.core.persistence import Normalisation, load_model, save_model
 from quakesense.core.report import RunFolder, loss_curve_figure
-from quakesense.core.training import Strategy, TrainConfig, fit, seed_everything
+from quakesense.core.training import (
+    Device,
+    Strategy,
+    TrainConfig,
+    fit,
+    seed_everything,
+    torch_device,
+)
 from quakesense.locate.dataset import open_dataset
 from quakesense.locate.detect import NoTriggerError, TriggerConfig, detect
 from quakesense.locate.inputs import (
@@ -383,6 +390,7 @@ class TrainedLocator:
     history: list[dict[str, float]]
     config: dict[str, Any]
     training: dict[str, Any]
+    device: str = "cpu"
 
     @property
     def trigger(self) -> TriggerConfig:
@@ -415,14 +423,17 @@ class TrainedLocator:
         uncertainty of the network (Gal and Ghahramani, 2016).
         """
         torch.manual_seed(seed)
-        inputs = torch.from_numpy(build_inputs(self.spec, values, frames))
+        inputs = torch.from_numpy(build_inputs(self.spec, values, frames)).to(self.device)
         self.module.eval()
         for layer in self.module.modules():
             if isinstance(layer, torch.nn.Dropout):
                 layer.train()
         try:
             passes = np.stack(
-                [self.target_norm.invert(self.module(inputs).numpy()) for _ in range(n_samples)]
+                [
+                    self.target_norm.invert(self.module(inputs).cpu().numpy())
+                    for _ in range(n_samples)
+                ]
             )
         finally:
             self.module.eval()
@@ -432,9 +443,9 @@ class TrainedLocator:
     def predict(self, values: np.ndarray, frames: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """(n, 5) physical estimates (`TARGETS` order) at the time steps `frames` of one event."""
         self.module.eval()
-        inputs = torch.from_numpy(build_inputs(self.spec, values, frames))
+        inputs = torch.from_numpy(build_inputs(self.spec, values, frames)).to(self.device)
         parts = [self.module(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)]
-        raw = torch.cat(parts).numpy() if parts else np.empty((0, len(TARGETS)))
+        raw = torch.cat(parts).cpu().numpy() if parts else np.empty((0, len(TARGETS)))
         return self.target_norm.invert(raw)
 
     def save(self, path: str | Path) -> Path:
@@ -454,18 +465,21 @@ class TrainedLocator:
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> TrainedLocator:
-        """Load a model folder written by `save`."""
+    def load(cls, path: str | Path, device: Device = "cpu") -> TrainedLocator:
+        """Load a model folder written by `save`, to run on `device` (cuda without a GPU: the
+        CPU, with a warning)."""
         saved = load_model(path)
+        target = torch_device(device)
         if "input_spec" not in saved.extra:
             raise InputError("not a locate model (no input_spec)", source=path)
         return cls(
-            module=saved.module,
+            module=saved.module.to(target),
             spec=InputSpec.from_dict(saved.extra["input_spec"]),
             target_norm=saved.normalisation["targets"],
             history=saved.extra.get("history", []),
             config=saved.config,
             training={k: v for k, v in saved.extra.items() if k not in ("input_spec", "history")},
+            device=target,
         )
 
 
