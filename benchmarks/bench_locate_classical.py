@@ -36,6 +36,9 @@ from quakesense.io.stations import read_stations
 from quakesense.io.waveforms import event_folders, read_catalog_from_headers
 from quakesense.locate.realdata import PredictConfig, locate_events
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_locate_newberry import newberry_stations  # a sibling script
+
 ROOT = Path(__file__).resolve().parents[1]
 NEWBERRY = ROOT.parent / "shared" / "data" / "waveforms" / "newberry_egs_subset"
 COSO = ROOT.parent / "shared" / "data" / "velocity" / "rquake_wu_coso.vel.txt"
@@ -147,16 +150,7 @@ def _variant(source: Path, target: Path, condition: str, rng: np.random.Generato
 
 def newberry_table(old_tree: Path, commit: str, seed: int, work: Path) -> pd.DataFrame:
     """Errors of each method on the five Newberry events under three conditions."""
-    raw = pd.read_csv(NEWBERRY / "staInfo_df.csv")
-    stations_csv = work / "stations.csv"
-    pd.DataFrame(
-        {
-            "station": raw.iloc[:, 0],
-            "latitude_deg": raw["lat"],
-            "longitude_deg": raw["lon"],
-            "elevation_m": raw["depth"] * 1000.0,
-        }
-    ).to_csv(stations_csv, index=False)
+    stations_csv = newberry_stations(NEWBERRY / "staInfo_df.csv", work / "stations.csv")
     stations = read_stations(stations_csv)
     catalog = read_catalog_from_headers(NEWBERRY / "raw_sac_subset")
     catalog["event_id"] = catalog["event_id"].astype(str)
