@@ -13,14 +13,17 @@ from typing import Annotated, Any
 
 import typer
 
-from quakesense.core.cli_options import deprecated, renamed
+from quakesense.core.cli_options import (
+    ConfigOption,
+    DeviceOption,
+    ForceOption,
+    ProgressOption,
+    deprecated,
+    renamed,
+)
 
 app = typer.Typer(no_args_is_help=True)
 
-ConfigFile = Annotated[
-    Path | None, typer.Option("--config", help="YAML/JSON settings, e.g. an earlier config.json")
-]
-Force = Annotated[bool, typer.Option("--force", help="replace an earlier quakesense run at --out")]
 Out = Annotated[Path, typer.Option(help="run folder to create")]
 Catalog = Annotated[
     Path | None, typer.Option(help="catalog: CSV (ComCat, pyCSEP, JMA-like) or QuakeML")
@@ -57,9 +60,7 @@ MinorityWeight = Annotated[float | None, typer.Option(help="loss weight of posit
 PriorScale = Annotated[
     float | None, typer.Option(help="weight c of the network's prior logit; 0: no prior [1]")
 ]
-Device = Annotated[str | None, typer.Option(help="cpu|cuda|auto [auto]")]
 Seed = Annotated[int | None, typer.Option(help="seed of every random choice [0]")]
-Progress = Annotated[bool | None, typer.Option("--progress/--no-progress", help="progress bars")]
 Threads = Annotated[int | None, typer.Option(help="torch CPU threads [1]")]
 HistoryDays = Annotated[int | None, typer.Option(help="history before the first training T [365]")]
 
@@ -93,9 +94,9 @@ def grid(
     cell_km: CellKm = None,
     start: Annotated[str | None, typer.Option(help="first day (default: first event)")] = None,
     end: Annotated[str | None, typer.Option(help="last day (default: last event)")] = None,
-    progress: Progress = None,
-    config: ConfigFile = None,
-    force: Force = False,
+    progress: ProgressOption = None,
+    config: ConfigOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Grid a catalog: per cell and day the largest magnitude and the count, in Zarr."""
     from quakesense.forecast.pipeline import grid_run
@@ -159,12 +160,12 @@ def evaluate(
         int | None, typer.Option(help="row budget of tabular baselines [200000]")
     ] = None,
     etas_mc: Annotated[float | None, typer.Option(help="ETAS fit threshold")] = None,
-    device: Device = None,
+    device: DeviceOption = None,
     threads: Threads = None,
     seed: Seed = None,
-    progress: Progress = None,
-    config: ConfigFile = None,
-    force: Force = False,
+    progress: ProgressOption = None,
+    config: ConfigOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Fit every model on the training period, score the test period, write metrics.json."""
     from quakesense.forecast.pipeline import evaluate as run_evaluate
@@ -227,12 +228,12 @@ def train(
     minority_weight: MinorityWeight = None,
     prior_scale: PriorScale = None,
     history_days: HistoryDays = None,
-    device: Device = None,
+    device: DeviceOption = None,
     threads: Threads = None,
     seed: Seed = None,
-    progress: Progress = None,
-    config: ConfigFile = None,
-    force: Force = False,
+    progress: ProgressOption = None,
+    config: ConfigOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Train one network (with the historical-rate baseline for reference); the model is saved
     in OUT/models/METHOD with its full config and normalisation."""
@@ -284,9 +285,9 @@ def predict(
     max_gap_days: Annotated[
         int | None, typer.Option(help="refuse a date this many days after the last event [365]")
     ] = None,
-    device: Device = None,
-    config: ConfigFile = None,
-    force: Force = False,
+    device: DeviceOption = None,
+    config: ConfigOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Forecast map at one date from a saved network: forecast.csv, a figure and a report."""
     from quakesense.forecast.config import PredictConfig

@@ -15,6 +15,8 @@ import typer
 from quakesense.core.cli_options import (
     DeviceOption,
     DevicesOption,
+    ForceOption,
+    ProgressOption,
     StrategyOption,
     deprecated,
     renamed,
@@ -22,13 +24,6 @@ from quakesense.core.cli_options import (
 from quakesense.core.config import resolve_config
 
 app = typer.Typer(no_args_is_help=True)
-
-ForceOption = Annotated[
-    bool, typer.Option("--force", help="replace an earlier quakesense run at --out")
-]
-ProgressOption = Annotated[
-    bool | None, typer.Option("--progress/--no-progress", help="progress bars on stderr")
-]
 
 
 @app.command()
@@ -115,7 +110,7 @@ def train(
     seed: Annotated[
         int | None, typer.Option(help="seed of weights, sampling, augmentation")
     ] = None,
-    device: Annotated[str | None, typer.Option(help="cpu | cuda | auto")] = None,
+    device: DeviceOption = None,
     devices: DevicesOption = None,
     strategy: StrategyOption = None,
     real_noise_scale: Annotated[
@@ -324,7 +319,7 @@ def search(
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="maximum epochs per trial")] = None,
     seed: Annotated[int | None, typer.Option(help="seed of the TPE sampler")] = None,
-    device: Annotated[str | None, typer.Option(help="cpu | cuda | auto")] = None,
+    device: DeviceOption = None,
     devices: DevicesOption = None,
     strategy: StrategyOption = None,
     force: ForceOption = False,
