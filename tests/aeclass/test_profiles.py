@@ -10,8 +10,11 @@ from hypothesis.extra.numpy import arrays
 
 from quakesense.aeclass.profiles import arrival_time_profiles, pick_matrix, profile_features
 
-times = arrays(
-    float, (3, 8, 2), elements=st.floats(1e-4, 1e-2, allow_nan=False, allow_infinity=False)
+times = arrays(  # distinct values: repeated ones made `assume` below reject most draws
+    float,
+    (3, 8, 2),
+    elements=st.floats(1e-4, 1e-2, allow_nan=False, allow_infinity=False),
+    unique=True,
 )
 
 
