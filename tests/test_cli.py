@@ -51,12 +51,12 @@ def test_group_help_says_what_and_cites_papers(capsys: pytest.CaptureFixture[str
     assert "(seed" not in out
 
 
-def _fake_demo(out: Path, seed: int) -> Path:
+def _fake_demo(out: Path, seed: int, *, progress: bool = False) -> Path:
     """A pipeline demo stand-in: one run folder with a report, like the real ones write."""
     from quakesense.core.report import RunFolder
 
     with RunFolder.create(out / "run", f"fake demo {seed}") as run:
-        run.save_metrics({"seed": seed})
+        run.save_metrics({"seed": seed, "progress": progress})
         return run.write_report()
 
 
@@ -80,6 +80,21 @@ def test_demo_index_links_each_report_and_logs_to_stderr(
     assert not (out / "precursor").exists() and (out / "aeclass" / "run" / "report.html").is_file()
     assert main(["demo", "--out", str(out), "--only", "aeclass"]) == 2
     assert "--force" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flags", "shown"), [([], True), (["--no-progress"], False)])
+def test_demo_passes_progress_to_each_pipeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str], shown: bool
+) -> None:
+    import json
+
+    import quakesense.cli as cli
+
+    monkeypatch.setattr(cli, "_demos", lambda: dict.fromkeys(cli.PIPELINES, _fake_demo))
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--only", "forecast", *flags]) == 0
+    metrics = json.loads((out / "forecast" / "run" / "metrics.json").read_text())
+    assert metrics["progress"] is shown
 
 
 OLD_SPELLINGS = ("--max-epochs", "--model-type", "--kind", "--backend", "--mc", "--days")

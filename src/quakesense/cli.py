@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 import quakesense
 from quakesense.aeclass.cli import app as aeclass_app
+from quakesense.core.cli_options import ProgressOption
 from quakesense.core.config import validation_message
 from quakesense.core.errors import InputError
 from quakesense.forecast.cli import app as forecast_app
@@ -121,7 +122,7 @@ def _options(
     configure_logging(verbose - quiet)
 
 
-def _demos() -> dict[str, Callable[[Path, int], Path]]:
+def _demos() -> dict[str, Callable[..., Path]]:
     """Each pipeline's demo (imported on use: they load the heavy libraries)."""
     from quakesense.aeclass.demo import run_demo as aeclass_demo
     from quakesense.forecast.demo import run_demo as forecast_demo
@@ -143,6 +144,7 @@ def demo(
     only: Annotated[
         list[str] | None, typer.Option(help="run only these pipelines (repeatable)")
     ] = None,
+    progress: ProgressOption = None,
     force: Annotated[
         bool, typer.Option("--force", help="replace an earlier quakesense demo at --out")
     ] = False,
@@ -150,7 +152,7 @@ def demo(
     """Run every pipeline end to end on its embedded default data and write HTML reports.
 
     OUT/report.html links each pipeline's report; the whole folder appears only when every
-    chosen pipeline succeeded.
+    chosen pipeline succeeded. Progress bars (stderr) are on unless --no-progress.
     """
     from quakesense.core.report import RunFolder
 
@@ -168,7 +170,7 @@ def demo(
         )
         for name in chosen:
             LOG.info("[demo] %s: %s", name, PIPELINES[name])
-            report = Path(demos[name](index.path / name, seed))
+            report = Path(demos[name](index.path / name, seed, progress=progress is not False))
             index.heading(name)
             index.text(PIPELINES[name])
             index.link(report, f"{name} report")

@@ -9,7 +9,7 @@ from quakesense.forecast.pipeline import evaluate
 from quakesense.synth.forecast_catalog import simulate_catalog
 
 
-def demo_config(seed: int) -> ForecastConfig:
+def demo_config(seed: int, *, progress: bool = False) -> ForecastConfig:
     """Settings of the demo: every model, a coarse grid and one short training epoch."""
     return ForecastConfig(
         min_magnitude=4.0,
@@ -23,14 +23,17 @@ def demo_config(seed: int) -> ForecastConfig:
         max_tabular_rows=20_000,
         device="cpu",
         seed=seed,
-        progress=False,
+        progress=progress,
     )
 
 
-def run_demo(out_dir: Path, seed: int) -> Path:
-    """Simulate a clustered catalog (seeded), evaluate every model on it; return report.html."""
+def run_demo(out_dir: Path, seed: int, *, progress: bool = False) -> Path:
+    """Simulate a clustered catalog (seeded), evaluate every model on it; return report.html.
+
+    `progress` shows progress bars on stderr.
+    """
     import torch
 
     torch.set_num_threads(1)
     catalog = simulate_catalog(seed, n_days=1500)
-    return evaluate(demo_config(seed), Path(out_dir), catalog=catalog)
+    return evaluate(demo_config(seed, progress=progress), Path(out_dir), catalog=catalog)

@@ -30,14 +30,17 @@ from quakesense.locate.train import LocateTrainConfig, SimulatedSet, train_locat
 DEMO_EVENTS = 200
 
 
-def run_demo(out_dir: Path, seed: int) -> Path:
-    """Simulate `DEMO_EVENTS` events, draw the Figs 1-3 analogues, train/locate; return report."""
+def run_demo(out_dir: Path, seed: int, *, progress: bool = False) -> Path:
+    """Simulate `DEMO_EVENTS` events, draw the Figs 1-3 analogues, train/locate; return report.
+
+    `progress` shows progress bars on stderr.
+    """
     out_dir = Path(out_dir)
     config = build_config(
         SimulateConfig,
         {"n_events": DEMO_EVENTS, "seed": seed, "figures": False},
     )
-    result = simulate(config, out_dir / "dataset", progress=False, force=True)
+    result = simulate(config, out_dir / "dataset", progress=progress, force=True)
     data = open_dataset(result.path)
     run = RunFolder(out_dir, "quakesense locate demo: synthetic wavefields -> CNN hypocentres")
     run.save_config(config)
@@ -62,14 +65,16 @@ def run_demo(out_dir: Path, seed: int) -> Path:
         ),
         "snapshots",
     )
-    metrics = demo_train_and_locate(result.path, run, seed)
+    metrics = demo_train_and_locate(result.path, run, seed, progress=progress)
     run.save_metrics(
         {"simulate_seconds": round(result.seconds, 2), "n_events": len(data.events), **metrics}
     )
     return run.write_report()
 
 
-def demo_train_and_locate(dataset_dir: Path, run: RunFolder, seed: int) -> dict:
+def demo_train_and_locate(
+    dataset_dir: Path, run: RunFolder, seed: int, *, progress: bool = False
+) -> dict:
     """The locate demo's CNN part: a small 2-D CNN, test and hold-out RMSE vs grid search and mean.
 
     Small on purpose (about half a minute on 2 cores), so the numbers are those of a network
@@ -90,7 +95,7 @@ def demo_train_and_locate(dataset_dir: Path, run: RunFolder, seed: int) -> dict:
         trigger=TriggerConfig(answer_after_s=3.0),
         seed=seed,
         device="cpu",
-        progress=False,
+        progress=progress,
     )
     locator = train_locator(data, config)
     baseline, _ = dataset_locator(data.meta)
@@ -101,6 +106,7 @@ def demo_train_and_locate(dataset_dir: Path, run: RunFolder, seed: int) -> dict:
         trigger=config.trigger,
         gridsearch=baseline,
         seed=seed,
+        progress=progress,
     )
     table = synthetic_rmse(results, data)
     run.heading("2-D CNN vs grid search and the mean location (test set and hold-out block)")

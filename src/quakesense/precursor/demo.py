@@ -18,8 +18,11 @@ DEMO_MLP = MLP_PRESETS["fast"]
 (`--sweep-trials`), which multiplies the MLP's cost by the number of trials."""
 
 
-def run_demo(out_dir: Path, seed: int) -> Path:
-    """Simulate 35 days of an 8-sensor tunnel station and run the full experiment."""
+def run_demo(out_dir: Path, seed: int, *, progress: bool = False) -> Path:
+    """Simulate 35 days of an 8-sensor tunnel station and run the full experiment.
+
+    `progress` shows the experiment's fold bars on stderr.
+    """
     torch.set_num_threads(1)
     sim = AEMonitoringConfig(seed=seed)
     hits, catalog = simulate(sim)
@@ -41,6 +44,7 @@ def run_demo(out_dir: Path, seed: int) -> Path:
         station_lat_deg=sim.station_lat_deg,
         station_lon_deg=sim.station_lon_deg,
         seed=seed,
+        progress=progress,
     )
     return run_experiment(
         windows,
