@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from quakesense.core.errors import InputError
 from quakesense.locate.elastic3d import (
-    CHANNELS,
-    STENCIL,
+    SYMMETRIC_INDEX,
     FDGrid,
     check_discretisation,
     gaussian_force,
     run_forces,
-    strain_from_stencil,
+    strain_rate,
+    strain_receivers,
 )
 
 TIME_STEP_S = 0.02
@@ -40,6 +41,18 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def _reciprocal_strain(
+    grid: FDGrid, channel: str, station: np.ndarray, hypocentre: np.ndarray
+) -> np.ndarray:
+    """Strain (3, 3, nt) at `hypocentre` from a `_force` along `channel` at `station`."""
+    receivers, index = strain_receivers(hypocentre[None])
+    recorded = run_forces(
+        grid, channel, station, receivers, _force(), TIME_STEP_S, 5, 4, "cpu", 2.0
+    )
+    rate = strain_rate(recorded, index, grid.spacing_m)[0, 0].numpy()
+    return np.cumsum(rate, axis=-1)[SYMMETRIC_INDEX] * TIME_STEP_S
+
+
 @pytest.fixture(scope="module")
 def grid() -> Iterator[FDGrid]:
     import torch
@@ -55,7 +68,7 @@ def test_force_reciprocity(grid: FDGrid) -> None:
     source, station = np.array([[8, 5, 6]]), np.array([[2, 10, 9]])
     forward = run_forces(grid, "x", source, station, _force(), TIME_STEP_S, 5, 4, "cpu", 2.0)
     reverse = run_forces(grid, "z", station, source, _force(), TIME_STEP_S, 5, 4, "cpu", 2.0)
-    a, b = forward["z"][0, 0], reverse["x"][0, 0]
+    a, b = forward["z"][0, 0].numpy(), reverse["x"][0, 0].numpy()
     assert np.abs(a).max() > 0
     assert _correlation(a, b) > 0.99
     assert np.abs(a).max() == pytest.approx(np.abs(b).max(), rel=0.01)
@@ -82,11 +95,7 @@ def test_explosion_matches_reciprocal_strain(grid: FDGrid) -> None:
         source_locations_pressure_rate=torch.as_tensor(hypocentre[None, None]),
         receiver_locations_z=torch.as_tensor(station[None]),
     ).receiver_amplitudes_z.numpy()[0, 0]
-    recorded = run_forces(
-        grid, "z", station, hypocentre + STENCIL, _force(), TIME_STEP_S, 5, 4, "cpu", 2.0
-    )
-    displacement = {c: np.cumsum(recorded[c][0], axis=-1) * TIME_STEP_S for c in CHANNELS}
-    trace = np.trace(strain_from_stencil(displacement, grid.spacing_m), axis1=0, axis2=1)
+    trace = np.trace(_reciprocal_strain(grid, "z", station, hypocentre), axis1=0, axis2=1)
     # deepwave applies pressure sources half a step after force sources: delay the reciprocal.
     frequency = np.fft.rfftfreq(2 * N_STEPS, TIME_STEP_S)
     delayed = np.fft.irfft(
@@ -142,11 +151,7 @@ def test_double_couple_matches_reciprocal_contraction(
         **{f"receiver_locations_{channel}": torch.as_tensor(station[None])},
     )
     observed = getattr(forward, f"receiver_amplitudes_{channel}").numpy()[0, 0]
-    recorded = run_forces(
-        grid, channel, station, hypocentre + STENCIL, _force(), TIME_STEP_S, 5, 4, "cpu", 2.0
-    )
-    displacement = {c: np.cumsum(recorded[c][0], axis=-1) * TIME_STEP_S for c in CHANNELS}
-    strain = strain_from_stencil(displacement, grid.spacing_m)
+    strain = _reciprocal_strain(grid, channel, station, hypocentre)
     contraction = strain[1, 2] + strain[2, 1]  # M_yx = M_xy = 1
     # The forward run records velocity, the reciprocal path gives displacement: differentiate.
     assert _correlation(observed, np.gradient(contraction)) > minimum
@@ -269,7 +274,7 @@ def test_point_force_matches_stokes_solution(grid: FDGrid) -> None:
         "cpu",
         1.0,
     )
-    displacement = np.cumsum(recorded["y"][0, 0]) * TIME_STEP_S
+    displacement = np.cumsum(recorded["y"][0, 0].numpy()) * TIME_STEP_S
     time_s = np.arange(n_steps) * TIME_STEP_S
     delay_s = np.linspace(distance_m / vp_m_s, distance_m / vs_m_s, 300)
     lagged = np.interp(time_s[:, None] - delay_s[None], time_s, force, left=0.0)
@@ -281,3 +286,91 @@ def test_point_force_matches_stokes_solution(grid: FDGrid) -> None:
     assert _correlation(displacement, stokes) > 0.98
     assert np.abs(displacement).max() == pytest.approx(np.abs(stokes).max(), rel=0.05)
     assert abs(time_s[np.argmax(displacement)] - time_s[np.argmax(stokes)]) <= 2 * TIME_STEP_S
+
+
+REFERENCE = Path(__file__).parent / "data" / "elastic3d_green_0cbc72e.npz"
+REFERENCE_TOLERANCE = 1e-5  # of each tensor's peak; float32 rounding measured 1.8e-6
+
+
+def test_green_tensors_match_the_27_cell_stencil_path(grid: FDGrid) -> None:
+    """The on-device path vs Green's tensors saved from the host-side code of commit 0cbc72e.
+
+    That code recorded all three velocity components on the 27-cell stencil, ran one force
+    direction per deepwave call and did the integration, differencing and deconvolution in
+    numpy; the file holds its output on this grid (3 stations, 4 hypocentres, 120 steps).
+    Here the three force directions share a call and 2 + 1 stations make two calls.
+    """
+    from quakesense.locate.elastic3d import strain_green_tensors
+    from quakesense.locate.seismograms import WaveParameters
+
+    reference = np.load(REFERENCE)
+    params = WaveParameters(sampling_interval_s=0.04, n_samples=60, highcut_hz=2.0)
+    green = strain_green_tensors(
+        grid,
+        reference["stations"],
+        reference["hypocentres"],
+        params,
+        TIME_STEP_S,
+        5,
+        4,
+        "cpu",
+        2.0,
+        stations_per_run=2,
+    )
+    expected = reference["green"]
+    peak = np.abs(expected).max(axis=(-3, -2, -1), keepdims=True)
+    assert peak.min() > 0
+    assert (np.abs(green - expected) / peak).max() < REFERENCE_TOLERANCE
+
+
+def test_hypocentre_one_cell_from_the_far_edges(grid: FDGrid) -> None:
+    """A hypocentre one cell inside the far faces: the 27-cell stencil asked deepwave for the
+    z velocity half a cell past the grid there (DeepwaveRuntimeError); component p's strain
+    stencil never needs i + e_p.
+    """
+    from quakesense.locate.elastic3d import strain_green_tensors
+    from quakesense.locate.seismograms import WaveParameters
+
+    corner = np.array(grid.vp_m_s.shape)[None] - 2
+    receivers, _ = strain_receivers(corner)
+    for p, channel in enumerate("zyx"):
+        assert receivers[channel][:, p].max() == corner[0, p]
+    params = WaveParameters(sampling_interval_s=0.04, n_samples=30, highcut_hz=2.0)
+    green = strain_green_tensors(
+        grid, np.array([[2, 4, 4]]), corner, params, TIME_STEP_S, 5, 4, "cpu", 2.0
+    )
+    assert np.isfinite(green).all()
+    assert np.abs(green).max() > 0
+
+
+def test_contraction_equals_the_per_component_spectral_sum() -> None:
+    """Contracting in time before the FFT equals the sum over the nine component spectra."""
+    from quakesense.locate.elastic3d import contract_events
+    from quakesense.locate.seismograms import (
+        Events,
+        WaveParameters,
+        brune_corner_frequency_hz,
+        double_couple,
+        moment_from_mw,
+    )
+
+    rng = np.random.default_rng(1)
+    params = WaveParameters(n_samples=40)
+    green = rng.standard_normal((2, 3, 3, 3, 3, 40)).astype(np.float32)
+    values = (0.0, 0.0, 5.0, 3.0, 30.0, 60.0, 40.0, 1.5)
+    events = Events(*(np.array([v, v + 0.5]) for v in values))
+    motion = contract_events(green, events, np.array([3.0, 3.0]), params)
+    # Event 1 by hand: moment tensor in (z, y, x), Brune rate, origin shift, nine spectra.
+    moment = moment_from_mw(events.magnitude[1])
+    tensor = double_couple(*(a[1:] for a in (events.strike_deg, events.dip_deg, events.rake_deg)))
+    tensor = tensor[0][::-1, ::-1] * moment
+    frequency_hz = np.fft.rfftfreq(80, params.sampling_interval_s)
+    corner_hz = brune_corner_frequency_hz(moment, 3.0, params.stress_drop_mpa)
+    source = (
+        np.exp(-2j * np.pi * frequency_hz * events.origin_time_s[1])
+        / (1.0 + 1j * frequency_hz / corner_hz) ** 2
+    )
+    spectra = np.fft.rfft(green[1], n=80, axis=-1)
+    expected = np.fft.irfft((tensor[None, None, :, :, None] * spectra).sum(axis=(2, 3)) * source)
+    expected = expected[..., :40] * np.array([-1.0, 1.0, 1.0])[None, :, None]
+    np.testing.assert_allclose(motion[1], expected, atol=1e-5 * np.abs(expected).max())
