@@ -50,7 +50,7 @@ def test_embedded_default_keeps_the_papers_regional_values_and_its_data() -> Non
 def test_small_aperture_network_gets_microearthquake_settings() -> None:
     chosen = network_acquisition(NEWBERRY_APERTURE_KM, COSO_SLOWEST_S_KM_S)
     assert (chosen.sampling_interval_s, chosen.highcut_hz) == (0.02, 15.0)
-    assert (chosen.magnitude_min, chosen.magnitude_max) == (-0.5, 2.5)
+    assert (chosen.magnitude_min, chosen.magnitude_max) == (-1.5, 1.5)
     assert (chosen.noise_rms_min_m_s, chosen.noise_rms_max_m_s) == (3e-9, 3e-8)
     assert chosen.n_samples * chosen.sampling_interval_s == pytest.approx(22.0)
     # a 1 km mine network keeps the local values (no extrapolation beyond the anchors)
@@ -67,7 +67,7 @@ def test_values_move_monotonically_between_local_and_regional() -> None:
         assert larger.magnitude_min >= smaller.magnitude_min
         assert larger.noise_rms_max_m_s >= smaller.noise_rms_max_m_s
     middle = chosen[2]
-    assert 2.0 < middle.highcut_hz < 15.0 and -0.5 < middle.magnitude_min < 2.2
+    assert 2.0 < middle.highcut_hz < 15.0 and -1.5 < middle.magnitude_min < 2.2
     assert 0.5 / middle.sampling_interval_s >= 1.6 * middle.highcut_hz  # below Nyquist
 
 
@@ -79,7 +79,7 @@ def test_explicit_values_win_and_dependent_ones_follow() -> None:
     assert filled.sampling_interval_s == 0.05 and filled.source.magnitude_max == 3.0
     assert filled.propagation.highcut_hz == 6.25  # capped below the given rate's Nyquist
     assert filled.n_samples == 440  # the network's 22 s at the given rate
-    assert filled.source.magnitude_min == -0.5
+    assert filled.source.magnitude_min == -1.5
     assert record["source"]["sampling_interval_s"] == "given"
     assert record["source"]["highcut_hz"] == "network"
     assert "sampling_interval_s 0.05," in describe(record)
@@ -95,7 +95,7 @@ def test_elastic_backend_and_contradicting_values() -> None:
     assert json_config(filled) == json_config(elastic)
     assert set(record["source"].values()) == {"given"}
     clash = SimulateConfig.model_validate({"source": {"magnitude_min": 3.0}})
-    with pytest.raises(InputError, match=r"magnitude_max must be >= magnitude_min.*2\.5"):
+    with pytest.raises(InputError, match=r"magnitude_max must be >= magnitude_min.*1\.5"):
         fill_acquisition(clash, NEWBERRY_APERTURE_KM, COSO_SLOWEST_S_KM_S)
 
 

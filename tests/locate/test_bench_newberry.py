@@ -86,3 +86,34 @@ def test_newberry_station_file_becomes_a_readable_station_list(bench, tmp_path: 
     stations = read_stations(bench.newberry_stations(raw, tmp_path / "stations.csv"))
     assert list(stations["station"]) == ["NM03", "NN09"]
     assert stations["elevation_m"].tolist() == pytest.approx([1866.0, 1500.0])
+
+
+@pytest.mark.slow
+def test_default_magnitudes_match_the_real_newberry_amplitudes(
+    bench, shared_data, tmp_path
+) -> None:
+    """The network defaults' magnitudes give synthetic peaks of the real events' size.
+
+    The earlier M -0.5..2.5 put the median synthetic peak 40x above the real one; the five
+    shared events match synthetics at Mw -0.5..0.3, inside the default range.
+    """
+    raw = shared_data / "waveforms" / "newberry_egs_subset"
+    stations = bench.newberry_stations(raw / "staInfo_df.csv", tmp_path / "stations.csv")
+    config, network, record = bench.network_config(
+        bench.SimulateConfig(stations=stations, velocity=bench.COSO)
+    )
+    names = [str(s) for s in network.stations["station"]]
+    catalog = bench.read_catalog_from_headers(raw / "raw_sac_subset")
+    real = bench.real_amplitudes(raw / "raw_sac_subset", config, names)
+    low, high = record["values"]["magnitude_min"], record["values"]["magnitude_max"]
+    magnitudes = np.array([low, (low + high) / 2, high])
+    peaks = bench.synthetic_peaks(config, network, catalog, magnitudes, n_mechanisms=8)
+    implied = bench.implied_magnitudes(real, peaks, magnitudes, catalog, names)
+    assert (implied > low + 0.5).all() and (implied < high - 0.5).all()
+    paired = [
+        peaks[1, i, names.index(s)]
+        for i, event_id in enumerate(catalog["event_id"].astype(str))
+        for s in real.loc[real["event_id"].astype(str) == event_id, "station"]
+    ]
+    ratio = np.median(paired) / real["peak_m_s"].median()
+    assert 1 / 3 < ratio < 3

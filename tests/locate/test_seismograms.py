@@ -16,7 +16,7 @@ from quakesense.locate.seismograms import (
     synthesize,
 )
 from quakesense.locate.traveltime import travel_time_tables
-from quakesense.locate.velocity import GridModel
+from quakesense.locate.velocity import GridModel, density_g_cm3
 
 QUIET = WaveParameters(
     n_samples=200, noise_rms_min_m_s=0.0, noise_rms_max_m_s=0.0, q_p=1e6, q_s=1e6
@@ -70,6 +70,26 @@ def test_amplitude_grows_with_moment_below_the_corner(homogeneous) -> None:
     waves = synthesize(events, tables, model, stations, QUIET, rngs)
     ratio = np.abs(waves[1]).max() / np.abs(waves[0]).max()
     assert ratio == pytest.approx(10**0.75, rel=0.1)
+
+
+def test_p_pulse_carries_the_moment_of_its_magnitude(homogeneous) -> None:
+    """Units of Mw -> M0 -> ground velocity, end to end (the Newberry calibration rests on it).
+
+    Straight above a reverse fault the far-field P displacement is
+    2 M0 u(t - r / alpha) / (4 pi rho alpha^3 r) with a unit-area moment-rate pulse u, so the
+    time integral of the vertical displacement is 2 M0 / (4 pi rho alpha^3 r) (N m -> m s).
+    """
+    model = homogeneous[0]
+    station = np.array([[0.0, 0.0, 0.0]])
+    tables = travel_time_tables(model, station, refined=False)
+    event = _events(magnitude=2.0, depth_km=4.0, strike_deg=45.0, dip_deg=45.0, rake_deg=90.0)
+    waves = synthesize(event, tables, model, station, QUIET, [np.random.default_rng(0)])
+    dt = QUIET.sampling_interval_s
+    displacement_m = np.cumsum(waves[0, 0, 0].astype(float)) * dt
+    rho_kg_m3 = float(density_g_cm3(np.array(6.0))) * 1000.0
+    expected = 2 * moment_from_mw(2.0) / (4 * np.pi * rho_kg_m3 * 6000.0**3 * 4000.0)
+    assert displacement_m.sum() * dt == pytest.approx(expected, rel=0.02)
+    assert moment_from_mw(2.0) == pytest.approx(10 ** (3.0 + 9.1))  # Hanks and Kanamori, N m
 
 
 def test_p_wave_has_a_node_along_strike(homogeneous) -> None:
