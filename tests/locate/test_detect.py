@@ -12,6 +12,7 @@ from quakesense.locate.detect import (
     NoTriggerError,
     TriggerConfig,
     detect,
+    detect_event,
     detection_contrast,
     estimate_in_time,
     evolution_figure,
@@ -78,6 +79,21 @@ def test_detection_contrast_tells_an_event_from_noise() -> None:
     values[2] = 0.0  # a cut-out station does not count
     assert detection_contrast(values, 100, 0.1, config) < config.min_contrast
     assert np.isnan(detection_contrast(values, 0, 0.1, config))
+
+
+def test_detection_on_a_noise_burst_is_rejected_and_the_trigger_re_armed() -> None:
+    values = _values([None, None, None], n=500)
+    burst = 4e-8 * np.sin(np.arange(30))  # 15-18 s, 4x the noise: STA/LTA > 4, contrast < 2
+    values[:2, 0, 150:180] += burst
+    config = TriggerConfig()
+    assert 15.0 <= detect(values, 0.1, config) * 0.1 <= 18.0
+    onset, contrast = detect_event(values, 0.1, config)
+    assert 15.0 <= onset * 0.1 <= 18.0 and contrast < config.min_contrast
+    event = _values([30.0, 30.5, 31.0], n=500)
+    event[:2, 0, 150:180] += burst
+    onset, contrast = detect_event(event, 0.1, config)
+    assert onset * 0.1 == pytest.approx(30.5, abs=0.3) and contrast > 10 * config.min_contrast
+    assert detection_contrast(event, detect(event, 0.1, config), 0.1, config) < 2.0
 
 
 @dataclass

@@ -32,8 +32,7 @@ from quakesense.io.waveforms import EventWaveforms, Units, event_folders, read_e
 from quakesense.locate.detect import (
     NoTriggerError,
     TriggerConfig,
-    detect,
-    detection_contrast,
+    detect_event,
     estimate_in_time,
     evolution_figure,
 )
@@ -231,11 +230,10 @@ def locate_cnn(
         values.values = preprocess(values.values, dt, locator.preprocess)
         base = _station_columns(values, event)
         try:
-            onset = detect(values.values, dt, trigger, source=event.event_id)
+            onset, contrast = detect_event(values.values, dt, trigger, source=event.event_id)
         except NoTriggerError as exc:
             return {**_row(event.event_id, spec.model_type, **base), "status": str(exc)}
         evolution = estimate_in_time(locator, values.values, onset, answer_after_s)
-        contrast = detection_contrast(values.values, onset, dt, trigger)
         on_noise = not contrast >= trigger.min_contrast
         if on_noise:
             LOG.warning(

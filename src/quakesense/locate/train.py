@@ -37,7 +37,7 @@ from quakesense.core.training import (
     torch_device,
 )
 from quakesense.locate.dataset import open_dataset
-from quakesense.locate.detect import NoTriggerError, TriggerConfig, detect
+from quakesense.locate.detect import NoTriggerError, TriggerConfig, detect_event
 from quakesense.locate.inputs import (
     REGISTRY_NAMES,
     Amplitude,
@@ -213,12 +213,12 @@ def event_frames(
 ) -> np.ndarray:
     """The time steps of one event used in training: detection + delay .. detection + window.
 
-    Detection is the same STA/LTA trigger used at inference time (`detect.detect`), so the
-    network learns from the snapshots it will be asked about; an event too weak to trigger
-    falls back to `fallback_index` (its origin time step).
+    Detection is the same STA/LTA trigger used at inference time (`detect.detect_event`), so
+    the network learns from the snapshots it will be asked about; an event too weak to
+    trigger falls back to `fallback_index` (its origin time step).
     """
     try:
-        start = detect(values, sampling_interval_s, trigger)
+        start, _ = detect_event(values, sampling_interval_s, trigger)
     except NoTriggerError:
         start = fallback_index
     start = int(np.clip(start, 0, values.shape[-1] - 1))
