@@ -23,9 +23,12 @@ CFL limit and the grid against dispersion (cells per shortest S wavelength) befo
 
 from __future__ import annotations
 
+import time
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -272,26 +275,64 @@ def strain_receivers(
     return cells, index
 
 
+def strain_operator(
+    index: Mapping[str, np.ndarray],
+    n_receivers: Mapping[str, int],
+    spacing_m: float,
+    device: str | torch.device,
+) -> torch.Tensor:
+    """The sparse (CSR) map from the stacked z, y, x receiver velocities to strain rate.
+
+    Row 6 h + k (n_hyp * 6 rows) is strain pair k (`STRAIN_PAIRS`) at hypocentre h:
+    eps_pq = (d v_p / d x_q + d v_q / d x_p) / 2, with the `STRAIN_WEIGHTS` of each
+    derivative; 30 nonzeros per hypocentre, so no gathered copy of the stencils is made.
+    """
+    n_hyp = len(index[CHANNELS[0]])
+    first_column = np.cumsum([0] + [n_receivers[c] for c in CHANNELS])
+    rows, cols, values = [], [], []
+    for k, (p, q) in enumerate(STRAIN_PAIRS):
+        for a, b in {(p, q), (q, p)}:
+            weights = STRAIN_WEIGHTS[a, b] / spacing_m * (1.0 if p == q else 0.5)
+            used = np.flatnonzero(weights)
+            rows.append(np.repeat(np.arange(n_hyp) * 6 + k, len(used)))
+            cols.append(index[CHANNELS[a]][:, used].ravel() + first_column[a])
+            values.append(np.tile(weights[used], n_hyp))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "CSR support is in beta state"
+        return (
+            torch.sparse_coo_tensor(
+                torch.as_tensor(np.stack([np.concatenate(rows), np.concatenate(cols)])),
+                torch.as_tensor(np.concatenate(values), dtype=torch.float32),
+                (6 * n_hyp, int(first_column[-1])),
+                check_invariants=True,
+            )
+            .coalesce()
+            .to_sparse_csr()
+            .to(device)
+        )
+
+
 def strain_rate(
     velocity: Mapping[str, torch.Tensor], index: Mapping[str, np.ndarray], spacing_m: float
 ) -> torch.Tensor:
-    """Strain rate (..., n_hyp, 6 `STRAIN_PAIRS`, nt) at the hypocentre cells, on their device.
+    """Strain rate (n_shots, n_hyp, 6 `STRAIN_PAIRS`, nt) at the hypocentre cells, on their device.
 
     Args:
-        velocity: Velocity channel c at its receivers (..., n_receivers, nt), from `run_forces`.
+        velocity: Velocity channel c at its receivers (n_shots, n_receivers, nt), from
+            `run_forces`.
         index: Each hypocentre's stencil rows into those receivers (n_hyp, 10), from
             `strain_receivers`.
         spacing_m: Grid spacing.
     """
-    rows = []
-    for p, channel in enumerate(CHANNELS):
-        v = velocity[channel]
-        weights = torch.as_tensor(STRAIN_WEIGHTS[p] / spacing_m, dtype=v.dtype, device=v.device)
-        stencil = v[..., torch.as_tensor(index[channel], device=v.device), :]
-        rows.append(torch.einsum("qk,...hkt->...hqt", weights, stencil))
-    gradient = torch.stack(rows, dim=-3)
-    p, q = (torch.as_tensor(a, device=gradient.device) for a in STRAIN_PAIRS.T)
-    return 0.5 * (gradient[..., p, q, :] + gradient[..., q, p, :])
+    first = velocity[CHANNELS[0]]
+    n_shots, _, n_steps = first.shape
+    operator = strain_operator(
+        index, {c: v.shape[1] for c, v in velocity.items()}, spacing_m, first.device
+    )
+    rate = torch.empty(n_shots, operator.shape[0], n_steps, device=first.device)
+    for shot in range(n_shots):
+        rate[shot] = operator @ torch.cat([velocity[c][shot] for c in CHANNELS])
+    return rate.reshape(n_shots, -1, 6, n_steps)
 
 
 def deconvolution_response(n_steps: int, time_step_s: float, highcut_hz: float) -> np.ndarray:
@@ -332,6 +373,36 @@ def hypocentre_chunk(n_shots: int, n_steps: int) -> int:
     return max(1, PROCESS_BYTES // (n_shots * n_steps * 60 * 4))
 
 
+@dataclass
+class PhaseClock:
+    """Wall seconds per phase of `strain_green_tensors`, for benchmarks.
+
+    The device is synchronised at each phase boundary, so asynchronous CUDA work is charged to
+    the phase that launched it (production runs pass no clock and never synchronise).
+    """
+
+    device: str
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Add the wall time of the `with` body to `seconds[name]`."""
+        self._synchronise()
+        start = time.perf_counter()
+        yield
+        self._synchronise()
+        self.seconds[name] += time.perf_counter() - start
+
+    def _synchronise(self) -> None:
+        if torch.device(self.device).type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+@contextmanager
+def _untimed(name: str) -> Iterator[None]:
+    yield
+
+
 def strain_green_tensors(
     grid: FDGrid,
     station_cells: np.ndarray,
@@ -343,6 +414,7 @@ def strain_green_tensors(
     device: str,
     highcut_hz: float,
     stations_per_run: int = 4,
+    clock: PhaseClock | None = None,
 ) -> np.ndarray:
     """Strain Green's tensors (n_hyp, n_stations, 3 force [z,y,x], 3, 3, n_samples), float32.
 
@@ -351,7 +423,9 @@ def strain_green_tensors(
     memory). Each velocity channel is recorded only at the cells its strain stencil needs; the
     differencing, integration and deconvolution run in torch on `device`, a block of
     hypocentres at a time, and only the decimated Green's tensors are copied to the host.
+    `clock` (benchmarks) collects the wall time of each phase.
     """
+    phase = _untimed if clock is None else clock.phase
     decimation = check_discretisation(
         grid, time_step_s, accuracy, highcut_hz, params.sampling_interval_s
     )
@@ -368,26 +442,33 @@ def strain_green_tensors(
     for first in range(0, n_st, stations_per_run):
         block = slice(first, min(first + stations_per_run, n_st))
         n_block = block.stop - block.start
-        velocity = run_forces(
-            grid,
-            CHANNELS * n_block,
-            np.repeat(station_cells[block], len(CHANNELS), axis=0),
-            receivers,
-            np.broadcast_to(force * FORCE_N / grid.spacing_m**3, (3 * n_block, 1, n_steps)),
-            time_step_s,
-            pml_cells,
-            accuracy,
-            device,
-            highcut_hz,
-        )
+        with phase("propagation"):
+            velocity = run_forces(
+                grid,
+                CHANNELS * n_block,
+                np.repeat(station_cells[block], len(CHANNELS), axis=0),
+                receivers,
+                np.broadcast_to(force * FORCE_N / grid.spacing_m**3, (3 * n_block, 1, n_steps)),
+                time_step_s,
+                pml_cells,
+                accuracy,
+                device,
+                highcut_hz,
+            )
         step = hypocentre_chunk(3 * n_block, n_steps)
         for start in range(0, n_hyp, step):
             part = slice(start, min(start + step, n_hyp))
-            rate = strain_rate(velocity, {c: i[part] for c, i in index.items()}, grid.spacing_m)
-            impulse = band_limited_strain(rate, response, time_step_s, decimation).cpu().numpy()
-            # (station, force, hyp, pair, t) -> (hyp, station, force, p, q, t)
-            full = impulse.reshape(n_block, 3, *impulse.shape[1:])[:, :, :, SYMMETRIC_INDEX]
-            green[part, block] = np.moveaxis(full, 2, 0)
+            with phase("strain differencing"):
+                rows = {c: i[part] for c, i in index.items()}
+                rate = strain_rate(velocity, rows, grid.spacing_m)
+            with phase("integration + deconvolution"):
+                impulse = band_limited_strain(rate, response, time_step_s, decimation)
+            with phase("device -> host copy"):
+                impulse = impulse.cpu().numpy()
+            with phase("host assembly"):
+                # (station, force, hyp, pair, t) -> (hyp, station, force, p, q, t)
+                full = impulse.reshape(n_block, 3, *impulse.shape[1:])[:, :, :, SYMMETRIC_INDEX]
+                green[part, block] = np.moveaxis(full, 2, 0)
         del velocity
     return green
 
@@ -420,6 +501,31 @@ def contract_events(
     return np.stack([-motion[:, :, 0], motion[:, :, 1], motion[:, :, 2]], axis=2)
 
 
+def model_cells(
+    grid: FDGrid, station_xyz_km: np.ndarray, events: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Station cells (on the flat free surface), unique hypocentre cells, each event's row.
+
+    Args:
+        grid: The FD grid.
+        station_xyz_km: Station positions (n, 3: x, y, z).
+        events: Table or mapping with x_km, y_km, depth_km.
+
+    Raises:
+        InputError: a hypocentre within one cell of the grid edge (or in the vacuum layer).
+    """
+    station_cells = grid.cell(station_xyz_km[:, 0], station_xyz_km[:, 1], station_xyz_km[:, 2])
+    station_cells[:, 0] = grid.n_vacuum  # on the flat free surface at the model top
+    cells = grid.cell(events["x_km"], events["y_km"], events["depth_km"])
+    shape = np.array(grid.vp_m_s.shape)
+    if np.any(cells[:, 0] <= grid.n_vacuum) or np.any(cells < 1) or np.any(cells > shape - 2):
+        raise InputError(
+            "a hypocentre lies within one cell of the finite-difference grid edge", field="grid"
+        )
+    unique, row = np.unique(cells, axis=0, return_inverse=True)
+    return station_cells, unique, row.ravel()
+
+
 class ElasticBackend:
     """Reciprocal elastic Green's tensors at the hypocentre cells, contracted per event.
 
@@ -433,27 +539,13 @@ class ElasticBackend:
     name = "elastic3d"
 
     def __init__(self, network: Any, params: WaveParameters, settings: Any, events: Any) -> None:
-        import time
-
         self.params = params
         self.settings = settings
         self.device_ = choose_device(settings.device)
         self.grid_ = fd_grid(network.model, settings.spacing_km)
-        xyz = network.station_xyz_km
-        station_cells = self.grid_.cell(xyz[:, 0], xyz[:, 1], xyz[:, 2])
-        station_cells[:, 0] = self.grid_.n_vacuum  # on the flat free surface at the model top
-        cells = self.grid_.cell(events["x_km"], events["y_km"], events["depth_km"])
-        shape = np.array(self.grid_.vp_m_s.shape)
-        if (
-            np.any(cells[:, 0] <= self.grid_.n_vacuum)
-            or np.any(cells < 1)
-            or np.any(cells > shape - 2)
-        ):
-            raise InputError(
-                "a hypocentre lies within one cell of the finite-difference grid edge",
-                field="grid",
-            )
-        self.cells_, self.event_cell_ = np.unique(cells, axis=0, return_inverse=True)
+        station_cells, self.cells_, self.event_cell_ = model_cells(
+            self.grid_, network.station_xyz_km, events
+        )
         self._lookup = {tuple(c): i for i, c in enumerate(self.cells_)}
         start = time.perf_counter()
         self.green_ = strain_green_tensors(
