@@ -391,9 +391,9 @@ def run_case(
             ),
             (
                 "cell-steps/s, bare",
-                f"{cell_steps / bare_s / 1e9:.3f} G",
-                f"{cell_steps / propagation_s / 1e9:.3f} G with the project's receivers; "
-                f"{cell_steps / total_s / 1e9:.3f} G end to end",
+                f"{cell_steps / bare_s / 1e9:.3g} G",
+                f"{cell_steps / propagation_s / 1e9:.3g} G with the project's receivers; "
+                f"{cell_steps / total_s / 1e9:.3g} G end to end",
             ),
         ]
     rows += [
@@ -459,7 +459,7 @@ def _summary(
         "device": device,
         "version": version,
         "end to end, all stations (s)": f"{measured_s * scale:.1f}",
-        "G cell-steps/s": "-" if bare_s is None else f"{cell_steps / measured_s / 1e9:.3f}",
+        "G cell-steps/s": "-" if bare_s is None else f"{cell_steps / measured_s / 1e9:.3g}",
         "ratio to bare": "-" if bare_s is None else f"x{measured_s / bare_s:.2f}",
         "contraction ms/event": f"{contraction_ms:.2f}",
     }

@@ -275,41 +275,45 @@ def strain_receivers(
     return cells, index
 
 
-def strain_operator(
+def strain_operators(
     index: Mapping[str, np.ndarray],
     n_receivers: Mapping[str, int],
     spacing_m: float,
     device: str | torch.device,
-) -> torch.Tensor:
-    """The sparse (CSR) map from the stacked z, y, x receiver velocities to strain rate.
+) -> dict[str, torch.Tensor]:
+    """Per velocity channel, the sparse (CSR) map from its receivers to strain rate.
 
-    Row 6 h + k (n_hyp * 6 rows) is strain pair k (`STRAIN_PAIRS`) at hypocentre h:
-    eps_pq = (d v_p / d x_q + d v_q / d x_p) / 2, with the `STRAIN_WEIGHTS` of each
-    derivative; 30 nonzeros per hypocentre, so no gathered copy of the stencils is made.
+    Row 6 h + k of each matrix (n_hyp * 6 rows) is the channel's share of strain pair k
+    (`STRAIN_PAIRS`) at hypocentre h: eps_pq = (d v_p / d x_q + d v_q / d x_p) / 2, with the
+    `STRAIN_WEIGHTS` of each derivative. The strain rate is the sum over channels of matrix
+    times velocities: 30 nonzeros per hypocentre, and no copy of the recorded velocities.
     """
     n_hyp = len(index[CHANNELS[0]])
-    first_column = np.cumsum([0] + [n_receivers[c] for c in CHANNELS])
-    rows, cols, values = [], [], []
+    parts: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {0: [], 1: [], 2: []}
     for k, (p, q) in enumerate(STRAIN_PAIRS):
         for a, b in {(p, q), (q, p)}:
             weights = STRAIN_WEIGHTS[a, b] / spacing_m * (1.0 if p == q else 0.5)
             used = np.flatnonzero(weights)
-            rows.append(np.repeat(np.arange(n_hyp) * 6 + k, len(used)))
-            cols.append(index[CHANNELS[a]][:, used].ravel() + first_column[a])
-            values.append(np.tile(weights[used], n_hyp))
+            rows = np.repeat(np.arange(n_hyp) * 6 + k, len(used))
+            cols = index[CHANNELS[a]][:, used].ravel()
+            parts[a].append((rows, cols, np.tile(weights[used], n_hyp)))
+    operators = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "CSR support is in beta state"
-        return (
-            torch.sparse_coo_tensor(
-                torch.as_tensor(np.stack([np.concatenate(rows), np.concatenate(cols)])),
-                torch.as_tensor(np.concatenate(values), dtype=torch.float32),
-                (6 * n_hyp, int(first_column[-1])),
-                check_invariants=True,
+        for a, channel in enumerate(CHANNELS):
+            rows, cols, values = (np.concatenate(v) for v in zip(*parts[a], strict=True))
+            operators[channel] = (
+                torch.sparse_coo_tensor(
+                    torch.as_tensor(np.stack([rows, cols])),
+                    torch.as_tensor(values, dtype=torch.float32),
+                    (6 * n_hyp, n_receivers[channel]),
+                    check_invariants=True,
+                )
+                .coalesce()
+                .to_sparse_csr()
+                .to(device)
             )
-            .coalesce()
-            .to_sparse_csr()
-            .to(device)
-        )
+    return operators
 
 
 def strain_rate(
@@ -326,12 +330,13 @@ def strain_rate(
     """
     first = velocity[CHANNELS[0]]
     n_shots, _, n_steps = first.shape
-    operator = strain_operator(
+    operators = strain_operators(
         index, {c: v.shape[1] for c, v in velocity.items()}, spacing_m, first.device
     )
-    rate = torch.empty(n_shots, operator.shape[0], n_steps, device=first.device)
+    rate = torch.zeros(n_shots, 6 * len(index[CHANNELS[0]]), n_steps, device=first.device)
     for shot in range(n_shots):
-        rate[shot] = operator @ torch.cat([velocity[c][shot] for c in CHANNELS])
+        for channel in CHANNELS:
+            rate[shot] += operators[channel] @ velocity[channel][shot]
     return rate.reshape(n_shots, -1, 6, n_steps)
 
 
