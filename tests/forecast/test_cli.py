@@ -257,3 +257,45 @@ def test_demo_runs_every_model(tmp_path: Path) -> None:
     for name in ("etas", "convlstm", "cnn", "convlstm_hybrid", "lightgbm_rtl"):
         assert name in metrics, metrics.get("warnings")
     assert "information_gain" in metrics["convlstm_hybrid"]["vs"]["etas"]
+
+
+def train_args(path: Path, out: Path, *extra: str) -> list[str]:
+    args = evaluate_args(path, out, *extra)
+    at = args.index("--max-tabular-rows")  # train fits no tabular model
+    return ["forecast", "train", *args[2:at], *args[at + 2 :]]
+
+
+def test_scale_out_needs_a_spawning_strategy_and_enough_streams(
+    catalog_csv: Path, tmp_path: Path, capsys
+) -> None:
+    assert main(train_args(catalog_csv, tmp_path / "d", "--devices", "2", "--strategy", "ddp")) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "--strategy" in errors[0] and "ddp_spawn" in errors[0]
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.slow
+def test_train_with_two_cpu_processes(catalog_csv: Path, tmp_path: Path) -> None:
+    """Two CPU processes (`ddp_spawn`, gloo) train the ConvLSTM on their share of the streams;
+    the saved model loads and forecasts. About a minute on two busy cores (process start-up)."""
+    import torch.multiprocessing as mp
+
+    import quakesense
+
+    out = tmp_path / "ddp"
+    args = train_args(catalog_csv, out, "--devices", "2", "--strategy", "ddp_spawn")
+    previous = mp.get_sharing_strategy()
+    # This sandbox cannot resize the memfd files of torch's default "file_descriptor" sharing.
+    mp.set_sharing_strategy("file_system")
+    try:
+        assert main([*args, "--batch-size", "2"]) == 0
+    finally:
+        mp.set_sharing_strategy(previous)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model_info"]["convlstm"]["devices"] == 2
+    assert json.loads((out / "config.json").read_text())["strategy"] == "ddp_spawn"
+    forecast = quakesense.load(out / "models" / "convlstm").predict(
+        pd.read_csv(catalog_csv), "2002-03-01", columns=MAPPING
+    )
+    values = forecast.to_numpy()
+    assert np.all((values > 0) & (values < 1))

@@ -173,3 +173,28 @@ def test_windows_carry_state_and_truncate_gradients() -> None:
     logits.sum().backward()
     assert torch.all(x.grad[:, :3] == 0) and torch.any(x.grad[:, 3:] != 0)
     assert not torch.allclose(logits, module(x[:, 3:].detach(), offset[:, 3:])[0])
+
+
+def test_scale_out_refuses_fewer_streams_than_processes(gridded) -> None:
+    from quakesense.core.errors import InputError
+    from quakesense.forecast.networks import SequenceSource, fit_stateful
+
+    _, spec, _, group = gridded
+    source = SequenceSource(group, 1, (10, 50), 3.5, np.ones(spec.shape, np.float32), 100.0)
+    module = ConvLSTMForecaster(*spec.shape, embed_channels=4, hidden_channels=4)
+    with pytest.raises(InputError, match="--batch-size >= --devices"):
+        fit_stateful(
+            module,
+            source,
+            (30, 149),
+            (160, 219),
+            epochs=1,
+            batch_size=1,
+            window_steps=20,
+            warm_steps=5,
+            learning_rate=1e-2,
+            patience=None,
+            device="cpu",
+            seed=0,
+            devices=2,
+        )

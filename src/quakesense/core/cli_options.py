@@ -43,7 +43,9 @@ DevicesOption = Annotated[
 StrategyOption = Annotated[
     str | None,
     typer.Option(
-        "--strategy", help="Lightning strategy for --devices > 1: auto | ddp | ddp_spawn | fsdp"
+        "--strategy",
+        help="Lightning strategy for --devices > 1: auto | ddp | ddp_spawn | fsdp "
+        "(forecast: auto | ddp_spawn)",
     ),
 ]
 

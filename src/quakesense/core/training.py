@@ -32,7 +32,7 @@ Strategy = Literal["auto", "ddp", "ddp_spawn", "fsdp"]
 works on the CPU), `fsdp` (sharded model weights, GPUs)."""
 
 
-def _quiet_lightning() -> None:
+def quiet_lightning() -> None:
     """Silence Lightning's start-up chatter (device summary, tips); warnings still show."""
     for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -180,7 +180,7 @@ def fit(
 
     from quakesense.core.lightning_task import LightningTask, LossHistory, StderrProgressBar
 
-    _quiet_lightning()
+    quiet_lightning()
     seed_everything(config.seed)
     train_ds, val_ds = as_dataset(train), as_dataset(val)
     generator = torch.Generator().manual_seed(config.seed)

@@ -86,6 +86,17 @@ class ForecastConfig(BaseModel):
     patience: int | None = Field(3, ge=1, description="early-stopping patience, epochs")
     device: Literal["cpu", "cuda", "auto"] = "auto"
     threads: int = Field(1, ge=1, description="torch CPU threads (1 is fastest on a busy machine)")
+    devices: int = Field(
+        1,
+        ge=1,
+        description="processes (CPU) or GPUs that train each network together (Lightning Fabric, "
+        "DDP); they share the batch_size streams, so batch_size >= devices",
+    )
+    strategy: Literal["auto", "ddp_spawn"] = Field(
+        "auto",
+        description="Fabric strategy for devices > 1 (auto: ddp_spawn); ddp and fsdp are not "
+        "offered: they relaunch the whole command in every process",
+    )
     max_tabular_rows: int = Field(200_000, ge=1000, description="row budget of tabular models")
     etas_mc: float | None = Field(None, description="ETAS fit threshold (default: estimated Mc)")
     etas_max_events: int = Field(

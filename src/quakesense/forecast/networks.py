@@ -8,12 +8,19 @@ window to the next. Window boundaries shift by a random phase each epoch. Every 
 training period is thus processed once per epoch, against ~`window_steps` times when windows
 slide one step at a time. The validation loss (one stream over the validation steps, warmed up
 the same way) drives early stopping and the choice of the best epoch.
+
+The loop runs under Lightning Fabric: with `devices` > 1 that many processes (spawned, DDP; gloo
+on the CPU) each train on their share of the streams, DDP averages the gradients, and every
+process computes the same validation loss; the main process gets rank 0's weights and history.
+Every process makes the same number of backward calls: a window with no loss weight on any
+process is run without gradient on all of them. One device runs in-process, as before.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +29,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from quakesense.core.training import torch_device
+from quakesense.core.errors import InputError
+from quakesense.core.training import quiet_lightning, torch_device
 from quakesense.forecast.calibration import apply_platt, fit_platt, logit
 from quakesense.forecast.convlstm import (
     ConvLSTMForecaster,
@@ -71,6 +79,48 @@ class SequenceSource:
         ]
         parts = zip(*blocks, strict=True)
         return tuple(torch.from_numpy(np.stack(part)).to(device) for part in parts)
+
+
+@dataclass
+class OffsetTable:
+    """Per-step prior offsets looked up in a precomputed table (picklable, unlike a closure, so
+    that spawned training processes get them).
+
+    Args:
+        first_step: Step of the table's first row.
+        step_days: Days per network step.
+        maps: Offsets (n_steps, ny, nx) of steps `first_step ...`.
+    """
+
+    first_step: int
+    step_days: int
+    maps: np.ndarray
+
+    def __call__(self, days: np.ndarray) -> np.ndarray:
+        """Offsets of the steps that forecast from `days` ((step + 1) * step_days)."""
+        return self.maps[np.asarray(days) // self.step_days - 1 - self.first_step]
+
+
+@dataclass
+class TBPTTSettings:
+    """How `fit_stateful` trains (see its arguments)."""
+
+    epochs: int
+    window_steps: int
+    warm_steps: int
+    learning_rate: float
+    patience: int | None
+    seed: int
+    threads: int
+
+
+class _AsIs:
+    """Holds a launch argument that Fabric's process launcher must pass on untouched: it walks
+    dataclasses to unshare their tensors, and cannot rebuild the frozen Zarr group inside a
+    `SequenceSource` (which holds no tensors)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 @dataclass
@@ -138,48 +188,135 @@ def fit_stateful(
     patience: int | None,
     device: str,
     seed: int,
+    devices: int = 1,
+    strategy: str = "auto",
+    threads: int | None = None,
 ) -> TrainedNetwork:
     """Train by stateful TBPTT over steps `train_steps` (first, last; inclusive).
+
+    Args:
+        device: `cpu` or `cuda` (a torch device name).
+        devices: Processes (CPU) or GPUs that train together; the `batch_size` streams are
+            shared out among them, so there must be at least as many streams.
+        strategy: `auto` or `ddp_spawn` (what `auto` means for `devices` > 1); the loop runs
+            inside the launched processes, so a strategy that relaunches the command does not fit.
+        threads: Torch CPU threads per process (default: as set).
 
     Returns:
         The module (on the CPU, eval mode) with the weights of its lowest validation loss.
     """
-    module.to(device)
-    optimizer = torch.optim.Adam(module.parameters(), lr=learning_rate)
-    rng = np.random.default_rng(seed)
+    from lightning.fabric import Fabric
+
     first, last = train_steps
     n_steps = last - first + 1
     n_streams = max(1, min(batch_size, n_steps // max(window_steps, 1)))
+    if n_streams < devices:
+        raise InputError(
+            f"{n_streams} training stream(s) cannot be shared by {devices} processes: give "
+            f"--batch-size >= --devices (and at least --devices x --window-steps training steps)",
+            field="--devices",
+        )
     length = -(-n_steps // n_streams)
     starts = first + np.arange(n_streams) * length
     scored = [(int(s), int(min(s + length - 1, last))) for s in starts]
+    settings = TBPTTSettings(
+        epochs=epochs,
+        window_steps=window_steps,
+        warm_steps=warm_steps,
+        learning_rate=learning_rate,
+        patience=patience,
+        seed=seed,
+        threads=threads if threads is not None else torch.get_num_threads(),
+    )
+    quiet_lightning()
+    fabric = Fabric(
+        accelerator=device,
+        devices=devices,
+        strategy="ddp_spawn" if devices > 1 and strategy == "auto" else strategy,
+    )
+    with tempfile.TemporaryDirectory(prefix="quakesense-tbptt-") as scratch:
+        saved = fabric.launch(
+            _train_process,
+            module,
+            _AsIs(source),
+            starts,
+            scored,
+            length,
+            valid_steps,
+            settings,
+            Path(scratch) / "rank0.pt",
+        )
+        result = torch.load(saved, map_location="cpu", weights_only=True)
+    module.load_state_dict(result["state"])
+    return TrainedNetwork(
+        module=module.cpu().eval(),
+        history=result["history"],
+        best_epoch=result["best_epoch"],
+        epochs_run=len(result["history"]),
+    )
+
+
+def _train_process(
+    fabric: Any,
+    module: ConvLSTMForecaster,
+    held: _AsIs,
+    starts: np.ndarray,
+    scored: list[tuple[int, int]],
+    length: int,
+    valid_steps: tuple[int, int],
+    settings: TBPTTSettings,
+    result_path: Path,
+) -> Path:
+    """The training loop of one process: its share of the streams (every `world_size`-th),
+    gradients averaged by Fabric's strategy, the same validation loss on every process.
+
+    Returns:
+        `result_path`, where rank 0 saved the best (or, without one, the last) `state` dict, the
+        `history` and the `best_epoch`: a spawned process hands back its return value through a
+        pipe that the main process reads only after every process ended, too small for weights.
+    """
+    torch.set_num_threads(settings.threads)
+    source: SequenceSource = held.value
+    rank, world = fabric.global_rank, fabric.world_size
+    device = fabric.device
+    mine = slice(rank, None, world)
+    starts, scored = starts[mine], scored[mine]
+    window_steps, warm_steps = settings.window_steps, settings.warm_steps
+    optimizer = torch.optim.Adam(module.parameters(), lr=settings.learning_rate)
+    model, optimizer = fabric.setup(module, optimizer)
+    rng = np.random.default_rng(settings.seed)
     history: list[dict[str, float]] = []
     best_loss, best_state, best_epoch, waited = np.inf, None, -1, 0
-    for epoch in range(epochs):
+    for epoch in range(settings.epochs):
         t0 = time.perf_counter()
-        module.train()
+        model.train()
         phase = int(rng.integers(window_steps))
         cuts = sorted({0, length, *range(window_steps - phase, length, window_steps)})
-        state = _warm_state(module, source, starts, warm_steps, device)
+        state = _warm_state(model, source, starts, warm_steps, device)
         total, weight_sum = 0.0, 0.0
         for lo, hi in itertools.pairwise(cuts):
             x, offset, target, weight = source.batch(starts + lo, hi - lo, scored, device)
-            logits, state = module(x, offset, state)
-            state = tuple(s.detach() for s in state)
             w = float(weight.sum())
-            if w == 0:
+            if _sum_over_processes(fabric, w) == 0:
+                with torch.no_grad():
+                    state = model(x, offset, state)[1]
                 continue
+            logits, state = model(x, offset, state)
+            state = tuple(s.detach() for s in state)
             loss = weighted_bce(logits, target, weight)
             optimizer.zero_grad()
-            loss.backward()
+            fabric.backward(loss)
             optimizer.step()
             total += float(loss.detach()) * w
             weight_sum += w
-        val = validation_loss(module, source, valid_steps, warm_steps, window_steps, device)
+        val = fabric.broadcast(
+            validation_loss(model, source, valid_steps, warm_steps, window_steps, device), src=0
+        )
         history.append(
             {
                 "epoch": epoch,
-                "train_loss": total / max(weight_sum, 1e-9),
+                "train_loss": _sum_over_processes(fabric, total)
+                / max(_sum_over_processes(fabric, weight_sum), 1e-9),
                 "val_loss": val,
                 "seconds": time.perf_counter() - t0,
             }
@@ -189,16 +326,28 @@ def fit_stateful(
             best_state = copy.deepcopy(module.state_dict())
         else:
             waited += 1
-            if patience is not None and waited >= patience:
+            if settings.patience is not None and waited >= settings.patience:
                 break
-    if best_state is not None:
-        module.load_state_dict(best_state)
-    return TrainedNetwork(
-        module=module.cpu().eval(),
-        history=history,
-        best_epoch=best_epoch,
-        epochs_run=len(history),
+    if rank == 0:
+        torch.save(
+            {
+                "state": best_state if best_state is not None else module.state_dict(),
+                "history": history,
+                "best_epoch": best_epoch,
+            },
+            result_path,
+        )
+    return result_path
+
+
+def _sum_over_processes(fabric: Any, value: float) -> float:
+    """`value` summed over the training processes (itself with one)."""
+    if fabric.world_size == 1:
+        return value
+    total = fabric.all_reduce(
+        torch.tensor(value, dtype=torch.float64, device=fabric.device), reduce_op="sum"
     )
+    return float(total)
 
 
 def step_ranges(prep: Prepared, split: Split) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -272,7 +421,9 @@ def train_network(
         # calls would rebuild ETAS's cascade operator for each window.
         last = int(max(np.max(split.test_days) // k - 1, valid_steps[1]))
         first = min(0, train_steps[0] - config.warm_steps)
-        etas((np.arange(first, last + 1) + 1) * k)
+        maps = etas((np.arange(first, last + 1) + 1) * k)
+        if config.devices > 1:
+            offsets = OffsetTable(first, k, logit(maps).astype(np.float32))
 
     # Normalisation from at most 64 evenly spaced training steps, so that the training period
     # is never held in memory at once.
@@ -313,6 +464,9 @@ def train_network(
             patience=config.patience,
             device=device,
             seed=config.seed,
+            devices=config.devices,
+            strategy=config.strategy,
+            threads=config.threads,
         )
         raw = predict_maps(
             trained.module.to(device),
@@ -388,6 +542,7 @@ def train_network(
             "best_epoch": best["trained"].best_epoch,
             "step_days": k,
             "device": device,
+            "devices": config.devices,
             "training": "stateful truncated BPTT, one pass over the training sequence per epoch",
         },
     }
