@@ -27,10 +27,11 @@ model-relative Mw. Then the SNR spread of 100 events drawn as the network defaul
 (seed 0), to set against the real SNRs.
 
 The Newberry SAC files leave `idep` unset, so predict gets `--units velocity`. A step whose
-folder already holds a finished run is not repeated (simulate says so itself; train is skipped
-when WORK/train_M is a quakesense run, wherever it was trained, e.g. with `device: cuda`), so
-the expensive training is done once; the output states the epochs, seed and device each model
-was actually trained with. Predict is re-run unless --keep-predictions.
+folder already holds a finished run is not repeated (simulate when WORK/sim is a quakesense
+run, train when WORK/train_M is one, wherever it was made, e.g. with `device: cuda`), so the
+expensive steps are done once; the output states the training set's acquisition and noise
+records and the epochs, seed and device each model was actually trained with. Predict is
+re-run unless --keep-predictions.
 
 The table: per method, events located, median and maximum epicentral and depth error against
 the catalog, and the median per-event uncertainty the method reports (CNNs: MC-dropout spread,
@@ -418,8 +419,9 @@ def main() -> None:
     if args.calibration_only:
         return
     sim = work / "sim"
-    _cli("locate", "simulate", "--stations", stations, "--velocity", COSO, "--noise-records", raw,
-         "--noise-units", "velocity", "--out", sim, "--no-progress")  # fmt: skip
+    if not is_quakesense_dir(sim):
+        _cli("locate", "simulate", "--stations", stations, "--velocity", COSO, "--noise-records",
+             raw, "--noise-units", "velocity", "--out", sim, "--no-progress")  # fmt: skip
     train_yaml = work / "train.yaml"
     train_yaml.write_text(yaml.safe_dump(TRAIN_CONFIG))
     catalog = read_catalog_from_headers(raw)
@@ -445,7 +447,10 @@ def main() -> None:
         [frame.assign(method=method) for method, frame in errors.items()], ignore_index=True
     )
     splits = pd.read_parquet(sim / "events.parquet")["split"].value_counts().to_dict()
+    meta = json.loads((sim / "dataset.json").read_text())
     print(f"data: 5 real Newberry events, catalog = SAC headers; training set {sim} {splits}")
+    print(f"training set acquisition: {meta['acquisition']['values']}, seed {meta['seed']}")
+    print(f"real noise: {meta['config']['real_noise']['records']}")
     print("\n".join(notes))
     print("MC-dropout: 20 passes (predict default); grid search: EDT pdf, 68 % ellipse")
     with pd.option_context("display.width", 250, "display.max_columns", None):
