@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from quakesense.forecast.config import ForecastConfig
-from quakesense.forecast.pipeline import etas_threshold
+from quakesense.forecast.pipeline import etas_threshold, fit_etas
 from quakesense.forecast.prepare import Prepared, network_step_days, prepare
+from quakesense.forecast.scoring import Predictions
 from quakesense.synth.forecast_catalog import simulate_catalog
 
 
@@ -46,6 +47,29 @@ def test_etas_threshold_keeps_the_event_budget(prepared: Prepared) -> None:
     assert np.sum(magnitude >= mc_fit - 1e-9) <= budget
     assert np.sum(magnitude >= mc_fit - 0.1 - 1e-9) > budget
     assert "--etas-max-events" in prepared.warnings[-1]
+
+
+def test_etas_settings_reach_the_fit_and_the_probabilities(prepared: Prepared) -> None:
+    """The ETAS cut-offs are config fields recorded with the run; the cascade's probabilities
+    (simulated clusters on the exact first-order part) lie between the first-order forecast's
+    and 1 - exp(-cascade count), which overstates them."""
+    base = prepared.config.model_copy(
+        update={"etas_mc": 4.0, "etas_max_lag_days": 200.0, "etas_max_dist_km": 80.0}
+    )
+    days = prepared.split.test_days[:3]
+    sums = {}
+    for name, update in {
+        "first": {"etas_cascade": False},
+        "poisson": {"etas_n_sim": 0},
+        "clusters": {"etas_n_sim": 200},
+    }.items():
+        preds = Predictions()
+        prepared.config = base.model_copy(update=update)
+        sums[name] = float(fit_etas(prepared, prepared.split, preds)(days).sum())
+        info = preds.info["etas"]
+        assert (info["max_lag_days"], info["max_dist_km"]) == (200.0, 80.0)
+    prepared.config = base
+    assert sums["first"] < sums["clusters"] < sums["poisson"]
 
 
 def test_prepare_writes_the_grid_and_keeps_no_catalog(prepared: Prepared, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from quakesense.core.errors import InputError
 
@@ -107,10 +107,42 @@ class ForecastConfig(BaseModel):
         "which grows with events x neighbours)",
     )
     etas_max_iter: int = Field(50, ge=1)
+    etas_max_lag_days: float = Field(
+        3650.0,
+        gt=0,
+        description="ETAS neighbour cut-off in time: older parents trigger neither in the fit "
+        "nor in the forecasts (chosen on validation against 365 d: "
+        "docs/pipelines/forecast_etas.md)",
+    )
+    etas_max_dist_km: float = Field(
+        300.0,
+        gt=0,
+        description="ETAS neighbour cut-off in space: the fit, the forecast's kernel blocks and "
+        "the simulated continuations truncate the spatial kernel here",
+    )
+    etas_cascade: bool = Field(
+        True,
+        description="ETAS forecast counts every generation of aftershocks (the field's ETAS); "
+        "False gives the first-order forecast (background + direct aftershocks of past events)",
+    )
+    etas_n_sim: int = Field(
+        1000,
+        ge=0,
+        description="continuations per forecast time behind the cascade ETAS's probability of "
+        ">= 1 event per cell (later generations cluster, so 1 - exp(-expected count) overstates "
+        "it); 0 uses 1 - exp(-expected count); otherwise at least 2",
+    )
     n_bootstrap: int = Field(300, ge=10)
     seed: int = 0
     progress: bool = True
     grid: Path | None = Field(None, description="reuse this grid store instead of gridding")
+
+    @field_validator("etas_n_sim")
+    @classmethod
+    def _n_sim_zero_or_several(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("etas_n_sim must be 0 (no simulation) or at least 2")
+        return value
 
 
 class PredictConfig(BaseModel):

@@ -411,13 +411,17 @@ def _simulate_cascade(
     *,
     n_sim: int = 1,
     max_lag_days: float = np.inf,
+    max_dist_km: float = np.inf,
 ) -> pd.DataFrame:
     """`n_sim` independent continuations in [t_start, t_end), given earlier `history`.
 
     Each holds background events plus aftershock cascades of history and new events; all
     continuations advance together, one generation at a time. The Omori law is truncated at
-    `max_lag_days` (the fitted model's kernel). Columns: t_days, x_km, y_km, magnitude,
-    generation (0 = background) and sim (continuation index), sorted by (sim, t_days).
+    `max_lag_days` and the spatial law at `max_dist_km` (children further away are dropped, not
+    redrawn): the kernels a fit with these pair cut-offs estimates. Columns: t_days, x_km, y_km,
+    magnitude, generation (0 = background), sim (continuation index) and first_order
+    (background events and direct children of history events: the events the first-order
+    forecast counts, a Poisson process given the history), sorted by (sim, t_days).
     """
     area = background.region.area_km2
     per_sim = rng.poisson(params.mu * area * (t_end_days - t_start_days), n_sim)
@@ -430,7 +434,7 @@ def _simulate_cascade(
         gr_sample(rng, n0, mc, b_value, mmax),
         np.repeat(np.arange(n_sim), per_sim),
     )
-    parts = [(*new, np.zeros(n0, dtype=np.int64))]
+    parts = [(*new, np.zeros(n0, dtype=np.int64), np.ones(n0, dtype=bool))]
     c, p = params.c_days, params.p
     ht, hx, hy, hm = history
     keep = ht < t_start_days
@@ -468,6 +472,9 @@ def _simulate_cascade(
             high = np.minimum(t_end_days - pt[idx], max_lag_days)
             t = pt[idx] + omori_sample(rng, c, p, low, high)
             r = spatial_sample_radius(rng, params.sigma_km2(pm[idx], mc), params.q)
+            if np.isfinite(max_dist_km):
+                near = r <= max_dist_km
+                idx, t, r = idx[near], t[near], r[near]
             theta = rng.uniform(0.0, 2 * np.pi, idx.size)
             child = (
                 t,
@@ -477,15 +484,21 @@ def _simulate_cascade(
                 ps[idx],
             )
             g = pg[idx] + 1
-            parts.append((*child, g))
+            parts.append((*child, g, np.full(idx.size, given)))
             next_frontier.append((child, g, False))
         frontier = next_frontier
     cols = [np.concatenate(col) for col in zip(*parts, strict=True)]
     out = pd.DataFrame(
-        dict(zip(("t_days", "x_km", "y_km", "magnitude", "sim", "generation"), cols, strict=True))
+        dict(
+            zip(
+                ("t_days", "x_km", "y_km", "magnitude", "sim", "generation", "first_order"),
+                cols,
+                strict=True,
+            )
+        )
     )
     out = out.sort_values(["sim", "t_days"], kind="stable").reset_index(drop=True)
-    return out[["t_days", "x_km", "y_km", "magnitude", "generation", "sim"]]
+    return out[["t_days", "x_km", "y_km", "magnitude", "generation", "sim", "first_order"]]
 
 
 def simulate_catalog(
@@ -523,7 +536,7 @@ def simulate_catalog(
         empty,
         rng,
         max_events,
-    ).drop(columns="sim")
+    ).drop(columns=["sim", "first_order"])
 
 
 @dataclass(frozen=True)
@@ -779,11 +792,18 @@ class SimulatedCounts:
         mean: (ny, nx) mean count per cell.
         std_error: (ny, nx) Monte Carlo standard error of each cell's mean.
         totals: (n_sim,) events in the grid's window per continuation.
+        probability: (ny, nx) fraction of continuations with at least one event in the cell:
+            the occurrence probability of a clustered process, which 1 - exp(-mean) overstates
+            where the mean comes from rare large cascades.
+        first_order_probability: (ny, nx) the same for the first-order events only (background
+            events and direct children of history events).
     """
 
     mean: np.ndarray
     std_error: np.ndarray
     totals: np.ndarray
+    probability: np.ndarray
+    first_order_probability: np.ndarray
 
     @property
     def total_std_error(self) -> float:
@@ -1164,7 +1184,8 @@ class SpaceTimeETAS:
             rng,
             max_events,
             max_lag_days=self.max_lag_days,
-        ).drop(columns="sim")
+            max_dist_km=self.max_dist_km,
+        ).drop(columns=["sim", "first_order"])
 
     def expected_counts(
         self,
@@ -1265,6 +1286,7 @@ class SpaceTimeETAS:
         n_cell = ny * nx
         batch = max(1, min(n_sim, max_draws // max(len(hist[0]), 1), 10_000_000 // n_cell))
         total, total_sq, totals = np.zeros(n_cell), np.zeros(n_cell), []
+        hits, first_hits = np.zeros(n_cell), np.zeros(n_cell)
         for start in range(0, n_sim, batch):
             nb = min(batch, n_sim - start)
             sim = _simulate_cascade(
@@ -1280,6 +1302,7 @@ class SpaceTimeETAS:
                 50_000_000,
                 n_sim=nb,
                 max_lag_days=self.max_lag_days,
+                max_dist_km=self.max_dist_km,
             )
             sel = sim[(sim["t_days"] >= t0 + lo) & (sim["magnitude"] >= m_min)]
             ix = np.searchsorted(xe, sel["x_km"].to_numpy(), side="right") - 1
@@ -1289,6 +1312,10 @@ class SpaceTimeETAS:
             counts = np.bincount(key, minlength=nb * n_cell).reshape(nb, n_cell).astype(float)
             total += counts.sum(axis=0)
             total_sq += np.square(counts).sum(axis=0)
+            hits += (counts > 0).sum(axis=0)
+            first = sel["first_order"].to_numpy()[inside]
+            first_counts = np.bincount(key[first], minlength=nb * n_cell).reshape(nb, n_cell)
+            first_hits += (first_counts > 0).sum(axis=0)
             totals.append(counts.sum(axis=1))
         mean = total / n_sim
         var = np.maximum(total_sq / n_sim - mean**2, 0.0) * n_sim / (n_sim - 1)
@@ -1296,6 +1323,8 @@ class SpaceTimeETAS:
             mean=mean.reshape(ny, nx),
             std_error=np.sqrt(var / n_sim).reshape(ny, nx),
             totals=np.concatenate(totals),
+            probability=(hits / n_sim).reshape(ny, nx),
+            first_order_probability=(first_hits / n_sim).reshape(ny, nx),
         )
 
     def expected_counts_many(
@@ -1424,6 +1453,83 @@ class SpaceTimeETAS:
                 if op is not None:
                     total = total + op.spread_history(spread[len(idx) :], generations)
             out[idx] = (frac * total.reshape(len(idx), *shape_ext))[crop]
+        return out
+
+    def occurrence_probabilities_many(
+        self,
+        history: pd.DataFrame | None,
+        t0_days: np.ndarray,
+        *,
+        x_edges_km: np.ndarray,
+        y_edges_km: np.ndarray,
+        horizon_days: tuple[float, float] = (10.0, 50.0),
+        m_min: float | None = None,
+        n_sim: int = 1000,
+        seed: int = 0,
+        count_scale: float = 1.0,
+        window_km: float = 100.0,
+    ) -> np.ndarray:
+        """P(at least one m >= m_min event) per cell in [T + h0, T + h1), all generations.
+
+        The binary target needs this probability, not the expected count: later generations
+        come in clusters (one rare large event brings many), so 1 - exp(-expected count)
+        overstates it. First-order events (background events in the window and direct
+        aftershocks of past events) form a Poisson process given the history, so
+        P(none in a cell) = exp(-N1) x P(no later-generation event | no first-order event), with
+        N1 the exact first-order count (`expected_counts_many(cascade=False)`). The second factor
+        comes from `n_sim` continuations per T (`simulated_counts`): continuations without any
+        event in the cell over those without a first-order event there (1 where none is
+        without; at least 0.5 / n_sim). Each T's continuations are seeded by (seed, the bits of
+        T), so a map does not depend on which other times are asked for.
+
+        Args:
+            history: Events (t_days, x_km, y_km, magnitude); each T uses only those with t < T.
+            t0_days: (n_T,) forecast times.
+            x_edges_km, y_edges_km: Increasing cell edges.
+            horizon_days: (h0, h1) of the target window.
+            m_min: Smallest target magnitude (default mc).
+            n_sim: Continuations per forecast time.
+            seed: Seed of the continuations.
+            count_scale: Factor on the Poisson rate -log P(none) (the pipeline's Gutenberg-Richter
+                extrapolation to targets below mc).
+            window_km: Reach of the first-order kernel blocks (`expected_counts_many`).
+
+        Returns:
+            (n_T, ny, nx) probabilities.
+        """
+        t0 = np.atleast_1d(np.asarray(t0_days, dtype=float))
+        if n_sim < 2:
+            raise InputError(f"n_sim must be >= 2, got {n_sim}", field="n_sim")
+        grid = {"x_edges_km": x_edges_km, "y_edges_km": y_edges_km}
+        first = self.expected_counts_many(
+            history,
+            t0,
+            **grid,
+            horizon_days=horizon_days,
+            m_min=m_min,
+            window_km=window_km,
+            cascade=False,
+        )
+        out = np.empty_like(first)
+        for k, t in enumerate(t0):
+            sim = self.simulated_counts(
+                history,
+                float(t),
+                **grid,
+                horizon_days=horizon_days,
+                m_min=m_min,
+                n_sim=n_sim,
+                rng=np.random.default_rng([seed, int(np.float64(t).view(np.uint64))]),
+            )
+            no_first = 1.0 - sim.first_order_probability
+            ratio = np.divide(
+                1.0 - sim.probability,
+                no_first,
+                out=np.ones_like(no_first),
+                where=no_first > 0,
+            )
+            rate = first[k] - np.log(np.maximum(ratio, 0.5 / n_sim))
+            out[k] = -np.expm1(-count_scale * rate)
         return out
 
     def offspring_kernel(

@@ -14,6 +14,7 @@ import contextlib
 import resource
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,14 @@ from quakesense.core.errors import InputError
 from quakesense.forecast.baselines import HistoricalRate, TabularForecaster, UniformRate
 from quakesense.forecast.config import NETWORKS, ForecastConfig, PredictConfig
 from quakesense.forecast.features import FeatureConfig, indicator_features, rtl_features
-from quakesense.forecast.grid import GridSpec, densify_polygon, grid_events, open_grid, write_grid
+from quakesense.forecast.grid import (
+    EventGrid,
+    GriddedEvents,
+    GridSpec,
+    densify_polygon,
+    grid_events,
+    write_grid,
+)
 from quakesense.forecast.networks import train_network
 from quakesense.forecast.prepare import LOG, Prepared, grid_spec, load_catalog, prepare
 from quakesense.forecast.protocol import Split, last_days_split
@@ -40,12 +48,6 @@ PROFILED_PHASES = (
     "write_report",
 )
 """Phases of `evaluate` that `benchmarks/bench_forecast_national.py --profile` measures."""
-ETAS_MAX_LAG_DAYS = 365.0
-"""ETAS neighbour cut-off in time: older parents neither trigger in the fit nor in forecasts.
-With 365 d / 100 km the fit recovers the true parameters as well as with 3650 d / 300 km, from
-16x fewer parent-target pairs (`python benchmarks/bench_etas.py --cutoffs ...`)."""
-ETAS_MAX_DIST_KM = 100.0
-"""ETAS neighbour cut-off in space (see `ETAS_MAX_LAG_DAYS`)."""
 
 
 @contextlib.contextmanager
@@ -205,8 +207,8 @@ def fit_etas(prep: Prepared, split: Split, preds: Predictions) -> Any:
     model = SpaceTimeETAS(
         mc_fit,
         max_iter=config.etas_max_iter,
-        max_lag_days=ETAS_MAX_LAG_DAYS,
-        max_dist_km=ETAS_MAX_DIST_KM,
+        max_lag_days=config.etas_max_lag_days,
+        max_dist_km=config.etas_max_dist_km,
     )
     try:
         model.fit(
@@ -228,8 +230,10 @@ def fit_etas(prep: Prepared, split: Split, preds: Predictions) -> Any:
         "branching_ratio": model.params_.branching_ratio(model.mc, model.b_value_, model.mmax),
         "n_training_events": len(train),
         "n_pairs": model.n_pairs_,
-        "max_lag_days": ETAS_MAX_LAG_DAYS,
-        "max_dist_km": ETAS_MAX_DIST_KM,
+        "max_lag_days": config.etas_max_lag_days,
+        "max_dist_km": config.etas_max_dist_km,
+        "cascade": config.etas_cascade,
+        "n_sim": config.etas_n_sim,
     }
     history = pd.DataFrame(
         {
@@ -249,17 +253,30 @@ def fit_etas(prep: Prepared, split: Split, preds: Predictions) -> Any:
         days = np.asarray(days, dtype=np.int64)
         missing = sorted({int(d) for d in days} - set(cache))
         if missing:
-            counts = model.expected_counts_many(
-                history,
-                np.array(missing, dtype=float),
-                x_edges_km=spec.x.edges,
-                y_edges_km=spec.y.edges,
-                horizon_days=prep.horizon,
-                m_min=max(target, mc_fit),
-                dtype=np.float32,
-            )
-            for d, n in zip(missing, counts, strict=True):
-                cache[d] = -np.expm1(-scale * n)
+            grid = {
+                "x_edges_km": spec.x.edges,
+                "y_edges_km": spec.y.edges,
+                "horizon_days": prep.horizon,
+                "m_min": max(target, mc_fit),
+                "window_km": config.etas_max_dist_km,
+            }
+            times = np.array(missing, dtype=float)
+            if config.etas_cascade and config.etas_n_sim > 0:
+                maps = model.occurrence_probabilities_many(
+                    history,
+                    times,
+                    **grid,
+                    n_sim=config.etas_n_sim,
+                    seed=config.seed,
+                    count_scale=scale,
+                ).astype(np.float32)
+            else:
+                counts = model.expected_counts_many(
+                    history, times, **grid, dtype=np.float32, cascade=config.etas_cascade
+                )
+                maps = -np.expm1(-scale * counts)
+            for d, p in zip(missing, maps, strict=True):
+                cache[d] = p
         return np.stack([cache[int(d)] for d in days])
 
     return probabilities
@@ -390,46 +407,91 @@ def forecast_date(text: str | None, spec: GridSpec) -> pd.Timestamp:
     return stamp
 
 
-def predict_run(config: PredictConfig, out: Path, *, force: bool = False) -> Path:
-    """Forecast map at `config.date` from a saved network, using catalog events before it."""
-    from quakesense.core.persistence import load_model, model_dir
-    from quakesense.core.report import RunFolder
-    from quakesense.core.store import write_table
+@dataclass
+class ForecastMap:
+    """One forecast of a saved network: its probabilities on the model's grid at a date.
+
+    Attributes:
+        probability: P(at least one M >= mc in the horizon) per cell, (ny, nx).
+        spec: The model's grid, ending at the forecast day.
+        forecast_day: The forecast time T as a day index of `spec`.
+        events: The catalog's events before T on the grid.
+        n_outside_grid: Events before T outside the grid (ignored).
+        extra: The model's stored settings (kind, mc, horizon_days, step_days, ...).
+    """
+
+    probability: np.ndarray
+    spec: GridSpec
+    forecast_day: int
+    events: GriddedEvents
+    n_outside_grid: int
+    extra: dict[str, Any]
+
+    def table(self) -> pd.DataFrame:
+        """One row per cell: `row`, `col`, `latitude_deg`, `longitude_deg`, `probability`."""
+        lat, lon = self.spec.cell_centres_latlon()
+        iy, ix = np.indices(self.spec.shape)
+        return pd.DataFrame(
+            {
+                "row": iy.ravel(),
+                "col": ix.ravel(),
+                "latitude_deg": lat.ravel(),
+                "longitude_deg": lon.ravel(),
+                "probability": self.probability.ravel(),
+            }
+        )
+
+
+def forecast_map(
+    saved: Any,
+    catalog: pd.DataFrame,
+    date: str | None,
+    *,
+    max_gap_days: int,
+    device: str,
+    source: Path | str,
+) -> ForecastMap:
+    """The forecast of a saved network at `date` from the events before it, in memory (no
+    grid store is written): the one path of `forecast predict` and `ForecastPredictor`.
+
+    Args:
+        saved: The loaded model (`core.persistence.load_model`).
+        catalog: Canonical catalog (`io.catalog.read_catalog`), time-sorted.
+        date: Forecast time T (UTC date).
+        max_gap_days: Refuse a date more than this many days after the last event.
+        device: `auto|cpu|cuda` for the network.
+        source: The model folder, named in errors.
+
+    Raises:
+        InputError: not a forecast network, the hybrid (it needs its ETAS fit), a bad date, or
+            a date too long after the catalog's last event.
+    """
     from quakesense.core.training import torch_device
     from quakesense.forecast.calibration import apply_platt
     from quakesense.forecast.convlstm import predict_maps
-    from quakesense.forecast.figures import forecast_maps_figure
     from quakesense.forecast.networks import MODEL_KEY
-    from quakesense.io.catalog import read_catalog
 
-    if config.model is None:
-        raise InputError("no model given", field="--model")
-    if config.catalog is None:
-        raise InputError("no catalog given", field="--catalog")
-    folder = model_dir(config.model)
-    saved = load_model(folder)
     if saved.name not in (MODEL_KEY, "forecast_convlstm"):
-        raise InputError(f"model is a '{saved.name}', expected a '{MODEL_KEY}'", source=folder)
+        raise InputError(f"model is a '{saved.name}', expected a '{MODEL_KEY}'", source=source)
     extra = saved.extra
     if extra.get("kind") == "convlstm_hybrid":
         raise InputError(
             "predict supports convlstm and cnn models; the hybrid needs its ETAS model, run "
             "`forecast evaluate` instead",
-            source=folder,
+            source=source,
         )
     stored = GridSpec.from_dict(extra["grid"])
-    date = forecast_date(config.date, stored)
-    catalog, report = read_catalog(config.catalog, columns=config.columns, sort=config.sort)
+    stamp = forecast_date(date, stored)
     last = catalog["time"].iloc[-1]
-    gap_days = (date - last) / pd.Timedelta(days=1)
-    if gap_days > config.max_gap_days:
+    gap_days = (stamp - last) / pd.Timedelta(days=1)
+    if gap_days > max_gap_days:
         raise InputError(
-            f"date {date.date()} is {gap_days:.0f} days after the catalog's last event "
+            f"date {stamp.date()} is {gap_days:.0f} days after the catalog's last event "
             f"({last.date()}): the forecast would read an empty recent past; give a date at "
-            f"most {config.max_gap_days} days after it (--max-gap-days) or a newer catalog",
+            f"most {max_gap_days} days after it (--max-gap-days) or a newer catalog",
             field="--date",
         )
-    forecast_day = stored.day_index(date)
+    forecast_day = stored.day_index(stamp)
     spec = GridSpec(
         stored.centre_latitude_deg,
         stored.centre_longitude_deg,
@@ -442,30 +504,57 @@ def predict_run(config: PredictConfig, out: Path, *, force: bool = False) -> Pat
     events, dropped = grid_events(catalog, spec)
     if dropped["outside_grid"]:
         LOG.warning("%d events outside the model's grid were ignored", dropped["outside_grid"])
+    raw = predict_maps(
+        saved.module,
+        EventGrid(events, spec),
+        np.array([forecast_day]),
+        int(extra["step_days"]),
+        device=torch_device(device),
+    )
+    return ForecastMap(
+        probability=apply_platt(raw, extra["platt_calibration"])[0],
+        spec=spec,
+        forecast_day=forecast_day,
+        events=events,
+        n_outside_grid=int(dropped["outside_grid"]),
+        extra=extra,
+    )
+
+
+def predict_run(config: PredictConfig, out: Path, *, force: bool = False) -> Path:
+    """Forecast map at `config.date` from a saved network, using catalog events before it."""
+    from quakesense.core.persistence import load_model, model_dir
+    from quakesense.core.report import RunFolder
+    from quakesense.core.store import write_table
+    from quakesense.forecast.figures import forecast_maps_figure
+    from quakesense.io.catalog import read_catalog
+
+    if config.model is None:
+        raise InputError("no model given", field="--model")
+    if config.catalog is None:
+        raise InputError("no catalog given", field="--catalog")
+    folder = model_dir(config.model)
+    saved = load_model(folder)
+    catalog, report = read_catalog(config.catalog, columns=config.columns, sort=config.sort)
+    result = forecast_map(
+        saved,
+        catalog,
+        config.date,
+        max_gap_days=config.max_gap_days,
+        device=config.device,
+        source=folder,
+    )
+    spec, forecast_day, events, extra = (
+        result.spec,
+        result.forecast_day,
+        result.events,
+        result.extra,
+    )
+    probability = result.probability
     title = f"quakesense forecast: prediction from {spec.date(forecast_day).date()}"
     with RunFolder.create(out, title, force=force) as run:
         run.save_config(config, model_folder=str(folder))
-        group, _ = open_grid(write_grid(events, spec, run.path / "grid.zarr", progress=False))
-        raw = predict_maps(
-            saved.module,
-            group,
-            np.array([forecast_day]),
-            int(extra["step_days"]),
-            device=torch_device(config.device),
-        )
-        probability = apply_platt(raw, extra["platt_calibration"])[0]
-        lat, lon = spec.cell_centres_latlon()
-        iy, ix = np.indices(spec.shape)
-        table = pd.DataFrame(
-            {
-                "row": iy.ravel(),
-                "col": ix.ravel(),
-                "latitude_deg": lat.ravel(),
-                "longitude_deg": lon.ravel(),
-                "probability": probability.ravel(),
-            }
-        )
-        write_table(table, run.path / "forecast.csv")
+        write_table(result.table(), run.path / "forecast.csv")
         h0, h1 = extra["horizon_days"]
         mc = extra["mc"]
         recent = events.window(forecast_day - 365, forecast_day, mc)
@@ -481,7 +570,7 @@ def predict_run(config: PredictConfig, out: Path, *, force: bool = False) -> Pat
         run.save_metrics(
             {
                 "n_events_before_T": len(events),
-                "n_events_outside_grid": dropped["outside_grid"],
+                "n_events_outside_grid": result.n_outside_grid,
                 "max_probability": float(probability.max()),
                 "catalog": report.to_dict(),
             }
