@@ -168,7 +168,9 @@ class ElasticSettings(_Strict):
     pml_cells: int = Field(10, ge=2)
     accuracy: Literal[2, 4] = 4
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    stations_per_run: int = Field(4, ge=1, description="force shots batched per deepwave call")
+    stations_per_run: int = Field(
+        4, ge=1, description="stations per deepwave call (their 3 force directions are its shots)"
+    )
 
 
 class SimulateConfig(_Strict):
