@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,23 @@ from quakesense.core.persistence import load_model, model_dir
 from quakesense.core.training import TrainConfig
 from quakesense.precursor.alarms import persistent
 from tests.test_examples import example
+
+
+@pytest.fixture
+def no_temporary_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fails the test if anything makes a temporary file or folder: the predictors work in
+    memory. Every `tempfile` maker refuses, and the temporary folder must stay empty."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a temporary file or folder was made")
+
+    for name in ("mkdtemp", "mkstemp", "TemporaryDirectory", "NamedTemporaryFile"):
+        monkeypatch.setattr(tempfile, name, refuse)
+    yield
+    assert not any(scratch.iterdir())
 
 
 @pytest.mark.slow  # a fresh interpreter imports every pipeline: ~8 s CPU
@@ -234,6 +253,18 @@ def test_locate_stream_matches_the_predict_verb(locate_run: tuple, tmp_path: Pat
 
 
 @pytest.mark.slow
+def test_locate_predicts_in_memory(locate_run: tuple, no_temporary_files: None) -> None:
+    data_dir, run = locate_run
+    stream = example("locate_example").held_out_stream(data_dir)
+    before = stream.copy()
+    table, catalog = quakesense.load(run).predict(
+        {"ev1": stream}, units="velocity", answer_after_s=1.0, catalog=True
+    )
+    assert table["status"].iloc[0] == "ok" and len(catalog) == 1
+    assert stream == before  # the caller's traces are left as they were
+
+
+@pytest.mark.slow
 def test_locate_refuses_what_is_not_a_stream(locate_run: tuple) -> None:
     with pytest.raises(InputError, match="ObsPy Stream"):
         quakesense.load(locate_run[1]).predict([1, 2, 3])
@@ -283,6 +314,13 @@ def test_forecast_map_matches_the_predict_verb(forecast_run: tuple, tmp_path: Pa
     np.testing.assert_allclose(
         probability.values[cli["row"], cli["col"]], cli["probability"], rtol=1e-6
     )
+
+
+@pytest.mark.slow
+def test_forecast_predicts_in_memory(forecast_run: tuple, no_temporary_files: None) -> None:
+    run, catalog = forecast_run
+    probability = quakesense.load(run).predict(catalog, "2002-03-01")
+    assert float(probability.min()) > 0 and float(probability.max()) < 1
 
 
 def test_old_registry_keys_load_as_aliases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quakesense.core.errors import InputError
-from quakesense.forecast.grid import GridSpec, grid_events, open_grid, target_maps, write_grid
+from quakesense.forecast.grid import (
+    EventGrid,
+    GridSpec,
+    grid_events,
+    open_grid,
+    target_maps,
+    write_grid,
+)
 from quakesense.io.catalog import Region
 
 REGION = Region.from_bbox(35.0, 37.0, 139.0, 141.0)
@@ -47,6 +54,10 @@ def test_grid_store_matches_a_direct_histogram(tmp_path_factory, seed: int, n: i
     for d, iy, ix, m in zip(events.day, events.iy, events.ix, events.magnitude, strict=True):
         expected[d, iy, ix] = max(expected[d, iy, ix], m)
     np.testing.assert_allclose(max_mag, expected)
+    in_memory = EventGrid(events, spec)
+    assert in_memory["count"].shape == count.shape
+    np.testing.assert_array_equal(in_memory["count"][3:17], count[3:17])
+    np.testing.assert_array_equal(in_memory["max_magnitude"][:], max_mag)
 
 
 def test_japan_like_box_gives_cells_of_the_requested_size() -> None:

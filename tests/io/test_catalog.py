@@ -33,6 +33,13 @@ def test_comcat_layout_is_recognised_and_repairs_are_reported(tmp_path: Path) ->
     assert any("mixed magnitude types" in w for w in report.warnings)
 
 
+def test_a_table_in_memory_reads_like_its_file(tmp_path: Path) -> None:
+    path = write(tmp_path, COMCAT)
+    table, report = read_catalog(pd.read_csv(path))
+    pd.testing.assert_frame_equal(table, read_catalog(path)[0])
+    assert report.source == "<table>" and report.n_time_normalised == 1
+
+
 def test_hour_24_rolls_over_to_next_day() -> None:
     fixed, n = normalise_time_strings(pd.Series(["2001-03-04 24:00:00", "2001-03-04 10:00:00"]))
     assert n == 1

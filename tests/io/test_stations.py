@@ -81,3 +81,19 @@ def test_a_station_far_from_the_network_is_refused() -> None:
     far = stations.assign(latitude_deg=[43.70, 43.72, 43.75, 18.5])  # about 2,800 km south
     with pytest.raises(InputError, match=r"station D is 2,8\d\d km from the network"):
         check_network_extent(far, source="st.csv")
+
+
+def test_tables_and_inventories_in_memory_read_like_files(tmp_path: Path) -> None:
+    import pandas as pd
+    from obspy.core.inventory import Inventory, Network, Station
+
+    path = tmp_path / "st.csv"
+    path.write_text("code,lat,lon,elevation\nHK1,35.2,139.0,800\nHK2,35.25,139.05,\n")
+    frame = pd.read_csv(path)
+    pd.testing.assert_frame_equal(read_stations(frame), read_stations(path))
+    station = Station("AB1", latitude=35.1, longitude=139.1, elevation=500.0)
+    inventory = Inventory(networks=[Network("XX", stations=[station])], source="test")
+    assert read_stations(inventory)["station"].tolist() == ["XX.AB1"]
+    frame.loc[1, "lat"] = 135.0
+    with pytest.raises(InputError, match=r"<station table>.*row 1.*latitude_deg"):
+        read_stations(frame)

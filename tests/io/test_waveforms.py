@@ -11,6 +11,7 @@ from obspy import Stream, Trace, UTCDateTime
 
 from quakesense.core.errors import InputError
 from quakesense.io.waveforms import (
+    EventStream,
     event_folders,
     read_catalog_from_headers,
     read_event_waveforms,
@@ -49,6 +50,21 @@ def test_miniseed_needs_units_and_channels_are_normalised(tmp_path: Path) -> Non
     assert event.event_id == "ev1"
     assert sorted(tr.stats.channel for tr in event.stream) == ["N", "Z"]
     assert event.catalog is None
+
+
+def test_a_stream_in_memory_reads_like_its_folder(tmp_path: Path) -> None:
+    data = np.sin(np.linspace(0, 20, 500))
+    traces = [_trace("A", "HHZ", data), _trace("A", "HH1", data)]
+    stream = Stream([tr.copy() for tr in traces])
+    from_files = read_event_waveforms(_write(tmp_path / "ev1", traces), units="velocity")
+    in_memory = read_event_waveforms(EventStream("ev1", stream), units="velocity")
+    assert in_memory.event_id == "ev1"
+    for a, b in zip(in_memory.stream, from_files.stream, strict=True):
+        assert a.id == b.id and a.stats.starttime == b.stats.starttime
+        np.testing.assert_allclose(a.data, b.data)
+    assert sorted(tr.stats.channel for tr in stream) == ["HH1", "HHZ"]  # caller's untouched
+    with pytest.raises(InputError, match="unknown units"):
+        read_event_waveforms(EventStream("ev1", stream))
 
 
 def test_acceleration_is_integrated_to_velocity(tmp_path: Path) -> None:

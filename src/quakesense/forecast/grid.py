@@ -236,21 +236,62 @@ def write_grid(
     for chunk in tqdm(range(writer.n_chunks), desc="grid", unit="chunk", disable=not progress):
         if chunk in done:
             continue
-        start, stop = writer.chunk_bounds(chunk)
-        part = events.window(start, stop)
-        flat = ((part.day - start) * ny + part.iy) * nx + part.ix
-        size = (stop - start) * ny * nx
-        max_mag = np.zeros(size, dtype=np.float32)
-        np.maximum.at(max_mag, flat, np.maximum(part.magnitude, 0.01).astype(np.float32))
-        count = np.minimum(np.bincount(flat, minlength=size), np.iinfo(np.uint16).max)
-        writer.write_chunk(
-            chunk,
-            {
-                "max_magnitude": max_mag.reshape(stop - start, ny, nx),
-                "count": count.astype(np.uint16).reshape(stop - start, ny, nx),
-            },
-        )
+        writer.write_chunk(chunk, day_maps(events, *writer.chunk_bounds(chunk), spec.shape))
     return Path(path)
+
+
+def day_maps(
+    events: GriddedEvents, start: int, stop: int, shape: tuple[int, int]
+) -> dict[str, np.ndarray]:
+    """The grid arrays of days [start, stop): `max_magnitude` (float32) and `count` (uint16),
+    each (stop - start, ny, nx), as `write_grid` stores them."""
+    ny, nx = shape
+    part = events.window(start, stop)
+    flat = ((part.day - start) * ny + part.iy) * nx + part.ix
+    size = (stop - start) * ny * nx
+    max_mag = np.zeros(size, dtype=np.float32)
+    np.maximum.at(max_mag, flat, np.maximum(part.magnitude, 0.01).astype(np.float32))
+    count = np.minimum(np.bincount(flat, minlength=size), np.iinfo(np.uint16).max)
+    return {
+        "max_magnitude": max_mag.reshape(stop - start, ny, nx),
+        "count": count.astype(np.uint16).reshape(stop - start, ny, nx),
+    }
+
+
+class EventGrid:
+    """A grid store's arrays computed from gridded events when read, in memory: a read-only
+    stand-in for the Zarr group of `write_grid` wherever days are read as
+    `grid["count"][lo:hi]` (the network's inputs), without writing a store.
+
+    Args:
+        events: The gridded events.
+        spec: Their grid (its `n_days` is the arrays' length).
+    """
+
+    def __init__(self, events: GriddedEvents, spec: GridSpec) -> None:
+        self.events, self.spec = events, spec
+
+    def __getitem__(self, name: str) -> _EventGridArray:
+        return _EventGridArray(self, name)
+
+
+@dataclass
+class _EventGridArray:
+    """One array of an `EventGrid`: its shape, and slices of whole days."""
+
+    grid: EventGrid
+    name: str
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.grid.spec.n_days, *self.grid.spec.shape)
+
+    def __getitem__(self, days: slice) -> np.ndarray:
+        start, stop, step = days.indices(self.grid.spec.n_days)
+        if step != 1:
+            raise ValueError("an event grid is read in runs of consecutive days")
+        grid = self.grid
+        return day_maps(grid.events, start, max(stop, start), grid.spec.shape)[self.name]
 
 
 def open_grid(path: str | Path) -> tuple[Any, GridSpec]:

@@ -2,9 +2,10 @@
 building blocks.
 
 `ForecastPredictor.predict` maps a catalog and a forecast date to the probability of at least
-one M >= Mc event per cell in the model's horizon, through the same function as
-`quakesense forecast predict` (`forecast.pipeline.predict_run`: gridding on the model's stored
-grid, events before the date only, the stored calibration), returned as an `xarray.DataArray`.
+one M >= Mc event per cell in the model's horizon, through the same functions as
+`quakesense forecast predict` (`io.catalog.read_catalog` on the table, then
+`forecast.pipeline.forecast_map`: gridding on the model's stored grid, events before the date
+only, the stored calibration), in memory, returned as an `xarray.DataArray`.
 
 Building blocks (the functions the CLI verbs call):
 
@@ -18,7 +19,6 @@ Building blocks (the functions the CLI verbs call):
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,9 @@ import pandas as pd
 import xarray as xr
 
 from quakesense.core.persistence import load_model, model_dir
-from quakesense.core.store import read_table, write_table
 from quakesense.forecast.config import ForecastConfig, PredictConfig
-from quakesense.forecast.pipeline import evaluate, grid_run, predict_run
+from quakesense.forecast.pipeline import evaluate, forecast_map, grid_run, predict_run
+from quakesense.io.catalog import read_catalog
 from quakesense.synth.forecast_catalog import simulate_catalog
 
 simulate = simulate_catalog
@@ -58,13 +58,19 @@ class ForecastPredictor:
 
     def __init__(self, path: str | Path) -> None:
         self.path = model_dir(path)
-        self.extra: dict[str, Any] = load_model(self.path).extra
+        self.saved = load_model(self.path)
+        self.extra: dict[str, Any] = self.saved.extra
         self.method: str = str(self.extra.get("kind", "convlstm"))
         self.mc = float(self.extra["mc"])
         self.horizon_days: tuple[int, int] = tuple(self.extra["horizon_days"])
 
     def predict(
-        self, catalog: pd.DataFrame, date: str | pd.Timestamp, *, columns: str | None = None
+        self,
+        catalog: pd.DataFrame,
+        date: str | pd.Timestamp,
+        *,
+        columns: str | None = None,
+        **settings: Any,
     ) -> xr.DataArray:
         """Forecast probabilities on the model's grid at `date`, from events before `date`.
 
@@ -74,34 +80,34 @@ class ForecastPredictor:
                 with `columns`).
             date: Forecast time T (UTC date).
             columns: Column mapping `time=...,latitude=...` for other spellings.
+            **settings: Any other `PredictConfig` setting (`sort`, `max_gap_days`, `device`).
 
         Returns:
             P(at least one M >= Mc in [T + h0, T + h1) days) with dimensions (`y`, `x`) and
             coordinates `latitude_deg`, `longitude_deg` (cell centres) and `y_index`,
             `x_index`; the date, horizon, Mc and method are attributes.
         """
-        with tempfile.TemporaryDirectory(prefix="quakesense-forecast-") as tmp:
-            source = write_table(catalog, Path(tmp) / "catalog.csv")
-            out = Path(tmp) / "run"
-            config = PredictConfig(model=self.path, catalog=source, date=str(date), columns=columns)
-            predict_run(config, out)
-            table = read_table(out / "forecast.csv")
-        shape = (int(table["row"].max()) + 1, int(table["col"].max()) + 1)
-
-        def grid(column: str) -> np.ndarray:
-            values = np.full(shape, np.nan)
-            values[table["row"], table["col"]] = table[column].to_numpy(dtype=float)
-            return values
-
+        config = PredictConfig(date=str(date), columns=columns, **settings)
+        table, _ = read_catalog(catalog, columns=config.columns, sort=config.sort)
+        result = forecast_map(
+            self.saved,
+            table,
+            config.date,
+            max_gap_days=config.max_gap_days,
+            device=config.device,
+            source=self.path,
+        )
+        lat, lon = result.spec.cell_centres_latlon()
+        ny, nx = result.spec.shape
         h0, h1 = self.horizon_days
         return xr.DataArray(
-            grid("probability"),
+            result.probability.astype(float),
             dims=("y", "x"),
             coords={
-                "y_index": ("y", np.arange(shape[0])),
-                "x_index": ("x", np.arange(shape[1])),
-                "latitude_deg": (("y", "x"), grid("latitude_deg")),
-                "longitude_deg": (("y", "x"), grid("longitude_deg")),
+                "y_index": ("y", np.arange(ny)),
+                "x_index": ("x", np.arange(nx)),
+                "latitude_deg": (("y", "x"), lat),
+                "longitude_deg": (("y", "x"), lon),
             },
             name="probability",
             attrs={

@@ -350,7 +350,7 @@ def catalog_from_frame(
 
 
 def read_catalog(
-    path: str | Path,
+    path: str | Path | pd.DataFrame,
     *,
     columns: dict[str, str] | str | None = None,
     region: Region | None = None,
@@ -359,10 +359,12 @@ def read_catalog(
     duplicate_time_s: float = 1.0,
     duplicate_distance_km: float = 10.0,
 ) -> tuple[pd.DataFrame, CatalogReport]:
-    """Read a CSV or QuakeML catalog into the canonical `CATALOG` table.
+    """Read a CSV or QuakeML catalog (or take a table in memory) into the canonical `CATALOG`
+    table.
 
     Args:
-        path: `.csv`/`.txt` (any layout; common headers are recognised) or `.xml`/`.quakeml`.
+        path: `.csv`/`.txt` (any layout; common headers are recognised) or `.xml`/`.quakeml`,
+            or a `DataFrame` in any such CSV layout (checked and reported the same way).
         columns: Mapping of canonical keys to file columns (dict or `key=col,...` text).
         region: Keep only events inside; the number dropped goes to the report.
         sort: Sort rows by time (reported) instead of rejecting an unsorted file.
@@ -375,27 +377,32 @@ def read_catalog(
         InputError: Missing columns, NaN coordinates, unparsable times, unsorted times
             (without `sort`), an empty catalog.
     """
-    path = Path(path)
-    source = str(path)
-    if not path.is_file():
-        raise InputError("catalog file not found", source=path)
     mapping = parse_column_mapping(columns) if isinstance(columns, str) else dict(columns or {})
-    report = CatalogReport(source=source)
-    if path.suffix.lower() in {".xml", ".quakeml", ".qml"}:
-        raw = _read_quakeml(path)
-        mapped, n_fixed = raw, 0
+    if isinstance(path, pd.DataFrame):
+        source = "<table>"
+        mapped, n_fixed = catalog_from_frame(path, columns=mapping, source=source)
     else:
-        try:
-            raw = pd.read_csv(path, sep=csv_separator(path), comment="#", skipinitialspace=True)
-        except Exception as exc:  # pandas raises many parser error types; report them uniformly
-            raise InputError(f"cannot read CSV ({type(exc).__name__}: {exc})", source=path) from exc
-        mapped, n_fixed = catalog_from_frame(raw, columns=mapping, source=source)
+        path = Path(path)
+        source = str(path)
+        if not path.is_file():
+            raise InputError("catalog file not found", source=path)
+        if path.suffix.lower() in {".xml", ".quakeml", ".qml"}:
+            mapped, n_fixed = _read_quakeml(path), 0
+        else:
+            try:
+                raw = pd.read_csv(path, sep=csv_separator(path), comment="#", skipinitialspace=True)
+            except Exception as exc:  # pandas raises many parser error types; report uniformly
+                raise InputError(
+                    f"cannot read CSV ({type(exc).__name__}: {exc})", source=path
+                ) from exc
+            mapped, n_fixed = catalog_from_frame(raw, columns=mapping, source=source)
+    report = CatalogReport(source=source)
     report.n_read = len(mapped)
     report.n_time_normalised = n_fixed
     if n_fixed:
         report.warnings.append(f"{n_fixed} time strings with second 60 or hour 24 rolled over")
     if len(mapped) == 0:
-        raise InputError("catalog has no events", source=path)
+        raise InputError("catalog has no events", source=source)
     mapped = mapped.assign(row=np.arange(len(mapped)))
     table = CATALOG.validate(mapped, source=source, sort=sort)
     breaks = int(np.sum(np.diff(table["row"].to_numpy()) < 0))
@@ -435,7 +442,7 @@ def read_catalog(
     table = table.drop(columns=["row"])
     report.n_kept = len(table)
     if report.n_kept == 0:
-        raise InputError("no events left after the region filter", source=path, field="--region")
+        raise InputError("no events left after the region filter", source=source, field="--region")
     return table, report
 
 

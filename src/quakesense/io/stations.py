@@ -7,6 +7,7 @@ Every reader ends in `core.tables.STATIONS.validate`, so callers get the canonic
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,29 +35,39 @@ _ALIASES: dict[str, str] = {
 _XML_SUFFIXES = {".xml", ".stationxml"}
 
 
-def read_stations(path: str | Path) -> pd.DataFrame:
+def read_stations(path: str | Path | pd.DataFrame | Any) -> pd.DataFrame:
     """Read a station list into the canonical STATIONS table.
 
     Accepted formats: StationXML (`.xml`, read with ObsPy; one row per network.station),
     CSV with a header (`station, latitude_deg, longitude_deg, elevation_m`, or the aliases
     code/lat/lon/elevation), and headerless whitespace files `name lat lon elevation_km`
-    (the Rquake `*_sta_LLZ.txt` layout).
+    (the Rquake `*_sta_LLZ.txt` layout). In memory: an ObsPy `Inventory` or a table with the
+    CSV's columns, checked the same way.
 
     Raises:
         InputError: unreadable file, missing columns, bad values or duplicate station names.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("station file not found", source=path)
-    if path.suffix.lower() in _XML_SUFFIXES:
-        frame = _read_stationxml(path)
-    elif _is_llz(path):
-        frame = _read_llz(path)
+    if isinstance(path, pd.DataFrame):
+        frame, path = _renamed(path), "<station table>"
+    elif hasattr(path, "networks"):
+        frame, path = _inventory_stations(path, "<inventory>"), "<inventory>"
     else:
-        frame = read_table(path)
-        frame = frame.rename(columns={c: _ALIASES.get(str(c).strip().lower(), c) for c in frame})
+        path = Path(path)
+        if not path.is_file():
+            raise InputError("station file not found", source=path)
+        if path.suffix.lower() in _XML_SUFFIXES:
+            frame = _read_stationxml(path)
+        elif _is_llz(path):
+            frame = _read_llz(path)
+        else:
+            frame = _renamed(read_table(path))
     stations = STATIONS.validate(frame, source=str(path))
     return _reject_duplicates(stations, path)
+
+
+def _renamed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with the known column aliases renamed to the canonical names."""
+    return frame.rename(columns={c: _ALIASES.get(str(c).strip().lower(), c) for c in frame})
 
 
 def _read_stationxml(path: Path) -> pd.DataFrame:
@@ -68,6 +79,11 @@ def _read_stationxml(path: Path) -> pd.DataFrame:
         raise InputError(
             f"cannot read StationXML ({type(exc).__name__}: {exc})", source=path
         ) from exc
+    return _inventory_stations(inventory, path)
+
+
+def _inventory_stations(inventory: Any, source: Any) -> pd.DataFrame:
+    """One row per network.station of an ObsPy Inventory."""
     rows = [
         {
             "station": f"{network.code}.{station.code}",
@@ -79,7 +95,7 @@ def _read_stationxml(path: Path) -> pd.DataFrame:
         for station in network
     ]
     if not rows:
-        raise InputError("StationXML holds no stations", source=path)
+        raise InputError("StationXML holds no stations", source=source)
     return pd.DataFrame(rows)
 
 
@@ -118,7 +134,7 @@ def _read_llz(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _reject_duplicates(stations: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _reject_duplicates(stations: pd.DataFrame, path: Path | str) -> pd.DataFrame:
     duplicated = stations["station"].duplicated().to_numpy()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated)[0])

@@ -1,4 +1,5 @@
-"""Event waveforms from miniSEED or SAC files (read with ObsPy), one folder per event.
+"""Event waveforms from miniSEED or SAC files (read with ObsPy), one folder per event, or from
+ObsPy Streams already in memory (`EventStream`), checked and converted the same way.
 
 An event folder holds any number of files (one per channel or several channels per file). The
 reader merges segments, refuses gaps and mixed sampling rates within one channel with a message
@@ -27,6 +28,28 @@ _SAC_IDEP_UNITS: dict[int, PhysicalUnits] = {6: "displacement", 7: "velocity", 8
 _SAC_UNDEFINED = -12345.0
 _COMPONENT_ALIASES = {"Z": "Z", "N": "N", "E": "E", "1": "N", "2": "E", "3": "Z"}
 _NON_WAVEFORM_SUFFIXES = {".csv", ".txt", ".json", ".xml", ".md", ".parquet"}
+
+
+@dataclass
+class EventStream:
+    """One event's records already in memory: read like an event folder named `event_id`.
+
+    Attributes:
+        event_id: The event's name.
+        stream: ObsPy Stream of its traces (left untouched; the reader works on a copy).
+    """
+
+    event_id: str
+    stream: Any
+
+
+EventSource = Path | EventStream
+"""An event's records: its folder of files, or an `EventStream`."""
+
+
+def event_name(event: str | EventSource) -> str:
+    """The event id of a folder (its name) or of an `EventStream`."""
+    return event.event_id if isinstance(event, EventStream) else Path(event).name
 
 
 @dataclass
@@ -90,6 +113,18 @@ def _read_files(folder: Path) -> Any:
             trace.stats._source = str(path)
             trace.stats.channel = _component(trace.stats.channel, path)
         stream += part
+    return stream
+
+
+def _copied_stream(event: EventStream) -> Any:
+    """A copy of an in-memory event's Stream with the channel codes `_read_files` gives."""
+    from obspy import Stream
+
+    if not isinstance(event.stream, Stream) or len(event.stream) == 0:
+        raise InputError("not an ObsPy Stream with traces", source=f"event {event.event_id}")
+    stream = event.stream.copy()
+    for trace in stream:
+        trace.stats.channel = _component(trace.stats.channel, Path(event.event_id))
     return stream
 
 
@@ -201,12 +236,14 @@ def _sac_catalog(stream: Any) -> dict[str, Any] | None:
 
 
 def read_event_waveforms(
-    folder: str | Path, *, units: Units = "auto", fill_gaps: bool = False
+    folder: str | EventSource, *, units: Units = "auto", fill_gaps: bool = False
 ) -> EventWaveforms:
-    """Read one event folder of miniSEED/SAC files into velocity (m/s) traces.
+    """Read one event folder of miniSEED/SAC files (or take an `EventStream`) into velocity
+    (m/s) traces.
 
     Args:
-        folder: Folder named by the event id, holding the waveform files.
+        folder: Folder named by the event id, holding the waveform files; or an `EventStream`
+            (channel codes normalised and checked as if read from files).
         units: Unit of the files; `auto` takes it from the SAC `idep` header and refuses to
             guess where the files do not say.
         fill_gaps: Zero-fill gaps and NaN samples instead of refusing them.
@@ -215,10 +252,14 @@ def read_event_waveforms(
         InputError: no or unreadable files, gaps, NaN/inf samples, mixed rates within a
             channel, unknown units, or files that disagree about their unit.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError("event waveform folder not found", source=folder)
-    stream = _read_files(folder)
+    if isinstance(folder, EventStream):
+        stream = _copied_stream(folder)
+        folder = Path(folder.event_id)
+    else:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise InputError("event waveform folder not found", source=folder)
+        stream = _read_files(folder)
     notes: list[str] = []
     declared = {_file_units(tr) for tr in stream}
     if units == "auto":

@@ -10,6 +10,7 @@ network, so their type is the generic `M`, never `Mw`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,10 +113,16 @@ def _origin(row: object, method: str) -> object:
 
 
 def write_quakeml(table: pd.DataFrame, path: str | Path, *, method: str) -> Path:
-    """Write the located rows (status `ok`) as QuakeML with ObsPy, atomically.
+    """Write the located rows (status `ok`) as QuakeML with ObsPy, atomically."""
+    catalog = quakeml_catalog(table, method=method)
+    with atomic_path(path) as tmp:
+        catalog.write(str(tmp), format="QUAKEML")
+    return Path(path)
 
-    Each event gets its origin (and magnitude, when the method gives one) as preferred.
-    """
+
+def quakeml_catalog(table: pd.DataFrame, *, method: str) -> Any:
+    """The located rows (status `ok`) as an ObsPy `Catalog`: each event gets its origin (and
+    magnitude, when the method gives one) as preferred."""
     from obspy.core.event import Catalog, CreationInfo, Event, Magnitude, ResourceIdentifier
 
     catalog = Catalog(creation_info=CreationInfo(author=f"quakesense locate ({method})"))
@@ -140,9 +147,7 @@ def write_quakeml(table: pd.DataFrame, path: str | Path, *, method: str) -> Path
             event.magnitudes.append(magnitude)
             event.preferred_magnitude_id = magnitude.resource_id
         catalog.append(event)
-    with atomic_path(path) as tmp:
-        catalog.write(str(tmp), format="QUAKEML")
-    return Path(path)
+    return catalog
 
 
 def write_locations(table: pd.DataFrame, csv_path: str | Path, *, method: str) -> tuple[Path, Path]:

@@ -1,10 +1,10 @@
 """Python API of the locate pipeline: a trained hypocentre network as a predictor, and the
 building blocks.
 
-`LocatePredictor.predict` locates events given as ObsPy `Stream`s through the same function as
-`quakesense locate predict` (`locate.realdata.predict_events`: unit conversion, band-pass,
-resampling onto the training grid, station matching, STA/LTA, estimate a fixed time after
-detection), so results from Python and from the command line agree.
+`LocatePredictor.predict` locates events given as ObsPy `Stream`s, in memory, through the same
+function as `quakesense locate predict` (`locate.realdata.locate_events`: unit conversion,
+band-pass, resampling onto the training grid, station matching, STA/LTA, estimate a fixed time
+after detection), so results from Python and from the command line agree.
 
 Building blocks (the functions the CLI verbs call):
 
@@ -16,7 +16,6 @@ Building blocks (the functions the CLI verbs call):
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,10 @@ import pandas as pd
 
 from quakesense.core.errors import InputError
 from quakesense.core.persistence import model_dir
-from quakesense.core.store import write_table
-from quakesense.io.waveforms import Units
+from quakesense.io.waveforms import EventStream, Units
 from quakesense.locate.evaluate import run_evaluation
-from quakesense.locate.realdata import PredictConfig, predict_events
+from quakesense.locate.export import quakeml_catalog
+from quakesense.locate.realdata import PredictConfig, locate_events, predict_events
 from quakesense.locate.simulate import SimulateConfig, simulate
 from quakesense.locate.train import LocateTrainConfig, TrainedLocator, run_training
 
@@ -92,43 +91,29 @@ class LocatePredictor:
             The location table (`status` says why an event was not located), and the `Catalog`
             when `catalog` is true.
         """
-        from obspy import Stream, read_events
+        from obspy import Stream
 
         events = {"event": waveforms} if isinstance(waveforms, Stream) else waveforms
         if not isinstance(events, Mapping) or not all(
             isinstance(s, Stream) for s in events.values()
         ):
             raise InputError("waveforms must be an ObsPy Stream or a mapping id -> Stream")
+        if stations is not None and not (
+            isinstance(stations, Mapping | pd.DataFrame) or hasattr(stations, "networks")
+        ):
+            raise InputError("stations must be an ObsPy Inventory or a station table")
         config = PredictConfig(method=self.method, units=units, **settings)
-        with tempfile.TemporaryDirectory(prefix="quakesense-locate-") as tmp:
-            root = Path(tmp)
-            folder = root / "events"
-            for event_id, stream in events.items():
-                _write_sac(stream, folder / str(event_id))
-            table = predict_events(
-                folder,
-                _station_file(self.stations if stations is None else stations, root),
-                root / "locations.csv",
-                config,
-                model=self.path,
-            )
-            located = read_events(str(root / "locations.xml")) if catalog else None
-        return (table, located) if catalog else table
+        found = locate_events(
+            [EventStream(str(event_id), stream) for event_id, stream in events.items()],
+            self.stations if stations is None else _station_table(stations),
+            config,
+            model=self.path,
+        )
+        if catalog:
+            return found.table, quakeml_catalog(found.table, method=config.method)
+        return found.table
 
 
-def _write_sac(stream: Any, folder: Path) -> None:
-    """One SAC file per trace (SAC headers such as `idep` and the event are kept)."""
-    folder.mkdir(parents=True)
-    for index, trace in enumerate(stream):
-        trace.write(str(folder / f"{index:04d}.sac"), format="SAC")
-
-
-def _station_file(stations: Any, root: Path) -> Path:
-    """The station input as a file `predict_events` reads: StationXML or CSV."""
-    if isinstance(stations, Mapping | pd.DataFrame):
-        return write_table(pd.DataFrame(stations), root / "stations.csv")
-    if hasattr(stations, "write"):
-        path = root / "stations.xml"
-        stations.write(str(path), format="STATIONXML")
-        return path
-    raise InputError("stations must be an ObsPy Inventory or a station table")
+def _station_table(stations: Any) -> Any:
+    """A station mapping as a table; a table or an ObsPy `Inventory` as it is."""
+    return pd.DataFrame(stations) if isinstance(stations, Mapping) else stations

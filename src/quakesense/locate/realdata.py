@@ -28,7 +28,14 @@ from quakesense.core.report import RunFolder
 from quakesense.core.store import write_table
 from quakesense.core.training import Device
 from quakesense.io.stations import check_network_extent, match_station_names, read_stations
-from quakesense.io.waveforms import EventWaveforms, Units, event_folders, read_event_waveforms
+from quakesense.io.waveforms import (
+    EventSource,
+    EventWaveforms,
+    Units,
+    event_folders,
+    event_name,
+    read_event_waveforms,
+)
 from quakesense.locate.detect import (
     NoTriggerError,
     TriggerConfig,
@@ -150,7 +157,7 @@ def _row(event_id: str, method: str, **values: Any) -> dict[str, Any]:
 
 
 def _each_event(
-    folders: list[Path], method: str, locate_one: Callable[[Path], dict[str, Any]]
+    folders: list[EventSource], method: str, locate_one: Callable[[EventSource], dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Run `locate_one` per event folder; an event's bad input becomes its row's status.
 
@@ -163,7 +170,7 @@ def _each_event(
             rows.append(locate_one(folder))
         except InputError as exc:
             errors.append(exc)
-            rows.append({"event_id": Path(folder).name, "method": method, "status": str(exc)})
+            rows.append({"event_id": event_name(folder), "method": method, "status": str(exc)})
     if errors and len(errors) == len(folders):
         raise errors[0]
     return rows
@@ -198,7 +205,7 @@ def _save_evolution(
 
 
 def locate_cnn(
-    folders: list[Path],
+    folders: list[EventSource],
     locator: Any,
     config: PredictConfig,
     *,
@@ -217,7 +224,7 @@ def locate_cnn(
     dt = spec.sampling_interval_s
     km_per_deg = np.pi * EARTH_RADIUS_KM / 180.0
 
-    def locate_one(folder: Path) -> dict[str, Any]:
+    def locate_one(folder: EventSource) -> dict[str, Any]:
         event = read_event_waveforms(folder, units=config.units, fill_gaps=config.fill_gaps)
         values = to_station_values(
             event,
@@ -470,8 +477,8 @@ class Prediction:
 
 
 def locate_events(
-    waveforms: Path,
-    stations_path: Path,
+    waveforms: Path | list[EventSource],
+    stations_path: Path | pd.DataFrame | Any,
     config: PredictConfig,
     *,
     model: Path | None = None,
@@ -481,13 +488,18 @@ def locate_events(
 ) -> Prediction:
     """Locate every event folder under `waveforms` with the configured method.
 
+    `waveforms` may also be a list of events (folders or in-memory `io.waveforms.EventStream`s)
+    and `stations_path` a station table or an ObsPy `Inventory` (`io.stations.read_stations`):
+    the Python API locates in memory through here.
+
     Raises:
         InputError: a missing model/velocity for the chosen method, a model of another type,
             a station file that does not match the model or cannot locate.
     """
     stations = read_stations(stations_path)
-    check_station_list(stations, config, stations_path)
-    folders = event_folders(waveforms)
+    named = isinstance(stations_path, str | Path)
+    check_station_list(stations, config, stations_path if named else "<stations>")
+    folders = event_folders(waveforms) if isinstance(waveforms, str | Path) else list(waveforms)
     if config.method == "gridsearch":
         if velocity is None:
             raise InputError("the grid search needs a velocity model", field="--velocity")
