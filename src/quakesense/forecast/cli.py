@@ -296,6 +296,7 @@ def predict(
         int | None, typer.Option(help="refuse a date this many days after the last event [365]")
     ] = None,
     device: DeviceOption = None,
+    progress: ProgressOption = None,
     config: ConfigOption = None,
     force: ForceOption = False,
 ) -> None:
@@ -314,6 +315,7 @@ def predict(
             "sort": sort,
             "max_gap_days": max_gap_days,
             "device": device,
+            "progress": progress,
         },
     )
     typer.echo(f"report: {predict_run(settings, out, force=force)}")

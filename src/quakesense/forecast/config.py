@@ -159,6 +159,7 @@ class PredictConfig(BaseModel):
         365, ge=0, description="refuse a date more than this many days after the last event"
     )
     device: Literal["cpu", "cuda", "auto"] = "auto"
+    progress: bool = Field(True, description="a progress bar over the network's steps (stderr)")
 
 
 def parse_horizon(text: str) -> tuple[int, int]:

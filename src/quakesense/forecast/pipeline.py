@@ -450,6 +450,7 @@ def forecast_map(
     max_gap_days: int,
     device: str,
     source: Path | str,
+    progress: bool = False,
 ) -> ForecastMap:
     """The forecast of a saved network at `date` from the events before it, in memory (no
     grid store is written): the one path of `forecast predict` and `ForecastPredictor`.
@@ -461,6 +462,7 @@ def forecast_map(
         max_gap_days: Refuse a date more than this many days after the last event.
         device: `auto|cpu|cuda` for the network.
         source: The model folder, named in errors.
+        progress: A progress bar over the network's steps (stderr).
 
     Raises:
         InputError: not a forecast network, the hybrid (it needs its ETAS fit), a bad date, or
@@ -510,6 +512,7 @@ def forecast_map(
         np.array([forecast_day]),
         int(extra["step_days"]),
         device=torch_device(device),
+        progress=progress,
     )
     return ForecastMap(
         probability=apply_platt(raw, extra["platt_calibration"])[0],
@@ -543,6 +546,7 @@ def predict_run(config: PredictConfig, out: Path, *, force: bool = False) -> Pat
         max_gap_days=config.max_gap_days,
         device=config.device,
         source=folder,
+        progress=config.progress,
     )
     spec, forecast_day, events, extra = (
         result.spec,

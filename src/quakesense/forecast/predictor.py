@@ -80,7 +80,8 @@ class ForecastPredictor:
                 with `columns`).
             date: Forecast time T (UTC date).
             columns: Column mapping `time=...,latitude=...` for other spellings.
-            **settings: Any other `PredictConfig` setting (`sort`, `max_gap_days`, `device`).
+            **settings: Any other `PredictConfig` setting (`sort`, `max_gap_days`, `device`,
+                `progress`).
 
         Returns:
             P(at least one M >= Mc in [T + h0, T + h1) days) with dimensions (`y`, `x`) and
@@ -96,6 +97,7 @@ class ForecastPredictor:
             max_gap_days=config.max_gap_days,
             device=config.device,
             source=self.path,
+            progress=config.progress,
         )
         lat, lon = result.spec.cell_centres_latlon()
         ny, nx = result.spec.shape
