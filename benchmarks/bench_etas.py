@@ -6,7 +6,8 @@ Catalogs are simulated from known parameters (uniform background, mc 3, b 1, see
 Ratios are against the smallest catalog / the one-forecast-at-a-time loop / the first-order
 forecast measured in the same run.
 Run: `python benchmarks/bench_etas.py [--quick] [--cascade] [--national 25000,100000,400000]
-[--cutoffs 10000:3650/300,365/100]`.
+[--cutoffs 10000:3650/300,365/100] [--real japan|italy]` (`--real`: the pipeline's ETAS on the
+real catalogs of ../shared/data, cut-offs x forecast kind, against the observed counts).
 """
 
 from __future__ import annotations
@@ -330,6 +331,115 @@ def bench_cutoffs(n_events: int, seed: int, cutoffs: list[tuple[float, float]]) 
     print("(fit_cpu: CPU seconds of the fit; x_cpu: ratio to the first row; branch: n at mmax 8)")
 
 
+REAL_CATALOGS = {
+    "japan": {
+        "catalog": "catalogs/japan_comcat_1990_2019/Japan_catalog.csv",
+        "columns": "time=time,latitude=latitude,longitude=longitude,magnitude=magnitude",
+        "region": "22,46,122,150",
+        "min_magnitude": 5.0,
+        "split_dates": "2012-01-01,2015-01-01",
+        "etas_mc": 5.0,
+    },
+    "italy": {
+        "catalog": "catalogs/italy_iside_2005_2021/catalog_central_italy_iside_2005_2021.csv",
+        "sort": True,
+        "region": "35.8,47.6,5.7,19.4",
+        "min_magnitude": 3.5,
+        "split_dates": "2016-01-01,2018-01-01",
+        "etas_mc": 3.5,
+    },
+}
+"""The `forecast evaluate` settings of the Japan and Italy tables (docs/pipelines/forecast.md)."""
+
+
+def bench_real(name: str, data_root: str, cutoffs: list[tuple[float, float]]) -> None:
+    """The pipeline's own ETAS stages on a real catalog (20 km cells, seed 0): per pair of
+    cut-offs, the fit and three forecasts (cascade with simulated clusters, the pipeline's
+    default; cascade through 1 - exp(-count); first order), with the summed Poisson rates of the
+    non-overlapping test windows against the observed count, the same in the training period
+    (in-sample, from the second year), and the information gain over the historical rate on
+    validation (the period that chooses) and test."""
+    import tempfile
+    from pathlib import Path
+
+    from quakesense.forecast.config import ForecastConfig
+    from quakesense.forecast.prepare import prepare
+
+    settings = {**REAL_CATALOGS[name], "cell_km": 20.0, "seed": 0, "progress": False}
+    settings["catalog"] = str(Path(data_root) / settings["catalog"])
+    config = ForecastConfig(**settings, models=["historical", "etas"])
+    with tempfile.TemporaryDirectory() as folder:
+        _real_rows(name, prepare(config, Path(folder)), cutoffs)
+
+
+def _real_rows(name: str, prep: Any, cutoffs: list[tuple[float, float]]) -> None:
+    from quakesense.forecast.evaluation import information_gain
+    from quakesense.forecast.pipeline import fit_baselines, fit_etas
+    from quakesense.forecast.scoring import Predictions
+
+    config = prep.config
+    split, (h0, h1) = prep.split, prep.horizon
+    stride = -(-(h1 - h0) // config.eval_stride_days)
+    windows = {
+        "test": split.test_days[::stride],
+        "train": np.arange(730, split.train_end_day - h1, h1 - h0),
+    }
+    preds = Predictions()
+    fit_baselines(prep, split, {"train": prep.labels(split.train_days)}, preds)
+    region, active = prep.masks["all"], prep.masks["active"]
+
+    def observed(days: np.ndarray) -> int:
+        hits = [prep.events.window(int(d) + h0, int(d) + h1, config.min_magnitude) for d in days]
+        return int(sum(region[e.iy, e.ix].sum() for e in hits))
+
+    def rate(prob: np.ndarray) -> float:
+        return float(-np.log1p(-np.clip(prob.astype(float), 0, 1 - 1e-9)).sum(axis=0)[region].sum())
+
+    print(f"\n## {name}: ETAS cut-offs x forecast, pipeline stages, 20 km cells, seed 0")
+    print(
+        f"observed target events: test windows {observed(windows['test'])}, training windows "
+        f"{observed(windows['train'])}; historical rate's test sum "
+        f"{rate(preds.test['historical'][::stride]):.1f}"
+    )
+    print(
+        f"{'cut-offs':>9} {'forecast':>16} {'mu':>9} {'branch':>6} {'b':>5} {'pairs':>8} "
+        f"{'test sum':>8} {'train sum':>9} {'gain valid':>22} {'gain test':>22} {'CPU s':>6}"
+    )
+    for lag, dist in cutoffs:
+        for label, update in (
+            ("cascade, clusters", {"etas_n_sim": 1000}),
+            ("cascade, 1-e^-N", {"etas_n_sim": 0}),
+            ("first order", {"etas_cascade": False}),
+        ):
+            prep.config = config.model_copy(
+                update={"etas_max_lag_days": lag, "etas_max_dist_km": dist, **update}
+            )
+            cpu0 = _cpu_seconds()
+            probability = fit_etas(prep, split, preds)
+            gains = {
+                period: information_gain(
+                    probability(getattr(split, f"{period}_days")).astype(float),
+                    getattr(preds, period)["historical"],
+                    prep.labels(getattr(split, f"{period}_days")),
+                    active,
+                )
+                for period in ("valid", "test")
+            }
+            sums = {k: rate(probability(days)) for k, days in windows.items()}
+            info = preds.info["etas"]
+            text = {
+                k: f"{g['value']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]"
+                for k, g in gains.items()
+            }
+            print(
+                f"{lag:.0f}/{dist:.0f} {label:>16} {info['params']['mu']:9.3g} "
+                f"{info['branching_ratio']:6.3f} {info['b_value']:5.2f} {info['n_pairs']:8d} "
+                f"{sums['test']:8.1f} {sums['train']:9.1f} {text['valid']:>22} {text['test']:>22} "
+                f"{_cpu_seconds() - cpu0:6.0f}",
+                flush=True,
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only")
@@ -346,7 +456,14 @@ def main(argv: list[str] | None = None) -> int:
         "--cutoffs",
         help="recovery vs cut-offs: N_EVENTS:LAG_D/DIST_KM,..., e.g. 10000:3650/300,365/100",
     )
+    parser.add_argument("--real", choices=sorted(REAL_CATALOGS), help="real-catalog ETAS check")
+    parser.add_argument("--data", default="../shared/data", help="folder of the real catalogs")
+    parser.add_argument("--real-cutoffs", default="365/100,3650/300", help="LAG_D/DIST_KM,...")
     args = parser.parse_args(argv)
+    if args.real:
+        pairs = [tuple(float(v) for v in pair.split("/")) for pair in args.real_cutoffs.split(",")]
+        bench_real(args.real, args.data, pairs)
+        return 0
     if args.cutoffs:
         size, _, pairs = args.cutoffs.partition(":")
         cutoffs = [tuple(float(v) for v in pair.split("/")) for pair in pairs.split(",")]
