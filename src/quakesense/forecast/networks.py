@@ -422,7 +422,7 @@ def train_network(
         last = int(max(np.max(split.test_days) // k - 1, valid_steps[1]))
         first = min(0, train_steps[0] - config.warm_steps)
         maps = etas((np.arange(first, last + 1) + 1) * k)
-        if config.devices > 1:
+        if config.devices > 1:  # spawned processes need a picklable table, not the closure
             offsets = OffsetTable(first, k, logit(maps).astype(np.float32))
 
     # Normalisation from at most 64 evenly spaced training steps, so that the training period
