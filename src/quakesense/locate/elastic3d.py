@@ -173,7 +173,7 @@ def run_forces(
     device: str,
     highcut_hz: float,
 ) -> dict[str, torch.Tensor]:
-    """One deepwave run: one force per shot at `source_cells[i]` (one shot each).
+    """One deepwave run: shot i is a force at `source_cells[i]`.
 
     Args:
         force_channel: The force direction (z, y, x) of every shot, or one per shot: shots of
@@ -184,7 +184,7 @@ def run_forces(
         amplitudes: Force time functions (n_shots, 1, nt), per unit cell volume.
 
     Returns:
-        Each recorded velocity channel, left on `device`: (n_shots, n_receivers, nt).
+        Each recorded velocity channel, contiguous on `device`: (n_shots, n_receivers, nt).
     """
     import deepwave
 
@@ -228,7 +228,9 @@ def run_forces(
             accuracy=accuracy,
             **kwargs,
         )
-    return {c: getattr(out, f"receiver_amplitudes_{c}") for c in receiver_cells}
+    # deepwave may hand back a (nt, shot, receiver) buffer seen as (shot, receiver, nt); one
+    # copy here spares every later per-shot product a strided read of all the traces.
+    return {c: getattr(out, f"receiver_amplitudes_{c}").contiguous() for c in receiver_cells}
 
 
 def _strain_stencil() -> tuple[np.ndarray, np.ndarray]:
