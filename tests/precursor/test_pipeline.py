@@ -13,6 +13,7 @@ import pytest
 from quakesense.cli import main
 from quakesense.precursor.monitor import HitFollower, Monitor
 from quakesense.precursor.pipeline import fit_peaks, peak_function
+from tests.progress_bars import has_bar
 
 
 @pytest.fixture(scope="module")
@@ -382,3 +383,29 @@ def test_device_and_scale_out_settings_reach_the_mlp_training() -> None:
     )
     resolved = ExperimentConfig(**given).resolved(["rate"])
     assert resolved.resolved(["rate"]) == resolved  # config.json reads back to the same run
+
+
+@pytest.mark.parametrize(("flag", "shown"), [("--progress", True), ("--no-progress", False)])
+def test_progress_bars_of_evaluate_monitor_simulate_on_stderr(
+    campaign: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    shown: bool,
+) -> None:
+    """Before: evaluate, monitor and simulate refused --progress/--no-progress."""
+    argv = ["precursor", "evaluate", "--model", str(campaign / "run"), "--min-magnitude", "2.4"]
+    argv += ["--events", str(campaign / "events.csv"), "--features", str(campaign / "windows.csv")]
+    capsys.readouterr()
+    assert main([*argv, flag, "--out", str(tmp_path / "e")]) == 0
+    assert has_bar(capsys.readouterr().err, "score windows") is shown
+    assert json.loads((tmp_path / "e" / "config.json").read_text())["progress"] is shown
+    pd.read_csv(campaign / "sim" / "hits.csv").iloc[:1500].to_csv(tmp_path / "h.csv", index=False)
+    argv = ["precursor", "monitor", "--model", str(campaign / "run"), "--replay"]
+    assert main([*argv, str(tmp_path / "h.csv"), flag]) == 0
+    captured = capsys.readouterr()
+    assert has_bar(captured.err, "monitor") is shown
+    assert all(line.startswith("{") for line in captured.out.splitlines())  # JSON lines only
+    argv = ["precursor", "simulate", "--out", str(tmp_path / "sim"), "--duration-days", "2"]
+    assert main([*argv, flag]) == 0
+    assert has_bar(capsys.readouterr().err, "simulate hits") is shown

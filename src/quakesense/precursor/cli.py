@@ -56,6 +56,7 @@ def simulate(
         float | None, typer.Option("--duration-days", help="record length (days, > 1)")
     ] = None,
     days: Annotated[float | None, deprecated("--days", "--duration-days")] = None,
+    progress: ProgressOption = None,
     config: ConfigOption = None,
     force: ForceOption = False,
 ) -> None:
@@ -72,7 +73,7 @@ def simulate(
         config,
         {"seed": seed, "duration_days": renamed(duration_days, days, "--days", "--duration-days")},
     )
-    hits, catalog = run_simulation(settings)
+    hits, catalog = run_simulation(settings, progress=progress is not False)
     with RunFolder.create(out, "Simulated AE monitoring station", force=force) as run:
         write_table(hits, run.path / "hits.csv")
         write_table(catalog, run.path / "catalog.csv")
@@ -411,6 +412,7 @@ def evaluate(
     station_lat: StationLat = None,
     station_lon: StationLon = None,
     device: DeviceOption = None,
+    progress: ProgressOption = None,
     config: ConfigOption = None,
     force: ForceOption = False,
 ) -> None:
@@ -431,6 +433,7 @@ def evaluate(
             "station_lat_deg": station_lat,
             "station_lon_deg": station_lon,
             "device": device,
+            "progress": progress,
         },
     )
     saved = read_json(model_dir(model) / "model.json").get("extra", {})
@@ -481,9 +484,12 @@ def monitor(
         str | None, typer.Option(help="UTC time of hit time 0 (default: the model's, if known)")
     ] = None,
     device: DeviceOption = None,
+    progress: ProgressOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Emit one JSON line per completed window (time, probability, alarm) as hits arrive."""
+    from tqdm import tqdm
+
     from quakesense.core.config import resolve_config
     from quakesense.io.ae import read_hits
     from quakesense.precursor import monitor as live
@@ -498,6 +504,7 @@ def monitor(
             "threshold": threshold,
             "origin_utc": origin,
             "device": device,
+            "progress": progress,
         },
     )
     if (source is None) == (replay is None):
@@ -509,8 +516,11 @@ def monitor(
     start = None if base is None else pd.Timestamp(base)
     if start is not None and start.tzinfo is None:
         start = start.tz_localize("UTC")
+    bar = tqdm(desc="monitor", unit="window", disable=not settings.progress)
 
     def emit(done: pd.DataFrame) -> None:
+        bar.update(len(done))
+        bar.set_postfix(hits=watcher.seen_hits, refresh=False)
         for row in done.itertuples(index=False):
             line = {"window_end_s": row.end_s}
             if start is not None:
@@ -536,4 +546,5 @@ def monitor(
                 follower, watcher, emit, poll_s=settings.poll_s, idle_polls=settings.idle_polls
             )
     finally:
+        bar.close()
         _echo_err(f"read {watcher.seen_hits} hits")

@@ -139,6 +139,9 @@ class MonitorConfig(BaseModel):
         None, ge=1, description="stop after this many empty polls; None: follow until Ctrl-C"
     )
     device: Device = Field("auto", description="where the network predicts: auto|cpu|cuda")
+    progress: bool = Field(
+        True, description="a running count of scored windows and hits read (stderr)"
+    )
 
 
 NO_WINDOWS = pd.DataFrame()

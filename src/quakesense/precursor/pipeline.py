@@ -545,6 +545,22 @@ class EvaluateConfig(BaseModel):
     station_lat_deg: float | None = Field(None, ge=-90, le=90)
     station_lon_deg: float | None = Field(None, ge=-180, le=360)
     device: Device = Field("auto", description="where the network predicts: auto|cpu|cuda")
+    progress: bool = Field(True, description="a progress bar over the scored windows (stderr)")
+
+
+PREDICT_CHUNK = 4096
+"""Windows per network call of `evaluate_saved` (one step of its progress bar)."""
+
+
+def predict_windows(model: MLPClassifier, x: np.ndarray, *, progress: bool = False) -> np.ndarray:
+    """The network's P(precursor) of every row of `x`, `PREDICT_CHUNK` windows per call, with
+    a bar over the windows on stderr when `progress` (a year of 1-min windows is 500,000)."""
+    with tqdm(total=len(x), desc="score windows", unit="window", disable=not progress) as bar:
+        parts = []
+        for start in range(0, len(x), PREDICT_CHUNK):
+            parts.append(model.predict_proba(x[start : start + PREDICT_CHUNK]))
+            bar.update(len(parts[-1]))
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def held_out(
@@ -600,7 +616,7 @@ def evaluate_saved(
     threshold = float(alarm.get("threshold", 0.5))
     persistence = int(alarm.get("persistence", 1))
     end_s = windows["end_s"].to_numpy(dtype=float)
-    raw = model.predict_proba(x[mask])
+    raw = predict_windows(model, x[mask], progress=config.progress)
     proba = calibrator(raw)
     alarms = persistent(proba >= threshold, persistence)
     metrics: dict[str, Any] = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
 
 from quakesense.core.geo import haversine_km
 from quakesense.core.tables import AE_HITS, CATALOG
@@ -120,8 +121,11 @@ def _target_times_s(config: AEMonitoringConfig, catalog: pd.DataFrame) -> np.nda
     return np.sort((targets["time"] - start).dt.total_seconds().to_numpy())
 
 
-def simulate_hits(config: AEMonitoringConfig, catalog: pd.DataFrame) -> pd.DataFrame:
-    """AE hits of the station (an `AE_HITS` table plus avg_frequency_hz), time_s since start."""
+def simulate_hits(
+    config: AEMonitoringConfig, catalog: pd.DataFrame, *, progress: bool = False
+) -> pd.DataFrame:
+    """AE hits of the station (an `AE_HITS` table plus avg_frequency_hz), time_s since start;
+    with `progress`, a bar on stderr over the hit sources (background, noise, ...)."""
     rng = np.random.default_rng([config.seed, 2])
     edges = np.arange(0.0, config.duration_days * 86400.0 + config.bin_s, config.bin_s)
     centre = 0.5 * (edges[1:] + edges[:-1])
@@ -142,8 +146,8 @@ def simulate_hits(config: AEMonitoringConfig, catalog: pd.DataFrame) -> pd.DataF
     for event_s in _target_times_s(config, catalog):
         lead_s = 3600.0 * rng.uniform(*config.precursor_lead_h)
         inside = (centre >= event_s - lead_s) & (centre < event_s)
-        progress = np.clip((centre - event_s + lead_s) / lead_s, 0.0, 1.0)
-        ramp = np.maximum(ramp, np.where(inside, progress**1.5, 0.0))
+        lead_fraction = np.clip((centre - event_s + lead_s) / lead_s, 0.0, 1.0)
+        ramp = np.maximum(ramp, np.where(inside, lead_fraction**1.5, 0.0))
         after = centre >= event_s
         coseismic += np.where(
             after, np.exp(-(centre - event_s) / (3600.0 * config.coseismic_decay_h)), 0
@@ -155,7 +159,9 @@ def simulate_hits(config: AEMonitoringConfig, catalog: pd.DataFrame) -> pd.DataF
         "coseismic": config.coseismic_rate_factor * config.background_rate_per_hour * coseismic,
     }
     parts = []
-    for kind, rate_per_hour in rates.items():
+    for kind, rate_per_hour in tqdm(
+        rates.items(), desc="simulate hits", unit="source", disable=not progress
+    ):
         counts = rng.poisson(rate_per_hour * config.bin_s / 3600.0)
         bins = np.repeat(np.arange(centre.size), counts)
         times = edges[bins] + rng.uniform(0, config.bin_s, bins.size)
@@ -211,11 +217,13 @@ def _hit_features(
     )
 
 
-def simulate(config: AEMonitoringConfig | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hits and catalog of one simulated monitoring campaign."""
+def simulate(
+    config: AEMonitoringConfig | None = None, *, progress: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hits and catalog of one simulated monitoring campaign (`progress`: a bar on stderr)."""
     config = config or AEMonitoringConfig()
     catalog = simulate_catalog(config)
-    return simulate_hits(config, catalog), catalog
+    return simulate_hits(config, catalog, progress=progress), catalog
 
 
 def target_distance_km(config: AEMonitoringConfig, catalog: pd.DataFrame) -> np.ndarray:
