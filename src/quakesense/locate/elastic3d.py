@@ -12,9 +12,9 @@ not strain): each velocity component is recorded at the 10 cells of its strain s
 each hypocentre cell (`strain_receivers`), differenced to strain rate consistently with the
 staggered grid (`strain_rate`) and integrated in time to strain, all in torch on the run's
 device; the three force directions of a station are three shots of one deepwave call. The
-force time function is a Gaussian; it is removed by a
-regularised (Wiener) deconvolution combined with the causal Butterworth high-cut, so the stored
-Green's tensors are band-limited impulse responses. The free surface is a vacuum layer above the
+force time function is a Gaussian; it is removed by a regularised (Wiener) deconvolution
+combined with the causal Butterworth high-cut, so the stored Green's tensors are band-limited
+impulse responses. The free surface is a vacuum layer above the
 model top (deepwave's improved vacuum method; vacuum cells could also carry topography, which is
 not wired here), the other faces are PMLs. The model is elastic (no Q) and its surface is flat:
 station elevations are not represented in this backend. The time step is checked against the
@@ -375,8 +375,8 @@ def band_limited_strain(
 
 def hypocentre_chunk(n_shots: int, n_steps: int) -> int:
     """Hypocentres processed at once so that their intermediates stay near `PROCESS_BYTES`."""
-    # Per shot, hypocentre and step: 10 gathered cells, 3 gradient rows, the 3 x 3 gradient,
-    # 6 rates and strains, and the complex spectra of 2 n_steps: about 60 float32 values.
+    # Per shot, hypocentre and step: 6 strain rates, 6 strains, their complex spectra over
+    # 2 n_steps (24) and the inverse FFT (12): about 50 float32 values; 60 leaves a margin.
     return max(1, PROCESS_BYTES // (n_shots * n_steps * 60 * 4))
 
 
