@@ -16,6 +16,7 @@ from obspy import Stream, Trace, UTCDateTime, read_events
 from quakesense.cli import main
 from quakesense.locate.train import SimulatedSet
 from tests.locate.tiny_data import TINY_TRIGGER
+from tests.progress_bars import has_bar
 
 START = UTCDateTime(2020, 6, 1)
 
@@ -213,6 +214,27 @@ def test_predict_writes_a_run_folder_with_csv_and_quakeml(
     assert main([*args[:6], "--stations", str(xml), *args[8:], "--out", str(tmp_path / "x")]) == 0
 
 
+@pytest.mark.parametrize(("flag", "shown"), [("--progress", True), ("--no-progress", False)])
+def test_predict_progress_bar_over_events_on_stderr(
+    tiny_dataset: Path,
+    trained: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    flag: str,
+    shown: bool,
+) -> None:
+    data = SimulatedSet.open(tiny_dataset)
+    args = ["locate", "predict", "--waveforms", str(_waveform_folder(data, tmp_path / "w"))]
+    args += ["--stations", str(_station_file(data, tmp_path / "stations.csv"))]
+    args += ["--units", "velocity", "--model", str(trained), "--answer-after", "1.0"]
+    capsys.readouterr()
+    assert main([*args, "--device", "cpu", flag, "--out", str(tmp_path / "run")]) == 0
+    captured = capsys.readouterr()
+    assert has_bar(captured.err, "locate cnn2d") is shown
+    assert not has_bar(captured.out)  # stdout holds only the results
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["progress"] is shown
+
+
 def test_predict_bad_input_one_line_and_nothing_written(
     tiny_dataset: Path, trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -220,6 +242,7 @@ def test_predict_bad_input_one_line_and_nothing_written(
     waveforms = _waveform_folder(data, tmp_path / "waveforms")
     stations = _station_file(data, tmp_path / "stations.csv")
     base = ["locate", "predict", "--waveforms", str(waveforms), "--model", str(trained)]
+    base.append("--no-progress")  # stderr then holds the error line alone
     one = tmp_path / "one.csv"
     pd.read_csv(stations).iloc[:1].to_csv(one, index=False)
     cases = {

@@ -9,10 +9,12 @@ import numpy as np
 import optuna
 import pytest
 
+from quakesense.cli import main
 from quakesense.locate import search
 from quakesense.locate.search import SearchConfig, SearchSpace, run_search
 from quakesense.locate.train import LocateTrainConfig, SimulatedSet
 from tests.locate.tiny_data import tiny_train_config
+from tests.progress_bars import has_bar
 
 # Kernels 7-9: two layers fit a 32 x 32 image, three or four do not.
 CRAMPED = SearchSpace(
@@ -48,6 +50,44 @@ def test_pruned_trials_are_not_counted_and_never_trained(
     assert n_valid == states.count(optuna.trial.TrialState.COMPLETE) == len(trained) == 4
     assert n_pruned == states.count(optuna.trial.TrialState.PRUNED) > 0
     assert all(len(kernels) == 2 for kernels in trained)
+
+
+@pytest.mark.parametrize("shown", [True, False])
+def test_progress_bar_counts_trained_trials_on_stderr(
+    tiny_dataset: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    shown: bool,
+) -> None:
+    monkeypatch.setattr(
+        search, "train_locator", lambda data, config: SimpleNamespace(training={"best_val_loss": 1})
+    )
+    settings = _settings(tmp_path, progress=shown)
+    search.search_study(SimulatedSet.open(tiny_dataset), settings, settings.storage)
+    err = capsys.readouterr().err
+    assert has_bar(err, "search trials") is shown
+    assert ("2/2" in err) is shown  # the bar counts trained trials, not pruned suggestions
+
+
+@pytest.mark.parametrize(("flags", "shown"), [([], True), (["--no-progress"], False)])
+def test_cli_progress_flag_reaches_the_search(
+    tiny_dataset: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    flags: list[str],
+    shown: bool,
+) -> None:
+    given: list[SearchConfig] = []
+
+    def fake_search(data: Path, out: Path, settings: SearchConfig, **_: object) -> object:
+        given.append(settings)
+        return SimpleNamespace(n_valid=1, n_pruned=0, best_value=1.0, best_number=0, report=out)
+
+    monkeypatch.setattr(search, "run_search", fake_search)
+    argv = ["locate", "search", "--data", str(tiny_dataset), "--out", str(tmp_path / "run")]
+    assert main([*argv, *flags]) == 0
+    assert given[0].progress is shown and given[0].train.progress is False
 
 
 @pytest.mark.slow

@@ -190,6 +190,7 @@ def predict(
     lta: Annotated[float | None, typer.Option(help="cnn: LTA window, s (model's)")] = None,
     threshold: Annotated[float | None, typer.Option(help="cnn: STA/LTA threshold")] = None,
     device: DeviceOption = None,
+    progress: ProgressOption = None,
     force: ForceOption = False,
 ) -> None:
     """Locate recorded events with a trained network or the classical grid search."""
@@ -208,6 +209,7 @@ def predict(
             "trigger.threshold_on": threshold,
             "station_corrections": station_corrections,
             "device": device,
+            "progress": progress,
         },
     )
     found, report = run_predict(
@@ -322,6 +324,7 @@ def search(
     device: DeviceOption = None,
     devices: DevicesOption = None,
     strategy: StrategyOption = None,
+    progress: ProgressOption = None,
     force: ForceOption = False,
 ) -> None:
     """Bayesian hyperparameter search (Optuna TPE) over the paper's CNN space."""
@@ -340,6 +343,7 @@ def search(
             "train.device": device,
             "train.devices": devices,
             "train.strategy": strategy,
+            "progress": progress,
         },
     )
     result = run_search(data, out, settings, force=force)

@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
 
 from quakesense.core.errors import InputError
 from quakesense.core.geo import EARTH_RADIUS_KM, LocalProjection, haversine_km
@@ -150,6 +151,7 @@ class PredictConfig(BaseModel):
     )
     min_events_per_station: int = Field(3, ge=1, description="events a station delay needs")
     min_stations: int = Field(3, ge=1)
+    progress: bool = Field(True, description="a progress bar over the events (stderr)")
 
 
 def _row(event_id: str, method: str, **values: Any) -> dict[str, Any]:
@@ -157,15 +159,20 @@ def _row(event_id: str, method: str, **values: Any) -> dict[str, Any]:
 
 
 def _each_event(
-    folders: list[EventSource], method: str, locate_one: Callable[[EventSource], dict[str, Any]]
+    folders: list[EventSource],
+    method: str,
+    locate_one: Callable[[EventSource], dict[str, Any]],
+    *,
+    progress: bool = False,
 ) -> list[dict[str, Any]]:
-    """Run `locate_one` per event folder; an event's bad input becomes its row's status.
+    """Run `locate_one` per event folder (a bar on stderr with `progress`); an event's bad
+    input becomes its row's status.
 
     One unusable event does not stop the others; when every event fails, the first error is
     raised (then the input or a setting is wrong for all of them, e.g. unknown units).
     """
     rows, errors = [], []
-    for folder in folders:
+    for folder in tqdm(folders, desc=f"locate {method}", unit="event", disable=not progress):
         try:
             rows.append(locate_one(folder))
         except InputError as exc:
@@ -283,7 +290,7 @@ def locate_cnn(
             **base,
         )
 
-    return _each_event(folders, spec.model_type, locate_one)
+    return _each_event(folders, spec.model_type, locate_one, progress=config.progress)
 
 
 @dataclass
@@ -438,7 +445,7 @@ def locate_gridsearch(
         located[item.event.event_id] = item
         return {"event_id": item.event.event_id}
 
-    rows = _each_event(folders, "gridsearch", locate_one)
+    rows = _each_event(folders, "gridsearch", locate_one, progress=config.progress)
     corrections = pd.DataFrame(columns=["station", "phase", "delay_s", "n_events"])
     if calibration:
         known = []

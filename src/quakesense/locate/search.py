@@ -19,6 +19,7 @@ from typing import Any
 import optuna
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
 
 from quakesense.core.report import RunFolder
 from quakesense.locate.evaluate import Condition, evaluate_synthetic, synthetic_rmse
@@ -77,6 +78,9 @@ class SearchConfig(BaseModel):
         default_factory=lambda: LocateTrainConfig(progress=False),
         description="settings shared by all trials (model type, epochs, augmentation ...)",
     )
+    progress: bool = Field(
+        True, description="bars over the trials, the best one's retraining and its test (stderr)"
+    )
 
 
 @dataclass
@@ -106,6 +110,9 @@ def search_study(data: SimulatedSet, settings: SearchConfig, storage: str) -> tu
         load_if_exists=True,
     )
     counts = {"valid": 0, "pruned": 0}
+    bar = tqdm(
+        total=settings.trials, desc="search trials", unit="trial", disable=not settings.progress
+    )
 
     def objective(trial: Any) -> float:
         config = suggest_config(trial, settings.train, settings.space)
@@ -113,9 +120,11 @@ def search_study(data: SimulatedSet, settings: SearchConfig, storage: str) -> tu
             build_network(config, input_spec(data, config))
         except ArchitectureError as exc:
             counts["pruned"] += 1
+            bar.set_postfix(pruned=counts["pruned"])
             raise optuna.TrialPruned(str(exc)) from exc
         locator = train_locator(data, config)
         counts["valid"] += 1
+        bar.update()
         trial.set_user_attr("config", config.model_dump(mode="json"))
         return float(locator.training["best_val_loss"])
 
@@ -123,11 +132,12 @@ def search_study(data: SimulatedSet, settings: SearchConfig, storage: str) -> tu
         if counts["valid"] >= settings.trials:
             study.stop()
 
-    study.optimize(
-        objective,
-        n_trials=settings.trials * settings.max_attempts_per_trial,
-        callbacks=[enough],
-    )
+    with bar:
+        study.optimize(
+            objective,
+            n_trials=settings.trials * settings.max_attempts_per_trial,
+            callbacks=[enough],
+        )
     return study, counts["valid"], counts["pruned"]
 
 
@@ -149,10 +159,17 @@ def run_search(
         study, n_valid, n_pruned = search_study(data, settings, storage)
         best = study.best_trial
         best_config = LocateTrainConfig(**best.user_attrs["config"])
-        locator = train_locator(data, best_config)
+        locator = train_locator(
+            data, best_config.model_copy(update={"progress": settings.progress})
+        )
         locator.save(run.path / "model")
         results = evaluate_synthetic(
-            data, locator, conditions=(Condition("clean"),), trigger=locator.trigger, seed=0
+            data,
+            locator,
+            conditions=(Condition("clean"),),
+            trigger=locator.trigger,
+            seed=0,
+            progress=settings.progress,
         )
         table = synthetic_rmse(results, data)
         trials = study.trials_dataframe(attrs=("number", "value", "state", "params"))
