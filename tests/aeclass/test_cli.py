@@ -11,6 +11,7 @@ import pytest
 from quakesense.aeclass.classify import load_classifier
 from quakesense.cli import main
 from quakesense.core.store import read_json
+from tests.progress_bars import has_bar
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,8 @@ def test_train_then_evaluate_held_out_only(simulated: Path, tmp_path: Path, caps
     assert saved.extra["classes"] == ["C1", "C2", "C3", "C4", "C5", "C6"]
     assert "trained_on" in saved.extra and len(saved.extra["trained_on"]) == 102
     evaluate = ["aeclass", "evaluate", "--model", str(run), *args]
-    assert main([*evaluate, "--out", str(tmp_path / "eval")]) == 0
+    assert main([*evaluate, "--no-progress", "--out", str(tmp_path / "eval")]) == 0
+    assert not has_bar(capsys.readouterr().err)
     scored = read_json(tmp_path / "eval" / "metrics.json")
     assert scored["scored"] == "held_out" and scored["n_training_events_given"] == 102
     again = ["--config", str(tmp_path / "eval" / "config.json"), "--out", str(tmp_path / "eval2")]
@@ -86,6 +88,16 @@ def test_simulate_config_file_wins_over_defaults_and_round_trips(tmp_path: Path)
     assert main(["aeclass", "simulate", "--out", str(second), "--seed", "8"]) == 2
     assert main(["aeclass", "simulate", "--out", str(second), "--seed", "8", "--force"]) == 0
     assert read_json(second / "config.json")["seed"] == 8
+
+
+@pytest.mark.parametrize("flag", ["--progress", "--no-progress"])
+def test_simulate_accepts_the_progress_flag_and_draws_no_bar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    """The simulator is vectorised (under a second): the shared flag is accepted, no bar."""
+    argv = ["aeclass", "simulate", "--out", str(tmp_path / "sim"), "--seed", "1", flag]
+    assert main(argv) == 0
+    assert not has_bar(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("case", ["file", "foreign"])

@@ -59,10 +59,14 @@ def _inputs(
 def simulate(
     out: OutOption,
     seed: SeedOption = None,
+    progress: ProgressOption = None,
     config: ConfigOption = None,
     force: ForceOption = False,
 ) -> None:
-    """Simulate the default hydraulic-fracturing test: picks.csv, sensors.csv, events.csv."""
+    """Simulate the default hydraulic-fracturing test: picks.csv, sensors.csv, events.csv.
+
+    Vectorised and done in under a second: `--progress` is accepted and has no bar to show.
+    """
     from quakesense import __version__
     from quakesense.core.config import META_KEY, resolve_config
     from quakesense.core.store import atomic_dir, check_output_dir, write_json, write_table
@@ -199,10 +203,15 @@ def evaluate(
         ),
     ] = None,
     device: DeviceOption = None,
+    progress: ProgressOption = None,
     config: ConfigOption = None,
     force: ForceOption = False,
 ) -> None:
-    """Score a saved classifier on labelled held-out events (never retrains)."""
+    """Score a saved classifier on labelled held-out events (never retrains).
+
+    One network pass and a bootstrap, done in seconds (2 s for the 765 simulated events):
+    `--progress` is accepted and has no bar to show.
+    """
     from quakesense.aeclass.classify import load_classifier, profile_data
     from quakesense.aeclass.training import EvaluateConfig, run_evaluation
     from quakesense.core.config import resolve_config
