@@ -47,6 +47,7 @@ def test_errors_against_the_catalog(bench) -> None:
             "depth_uncertainty_km": [0.3, 0.1],
             "origin_time": ["2012-10-29T08:02:20.5Z", "2012-10-29T08:02:21Z"],
             "detection_time": ["2012-10-29T08:01:41Z", ""],
+            "detection_contrast": [1.4, 9.0],
         }
     )
     errors = bench.location_errors(located, _catalog())
@@ -56,6 +57,7 @@ def test_errors_against_the_catalog(bench) -> None:
     assert errors["reported_h68_km"].iloc[0] == pytest.approx(0.4)
     assert errors["origin_time_err_s"].iloc[0] == pytest.approx(-0.5)
     assert errors["detection_s"].iloc[0] == pytest.approx(-40.0)
+    assert errors["detection_contrast"].iloc[0] == pytest.approx(1.4)
     assert errors.iloc[1:][["epicentre_km", "depth_err_km", "reported_h68_km"]].isna().all().all()
 
 
