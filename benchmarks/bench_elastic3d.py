@@ -50,6 +50,7 @@ from unittest.mock import patch
 import numpy as np
 import torch
 
+from quakesense.locate.dataset import events_batch
 from quakesense.locate.elastic3d import (
     CHANNELS,
     FORCE_N,
@@ -131,21 +132,7 @@ def build_setting(case: Case) -> Setting:
     table = build_events(config, network)
     grid = fd_grid(network.model, case.spacing_km)
     stations, hypocentres, event_row = model_cells(grid, network.station_xyz_km, table)
-    events = Events(
-        *(
-            table[name].to_numpy(float)
-            for name in (
-                "x_km",
-                "y_km",
-                "depth_km",
-                "magnitude",
-                "strike_deg",
-                "dip_deg",
-                "rake_deg",
-                "origin_time_s",
-            )
-        )
-    )
+    events = events_batch(table)
     params = WaveParameters(
         sampling_interval_s=case.sampling_interval_s,
         n_samples=case.n_samples,
