@@ -24,10 +24,19 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+# A `slow` test without its own timeout gets this one instead of the default run's 300 s: slow
+# tests train small models, and on a 2-core machine that is also busy they can take several times
+# their quiet-machine duration.
+SLOW_TEST_TIMEOUT_S = 1800
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip `gpu` tests when no CUDA device is present."""
+    """Give `slow` tests a longer timeout; skip `gpu` tests when no CUDA device is present."""
     import torch
 
+    for item in items:
+        if "slow" in item.keywords and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT_S))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="no CUDA device on this machine")
