@@ -317,6 +317,30 @@ def test_forecast_map_matches_the_predict_verb(forecast_run: tuple, tmp_path: Pa
 
 
 @pytest.mark.slow
+def test_forecast_series_is_one_pass_equal_to_single_dates(
+    forecast_run: tuple, tmp_path: Path
+) -> None:
+    run, catalog = forecast_run
+    model = quakesense.load(run)
+    series = model.predict(catalog, ["2002-05-20", "2002-01-15", "2002-05-20"])
+    assert series.dims == ("date", "y", "x")
+    assert [str(d)[:10] for d in series["date"].values] == ["2002-01-15", "2002-05-20"]
+    for date in ("2002-01-15", "2002-05-20"):
+        single = model.predict(catalog, date)
+        np.testing.assert_allclose(series.sel(date=date).values, single.values, rtol=1e-6)
+    assert not np.allclose(series.values[0], series.values[1])
+    source = tmp_path / "catalog.csv"
+    catalog.to_csv(source, index=False)
+    args = ["forecast", "predict", "--model", str(model.path), "--catalog", str(source)]
+    assert main([*args, "--date", "2002-05-20,2002-01-15", "--out", str(tmp_path / "cli")]) == 0
+    cli = pd.read_csv(tmp_path / "cli" / "forecast.csv")
+    assert sorted(cli["date"].unique()) == ["2002-01-15", "2002-05-20"]
+    for date, rows in cli.groupby("date"):
+        expected = series.sel(date=date).values[rows["row"], rows["col"]]
+        np.testing.assert_allclose(rows["probability"], expected, rtol=1e-6)
+
+
+@pytest.mark.slow
 def test_forecast_predicts_in_memory(forecast_run: tuple, no_temporary_files: None) -> None:
     run, catalog = forecast_run
     probability = quakesense.load(run).predict(catalog, "2002-03-01")

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from quakesense.core.errors import InputError
 from quakesense.forecast.config import ForecastConfig
-from quakesense.forecast.pipeline import etas_threshold, fit_etas
+from quakesense.forecast.pipeline import etas_threshold, fit_etas, forecast_dates
 from quakesense.forecast.prepare import Prepared, network_step_days, prepare
 from quakesense.forecast.scoring import Predictions
 from quakesense.synth.forecast_catalog import simulate_catalog
@@ -113,3 +114,16 @@ def test_prior_weight_is_chosen_on_validation_and_zero_removes_the_prior(
     ]
     torch.testing.assert_close(outputs[0], outputs[1])
     assert not torch.allclose(outputs[2], outputs[3])
+
+
+def test_forecast_dates_are_sorted_distinct_and_each_checked(prepared: Prepared) -> None:
+    spec = prepared.spec
+    dates = forecast_dates("2001-03-02, 2000-06-01,2001-03-02", spec)
+    assert [str(d.date()) for d in dates] == ["2000-06-01", "2001-03-02"]
+    assert all(d.tzname() == "UTC" for d in dates)
+    with pytest.raises(InputError, match="'2001-02-30' is not a date"):
+        forecast_dates("2000-06-01,2001-02-30", spec)
+    with pytest.raises(InputError, match="before the model's grid start"):
+        forecast_dates(f"2000-06-01,{spec.origin.date()}", spec)
+    with pytest.raises(InputError, match="no forecast date"):
+        forecast_dates(" , ", spec)

@@ -49,6 +49,9 @@ PROFILED_PHASES = (
 )
 """Phases of `evaluate` that `benchmarks/bench_forecast_national.py --profile` measures."""
 
+MAX_MAP_PANELS = 6
+"""Forecast dates drawn in `forecast predict`'s figure (the latest ones); the CSV holds all."""
+
 
 @contextlib.contextmanager
 def phase(name: str) -> Iterator[None]:
@@ -391,53 +394,68 @@ def grid_run(config: ForecastConfig, out: Path, *, force: bool = False) -> Path:
         return run.write_report()
 
 
-def forecast_date(text: str | None, spec: GridSpec) -> pd.Timestamp:
-    """The forecast time of `--date` as a UTC day start within the model's grid."""
-    if not text:
+def forecast_dates(text: str | None, spec: GridSpec) -> list[pd.Timestamp]:
+    """The forecast times of `--date` (one date or several, comma-separated) as sorted,
+    distinct UTC day starts within the model's grid."""
+    if not text or not text.strip(" ,"):
         raise InputError("no forecast date given", field="--date")
-    try:
-        stamp = pd.Timestamp(text)
-    except ValueError as exc:
-        raise InputError(f"'{text}' is not a date (YYYY-MM-DD expected)", field="--date") from exc
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    if spec.day_index(stamp) < 1:
-        raise InputError(
-            f"date {text} is before the model's grid start {spec.origin.date()}", field="--date"
-        )
-    return stamp
+    stamps = set()
+    for item in (part.strip() for part in text.split(",")):
+        try:
+            stamp = pd.Timestamp(item)
+        except ValueError as exc:
+            raise InputError(
+                f"'{item}' is not a date (YYYY-MM-DD expected)", field="--date"
+            ) from exc
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        if spec.day_index(stamp) < 1:
+            raise InputError(
+                f"date {item} is before the model's grid start {spec.origin.date()}",
+                field="--date",
+            )
+        stamps.add(stamp.normalize())
+    return sorted(stamps)
 
 
 @dataclass
 class ForecastMap:
-    """One forecast of a saved network: its probabilities on the model's grid at a date.
+    """Forecasts of a saved network: its probabilities on the model's grid at one or more dates.
 
     Attributes:
-        probability: P(at least one M >= mc in the horizon) per cell, (ny, nx).
-        spec: The model's grid, ending at the forecast day.
-        forecast_day: The forecast time T as a day index of `spec`.
-        events: The catalog's events before T on the grid.
-        n_outside_grid: Events before T outside the grid (ignored).
+        probability: P(at least one M >= mc in the horizon) per date and cell, (n_dates, ny, nx).
+        spec: The model's grid, ending at the last forecast day.
+        forecast_days: The forecast times T as day indices of `spec`, ascending.
+        events: The catalog's events before the last T on the grid.
+        n_outside_grid: Events before the last T outside the grid (ignored).
         extra: The model's stored settings (kind, mc, horizon_days, step_days, ...).
     """
 
     probability: np.ndarray
     spec: GridSpec
-    forecast_day: int
+    forecast_days: np.ndarray
     events: GriddedEvents
     n_outside_grid: int
     extra: dict[str, Any]
 
+    @property
+    def dates(self) -> list[pd.Timestamp]:
+        """The forecast times T (UTC day starts)."""
+        return [self.spec.date(int(day)) for day in self.forecast_days]
+
     def table(self) -> pd.DataFrame:
-        """One row per cell: `row`, `col`, `latitude_deg`, `longitude_deg`, `probability`."""
+        """One row per date and cell: `date`, `row`, `col`, `latitude_deg`, `longitude_deg`,
+        `probability`."""
         lat, lon = self.spec.cell_centres_latlon()
         iy, ix = np.indices(self.spec.shape)
+        n_cells = iy.size
         return pd.DataFrame(
             {
-                "row": iy.ravel(),
-                "col": ix.ravel(),
-                "latitude_deg": lat.ravel(),
-                "longitude_deg": lon.ravel(),
-                "probability": self.probability.ravel(),
+                "date": np.repeat([str(d.date()) for d in self.dates], n_cells),
+                "row": np.tile(iy.ravel(), len(self.forecast_days)),
+                "col": np.tile(ix.ravel(), len(self.forecast_days)),
+                "latitude_deg": np.tile(lat.ravel(), len(self.forecast_days)),
+                "longitude_deg": np.tile(lon.ravel(), len(self.forecast_days)),
+                "probability": self.probability.reshape(-1),
             }
         )
 
@@ -452,14 +470,16 @@ def forecast_map(
     source: Path | str,
     progress: bool = False,
 ) -> ForecastMap:
-    """The forecast of a saved network at `date` from the events before it, in memory (no
-    grid store is written): the one path of `forecast predict` and `ForecastPredictor`.
+    """The forecasts of a saved network at one or more dates, each from the events before it,
+    in memory (no grid store is written): the one path of `forecast predict` and
+    `ForecastPredictor`. Several dates cost one pass of the network over the catalog, the
+    same as the latest date alone (the network is causal: the map at T reads days < T only).
 
     Args:
         saved: The loaded model (`core.persistence.load_model`).
         catalog: Canonical catalog (`io.catalog.read_catalog`), time-sorted.
-        date: Forecast time T (UTC date).
-        max_gap_days: Refuse a date more than this many days after the last event.
+        date: Forecast time T (UTC date), or several comma-separated.
+        max_gap_days: Refuse a latest date more than this many days after the last event.
         device: `auto|cpu|cuda` for the network.
         source: The model folder, named in errors.
         progress: A progress bar over the network's steps (stderr).
@@ -483,7 +503,8 @@ def forecast_map(
             source=source,
         )
     stored = GridSpec.from_dict(extra["grid"])
-    stamp = forecast_date(date, stored)
+    stamps = forecast_dates(date, stored)
+    stamp = stamps[-1]
     last = catalog["time"].iloc[-1]
     gap_days = (stamp - last) / pd.Timedelta(days=1)
     if gap_days > max_gap_days:
@@ -493,7 +514,8 @@ def forecast_map(
             f"most {max_gap_days} days after it (--max-gap-days) or a newer catalog",
             field="--date",
         )
-    forecast_day = stored.day_index(stamp)
+    forecast_days = np.array([stored.day_index(s) for s in stamps], dtype=np.int64)
+    forecast_day = int(forecast_days[-1])
     spec = GridSpec(
         stored.centre_latitude_deg,
         stored.centre_longitude_deg,
@@ -509,15 +531,15 @@ def forecast_map(
     raw = predict_maps(
         saved.module,
         EventGrid(events, spec),
-        np.array([forecast_day]),
+        forecast_days,
         int(extra["step_days"]),
         device=torch_device(device),
         progress=progress,
     )
     return ForecastMap(
-        probability=apply_platt(raw, extra["platt_calibration"])[0],
+        probability=apply_platt(raw, extra["platt_calibration"]),
         spec=spec,
-        forecast_day=forecast_day,
+        forecast_days=forecast_days,
         events=events,
         n_outside_grid=int(dropped["outside_grid"]),
         extra=extra,
@@ -525,7 +547,8 @@ def forecast_map(
 
 
 def predict_run(config: PredictConfig, out: Path, *, force: bool = False) -> Path:
-    """Forecast map at `config.date` from a saved network, using catalog events before it."""
+    """Forecast maps at `config.date` (one date or several, comma-separated) from a saved
+    network, each from the catalog's events before it."""
     from quakesense.core.persistence import load_model, model_dir
     from quakesense.core.report import RunFolder
     from quakesense.core.store import write_table
@@ -548,34 +571,41 @@ def predict_run(config: PredictConfig, out: Path, *, force: bool = False) -> Pat
         source=folder,
         progress=config.progress,
     )
-    spec, forecast_day, events, extra = (
-        result.spec,
-        result.forecast_day,
-        result.events,
-        result.extra,
-    )
-    probability = result.probability
-    title = f"quakesense forecast: prediction from {spec.date(forecast_day).date()}"
+    spec, events, extra = result.spec, result.events, result.extra
+    dates = [str(d.date()) for d in result.dates]
+    forecast_day = int(result.forecast_days[-1])
+    title = f"quakesense forecast: prediction from {', '.join(dates)}"
     with RunFolder.create(out, title, force=force) as run:
         run.save_config(config, model_folder=str(folder))
         write_table(result.table(), run.path / "forecast.csv")
         h0, h1 = extra["horizon_days"]
         mc = extra["mc"]
         recent = events.window(forecast_day - 365, forecast_day, mc)
+        shown = dict(zip(dates, result.probability, strict=True))
+        shown = {f"{extra['kind']}, T = {d}": shown[d] for d in dates[-MAX_MAP_PANELS:]}
         run.figure(
             forecast_maps_figure(
-                {extra["kind"]: probability},
+                shown,
                 spec,
                 recent,
-                f"P(M>={mc} in [T+{h0}, T+{h1}) days); circles: M>={mc} in the year before T",
+                f"P(M>={mc} in [T+{h0}, T+{h1}) days); circles: M>={mc} in the year before "
+                f"{dates[-1]}"
+                + (
+                    f"; the last {MAX_MAP_PANELS} of {len(dates)} dates"
+                    if len(dates) > MAX_MAP_PANELS
+                    else ""
+                ),
             ),
             "forecast_map",
         )
         run.save_metrics(
             {
-                "n_events_before_T": len(events),
+                "dates": dates,
+                "n_events_before_last_T": len(events),
                 "n_events_outside_grid": result.n_outside_grid,
-                "max_probability": float(probability.max()),
+                "max_probability": {
+                    d: float(p.max()) for d, p in zip(dates, result.probability, strict=True)
+                },
                 "catalog": report.to_dict(),
             }
         )

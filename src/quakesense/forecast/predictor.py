@@ -1,8 +1,9 @@
 """Python API of the forecast pipeline: a saved forecast network as a predictor, and the
 building blocks.
 
-`ForecastPredictor.predict` maps a catalog and a forecast date to the probability of at least
-one M >= Mc event per cell in the model's horizon, through the same functions as
+`ForecastPredictor.predict` maps a catalog and a forecast date (or a series of dates, in one
+pass) to the probability of at least one M >= Mc event per cell in the model's horizon,
+through the same functions as
 `quakesense forecast predict` (`io.catalog.read_catalog` on the table, then
 `forecast.pipeline.forecast_map`: gridding on the model's stored grid, events before the date
 only, the stored calibration), in memory, returned as an `xarray.DataArray`.
@@ -19,6 +20,7 @@ Building blocks (the functions the CLI verbs call):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +69,7 @@ class ForecastPredictor:
     def predict(
         self,
         catalog: pd.DataFrame,
-        date: str | pd.Timestamp,
+        date: str | pd.Timestamp | Sequence[str | pd.Timestamp],
         *,
         columns: str | None = None,
         **settings: Any,
@@ -78,17 +80,22 @@ class ForecastPredictor:
             catalog: Event table with UTC `time`, `latitude`, `longitude`, `depth`,
                 `magnitude` columns (the spellings the catalog reader knows, or map them
                 with `columns`).
-            date: Forecast time T (UTC date).
+            date: Forecast time T (UTC date), or a sequence of them: one pass of the network
+                over the catalog serves them all (a daily series costs what its last day does).
             columns: Column mapping `time=...,latitude=...` for other spellings.
             **settings: Any other `PredictConfig` setting (`sort`, `max_gap_days`, `device`,
                 `progress`).
 
         Returns:
-            P(at least one M >= Mc in [T + h0, T + h1) days) with dimensions (`y`, `x`) and
-            coordinates `latitude_deg`, `longitude_deg` (cell centres) and `y_index`,
-            `x_index`; the date, horizon, Mc and method are attributes.
+            P(at least one M >= Mc in [T + h0, T + h1) days) with dimensions (`y`, `x`), or
+            (`date`, `y`, `x`) for a sequence of dates (ascending, distinct), and coordinates
+            `latitude_deg`, `longitude_deg` (cell centres) and `y_index`, `x_index`; the
+            horizon, Mc and method are attributes, and the date one too for a single date.
         """
-        config = PredictConfig(date=str(date), columns=columns, **settings)
+        single = isinstance(date, str | pd.Timestamp)
+        dates = [date] if single else list(date)
+        text = ",".join(str(d) for d in dates)
+        config = PredictConfig(date=text, columns=columns, **settings)
         table, _ = read_catalog(catalog, columns=config.columns, sort=config.sort)
         result = forecast_map(
             self.saved,
@@ -102,21 +109,30 @@ class ForecastPredictor:
         lat, lon = result.spec.cell_centres_latlon()
         ny, nx = result.spec.shape
         h0, h1 = self.horizon_days
+        attrs = {
+            "horizon_days": [h0, h1],
+            "mc": self.mc,
+            "method": self.method,
+            "description": f"P(at least one M >= {self.mc:g} in [T + {h0}, T + {h1}) days)",
+        }
+        coords = {
+            "y_index": ("y", np.arange(ny)),
+            "x_index": ("x", np.arange(nx)),
+            "latitude_deg": (("y", "x"), lat),
+            "longitude_deg": (("y", "x"), lon),
+        }
+        if single:
+            return xr.DataArray(
+                result.probability[0].astype(float),
+                dims=("y", "x"),
+                coords=coords,
+                name="probability",
+                attrs={"date": str(result.dates[0].date()), **attrs},
+            )
         return xr.DataArray(
             result.probability.astype(float),
-            dims=("y", "x"),
-            coords={
-                "y_index": ("y", np.arange(ny)),
-                "x_index": ("x", np.arange(nx)),
-                "latitude_deg": (("y", "x"), lat),
-                "longitude_deg": (("y", "x"), lon),
-            },
+            dims=("date", "y", "x"),
+            coords={"date": [d.tz_localize(None) for d in result.dates], **coords},
             name="probability",
-            attrs={
-                "date": str(pd.Timestamp(date).date()),
-                "horizon_days": [h0, h1],
-                "mc": self.mc,
-                "method": self.method,
-                "description": f"P(at least one M >= {self.mc:g} in [T + {h0}, T + {h1}) days)",
-            },
+            attrs=attrs,
         )
