@@ -65,6 +65,32 @@ PriorScale = Annotated[
 Seed = Annotated[int | None, typer.Option(help="seed of every random choice [0]")]
 Threads = Annotated[int | None, typer.Option(help="torch CPU threads [1]")]
 HistoryDays = Annotated[int | None, typer.Option(help="history before the first training T [365]")]
+EtasMc = Annotated[
+    float | None, typer.Option(help="ETAS fit threshold (default: the estimated completeness)")
+]
+EtasMaxLagDays = Annotated[
+    float | None,
+    typer.Option(help="ETAS neighbour cut-off in time, days, in the fit and the forecasts [3650]"),
+]
+EtasMaxDistKm = Annotated[
+    float | None,
+    typer.Option(help="ETAS neighbour cut-off in space, km: fit, forecasts, simulations [300]"),
+]
+EtasCascade = Annotated[
+    bool | None,
+    typer.Option(
+        "--etas-cascade/--no-etas-cascade",
+        help="ETAS counts every generation of aftershocks; --no-etas-cascade: first order only "
+        "[cascade]",
+    ),
+]
+EtasNSim = Annotated[
+    int | None,
+    typer.Option(
+        help="simulated continuations per forecast time behind the cascade ETAS's probability; "
+        "0: 1 - exp(-expected count) [1000]"
+    ),
+]
 
 
 def _resolve(model: type, config_file: Path | None, overrides: dict[str, Any]) -> Any:
@@ -161,7 +187,11 @@ def evaluate(
     max_tabular_rows: Annotated[
         int | None, typer.Option(help="row budget of tabular baselines [200000]")
     ] = None,
-    etas_mc: Annotated[float | None, typer.Option(help="ETAS fit threshold")] = None,
+    etas_mc: EtasMc = None,
+    etas_max_lag_days: EtasMaxLagDays = None,
+    etas_max_dist_km: EtasMaxDistKm = None,
+    etas_cascade: EtasCascade = None,
+    etas_n_sim: EtasNSim = None,
     device: DeviceOption = None,
     devices: DevicesOption = None,
     strategy: StrategyOption = None,
@@ -200,6 +230,10 @@ def evaluate(
         history_days=history_days,
         max_tabular_rows=max_tabular_rows,
         etas_mc=etas_mc,
+        etas_max_lag_days=etas_max_lag_days,
+        etas_max_dist_km=etas_max_dist_km,
+        etas_cascade=etas_cascade,
+        etas_n_sim=etas_n_sim,
         device=device,
         devices=devices,
         strategy=strategy,
@@ -234,6 +268,11 @@ def train(
     minority_weight: MinorityWeight = None,
     prior_scale: PriorScale = None,
     history_days: HistoryDays = None,
+    etas_mc: EtasMc = None,
+    etas_max_lag_days: EtasMaxLagDays = None,
+    etas_max_dist_km: EtasMaxDistKm = None,
+    etas_cascade: EtasCascade = None,
+    etas_n_sim: EtasNSim = None,
     device: DeviceOption = None,
     devices: DevicesOption = None,
     strategy: StrategyOption = None,
@@ -266,6 +305,11 @@ def train(
         minority_weight=minority_weight,
         prior_scale=prior_scale,
         history_days=history_days,
+        etas_mc=etas_mc,
+        etas_max_lag_days=etas_max_lag_days,
+        etas_max_dist_km=etas_max_dist_km,
+        etas_cascade=etas_cascade,
+        etas_n_sim=etas_n_sim,
         device=device,
         devices=devices,
         strategy=strategy,
