@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quakesense.core.errors import InputError
-from quakesense.locate.inputs import InputSpec, build_inputs, running_rms
+from quakesense.locate.inputs import InputSpec, build_inputs, running_max, running_rms
 from quakesense.locate.train import (
     Augmenter,
     SimulatedSet,
@@ -89,6 +89,17 @@ def test_running_rms_is_causal() -> None:
     rms = running_rms(x, 4)
     assert not rms[0, :20].any()  # nothing before the spike leaks in
     assert rms[0, 20] == pytest.approx(1.0) and rms[0, 24] == 0.0
+
+
+@pytest.mark.parametrize("window", [1, 4, 5, 50])
+def test_running_max_is_causal_and_forgets_after_the_window(window: int) -> None:
+    x = np.zeros((2, 30), dtype=np.float32)
+    x[0, 20], x[1, 3] = -2.0, 1.0
+    peak = running_max(x, window)
+    assert not peak[0, :20].any()  # nothing before the spike leaks in
+    np.testing.assert_array_equal(peak[0, 20 : 20 + min(window, 10)], 2.0)  # |v| held ...
+    assert not peak[0, 20 + window :].any()  # ... for exactly `window` samples
+    assert peak[1, 3] == 1.0 and not peak[1, :3].any()  # the record start pads with nothing
 
 
 def test_augmenter_cuts_out_whole_stations_and_is_seeded() -> None:

@@ -113,7 +113,7 @@ def demo_train_and_locate(
     run.text(
         f"2-D CNN ({config.epochs} epochs, {config.frames_per_event} steps per event "
         f"{config.min_delay_after_detection_s}-{config.window_after_detection_s} s after "
-        f"detection, {config.rms_window_s} s running-RMS inputs on a per-image log scale) "
+        f"detection, {config.inputs_text} inputs on a per-image log scale) "
         f"trained on the train split; answer {config.trigger.answer_after_s} s after STA/LTA "
         f"({config.trigger.sta_s} s / {config.trigger.lta_s} s) detection; grid search: the "
         "classical chain of `locate predict --method gridsearch` (STA/LTA + AIC P and S picks, "

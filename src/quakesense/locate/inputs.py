@@ -6,9 +6,13 @@ Station values (n_stations, 3, n_samples) in m/s become, for a time step f:
 - `convnetquake`: the T samples of all stations and components ending at f (n_stations * 3, T).
 With `transform="rms"` the station values are first replaced by their causal running RMS over
 `rms_window_s` (sign dropped, only past samples used, so a real-time estimate at f never sees the
-future). Where the network is small against the wavelengths the snapshots of raw velocity are
-spatially aliased (15 stations cannot sample a 300 m wavelength); the RMS map of "where it shakes
-now" stays smooth and is what makes such networks learnable.
+future). With `transform="max"` they are replaced by their causal running maximum of |v| over
+`max_window_s` (the peak velocity so far, within the window). Where the network is small against
+the wavelengths the snapshots of raw velocity are spatially aliased (15 stations cannot sample a
+300 m wavelength); the RMS or peak map of "where it has shaken" stays smooth and is what makes such
+networks learnable. On a small network with noisy, weak events the running peak holds more position
+than the RMS (see docs/pipelines/locate_cnn.md): the peak stands above the noise where a long RMS
+window averages it in, and a short one forgets the earlier arrivals.
 Amplitudes span orders of magnitude with magnitude and distance. Two ways to tame them:
 - `amplitude="global"`: `asinh(v / amplitude_scale_m_s)`, linear for small values, logarithmic
   for large ones, one scale for all samples. The pattern of a small event is then a faint copy
@@ -28,11 +32,12 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 
 from quakesense.core.errors import InputError
 
 ModelType = Literal["cnn2d", "cnn3d", "convnetquake"]
-Transform = Literal["velocity", "rms"]
+Transform = Literal["velocity", "rms", "max"]
 Amplitude = Literal["global", "peak"]
 MODEL_TYPES: tuple[str, ...] = ("cnn2d", "cnn3d", "convnetquake")
 REGISTRY_NAMES = {
@@ -54,8 +59,10 @@ class InputSpec:
         matrix: (height * width, n_stations) interpolation matrix of the training set.
         n_frames: Clip or window length in samples (1 for `cnn2d`).
         amplitude_scale_m_s: Scale of the asinh amplitude compression.
-        transform: `velocity` (the paper's snapshots) or `rms` (causal running RMS).
+        transform: `velocity` (the paper's snapshots), `rms` (causal running RMS) or `max`
+            (causal running maximum of |v|).
         rms_window_s: Window of the running RMS.
+        max_window_s: Window of the running maximum.
         amplitude: `peak` (per-sample peak normalisation + level channel) or `global` (asinh).
     """
 
@@ -70,6 +77,7 @@ class InputSpec:
     transform: str = "velocity"
     rms_window_s: float = 0.1
     amplitude: str = "peak"
+    max_window_s: float = 10.0
 
     @property
     def in_channels(self) -> int:
@@ -112,11 +120,21 @@ def running_rms(values: np.ndarray, window_samples: int) -> np.ndarray:
     return np.sqrt(np.maximum(total - lagged, 0.0) / count).astype(np.float32)
 
 
+def running_max(values: np.ndarray, window_samples: int) -> np.ndarray:
+    """Causal maximum of |values| over the last `window_samples` samples (fewer at the start)."""
+    magnitude = np.abs(np.asarray(values, dtype=np.float32))
+    # origin shifts the window to end at each sample; the zeros past the start are neutral for |v|.
+    return maximum_filter1d(
+        magnitude, window_samples, axis=-1, mode="constant", origin=(window_samples - 1) // 2
+    )
+
+
 def transform_values(spec: InputSpec, values: np.ndarray) -> np.ndarray:
     """Apply the spec's station-value transform (identity for `velocity`)."""
     if spec.transform == "rms":
-        window = max(1, round(spec.rms_window_s / spec.sampling_interval_s))
-        return running_rms(values, window)
+        return running_rms(values, max(1, round(spec.rms_window_s / spec.sampling_interval_s)))
+    if spec.transform == "max":
+        return running_max(values, max(1, round(spec.max_window_s / spec.sampling_interval_s)))
     return np.asarray(values, dtype=np.float32)
 
 
