@@ -387,8 +387,10 @@ def calibration(stations: Path) -> dict[str, Any]:
 
 def _training_note(run: Path) -> str:
     config = json.loads((run / "config.json").read_text())
+    window = config.get("max_window_s") if config["transform"] == "max" else config["rms_window_s"]
     return (
-        f"{config['model_type']}: {config['epochs']} epochs x "
+        f"{config['model_type']}: {config['transform']} inputs ({window} s), "
+        f"{config['epochs']} epochs x "
         f"{config['frames_per_event'] or 'all'} time steps per event, seed {config['seed']}, "
         f"lr {config['learning_rate']}, batch {config['batch_size']}, "
         f"answer {config['trigger']['answer_after_s']} s after detection, "
@@ -450,7 +452,10 @@ def main() -> None:
     splits = pd.read_parquet(sim / "events.parquet")["split"].value_counts().to_dict()
     meta = json.loads((sim / "dataset.json").read_text())
     print(f"data: 5 real Newberry events, catalog = SAC headers; training set {sim} {splits}")
-    print(f"training set acquisition: {meta['acquisition']['values']}, seed {meta['seed']}")
+    print(
+        f"training set acquisition: {meta['acquisition']['values']}, mechanisms "
+        f"{meta['config']['source']['mechanism']}, seed {meta['seed']}"
+    )
     print(f"real noise: {meta['config']['real_noise']['records']}")
     print("\n".join(notes))
     print("MC-dropout: 20 passes (predict default); grid search: EDT pdf, 68 % ellipse")

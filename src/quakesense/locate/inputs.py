@@ -6,13 +6,14 @@ Station values (n_stations, 3, n_samples) in m/s become, for a time step f:
 - `convnetquake`: the T samples of all stations and components ending at f (n_stations * 3, T).
 With `transform="rms"` the station values are first replaced by their causal running RMS over
 `rms_window_s` (sign dropped, only past samples used, so a real-time estimate at f never sees the
-future). With `transform="max"` they are replaced by their causal running maximum of |v| over
-`max_window_s` (the peak velocity so far, within the window). Where the network is small against
-the wavelengths the snapshots of raw velocity are spatially aliased (15 stations cannot sample a
-300 m wavelength); the RMS or peak map of "where it has shaken" stays smooth and is what makes such
-networks learnable. On a small network with noisy, weak events the running peak holds more position
-than the RMS (see docs/pipelines/locate_cnn.md): the peak stands above the noise where a long RMS
-window averages it in, and a short one forgets the earlier arrivals.
+future). With `transform="max"` (the training default) they are replaced by their causal running
+maximum of |v| over `max_window_s` (the peak velocity so far, within the window). Where the
+network is small against the wavelengths the snapshots of raw velocity are spatially aliased (15
+stations cannot sample a 300 m wavelength); the RMS or peak map of "where it has shaken" stays
+smooth and is what makes such networks learnable. On a small network with noisy, weak events the
+running peak holds more position than the RMS (measured in docs/pipelines/locate_cnn.md): the
+peak stands above the noise where a long RMS window averages it in, and a short window forgets
+the earlier arrivals.
 Amplitudes span orders of magnitude with magnitude and distance. Two ways to tame them:
 - `amplitude="global"`: `asinh(v / amplitude_scale_m_s)`, linear for small values, logarithmic
   for large ones, one scale for all samples. The pattern of a small event is then a faint copy

@@ -51,9 +51,6 @@ from quakesense.locate.models import TARGETS, ConvNetQuake, SnapshotCNN2D, Snaps
 from quakesense.locate.noise import NoisePool
 from quakesense.locate.preprocess import PreprocessConfig
 
-MAX_WINDOW_MARGIN_S = 2.0
-"""The default running-max window reaches this far before detection (the first arrivals)."""
-
 
 class LocateTrainConfig(BaseModel):
     """Settings of one training run (saved with the model)."""
@@ -62,14 +59,14 @@ class LocateTrainConfig(BaseModel):
 
     model_type: ModelType = "cnn2d"
     transform: Transform = Field(
-        "rms", description="causal running rms (default), running max of |v|, or velocity (paper)"
+        "max", description="causal running max of |v| (default), running rms, or velocity (paper)"
     )
     rms_window_s: float = Field(3.0, gt=0)
-    max_window_s: float | None = Field(
-        None,
+    max_window_s: float = Field(
+        10.0,
         gt=0,
-        description="window of the running max (transform max); None: the last training or "
-        "answer step after detection plus 2 s, so every step still holds the first arrivals",
+        description="window of the running max (transform max): it should reach back from the "
+        "answer (default 8 s after detection) to the first arrivals",
     )
     amplitude: Amplitude = Field(
         "peak", description="peak: per-sample peak normalisation + level channel; global: asinh"
@@ -121,18 +118,10 @@ class LocateTrainConfig(BaseModel):
     progress: bool = True
 
     @property
-    def max_window_seconds(self) -> float:
-        """The running-max window: `max_window_s`, or derived from the steps after detection."""
-        if self.max_window_s is not None:
-            return self.max_window_s
-        last_step_s = max(self.window_after_detection_s, self.trigger.answer_after_s)
-        return last_step_s + MAX_WINDOW_MARGIN_S
-
-    @property
     def inputs_text(self) -> str:
         """The station-value transform in words, for reports."""
         if self.transform == "max":
-            return f"{self.max_window_seconds:g} s running-max"
+            return f"{self.max_window_s:g} s running-max"
         if self.transform == "rms":
             return f"{self.rms_window_s:g} s running-RMS"
         return "velocity"
@@ -540,7 +529,7 @@ def input_spec(data: SimulatedSet, config: LocateTrainConfig) -> InputSpec:
         amplitude_scale_m_s=1.0,
         transform=config.transform,
         rms_window_s=config.rms_window_s,
-        max_window_s=config.max_window_seconds,
+        max_window_s=config.max_window_s,
         amplitude=config.amplitude,
     )
 
