@@ -332,7 +332,11 @@ def predict(
     ] = None,
     catalog: Catalog = None,
     date: Annotated[
-        str | None, typer.Option(help="forecast time T (UTC date); uses events before T")
+        str | None,
+        typer.Option(
+            help="forecast time T (UTC date), or several comma-separated (one pass of the "
+            "network serves them all); each uses the events before it"
+        ),
     ] = None,
     columns: Columns = None,
     sort: Sort = None,
@@ -344,7 +348,7 @@ def predict(
     config: ConfigOption = None,
     force: ForceOption = False,
 ) -> None:
-    """Forecast map at one date from a saved network: forecast.csv, a figure and a report."""
+    """Forecast maps at one or more dates from a saved network: forecast.csv, a figure, a report."""
     from quakesense.forecast.config import PredictConfig
     from quakesense.forecast.pipeline import predict_run
 
