@@ -15,6 +15,7 @@ from quakesense.locate.train import (
     Augmenter,
     SimulatedSet,
     TrainedLocator,
+    evenly_spaced,
     train_locator,
 )
 from tests.locate.tiny_data import tiny_train_config
@@ -142,3 +143,16 @@ def test_other_network_types_train(tiny_dataset: Path, model_type: str) -> None:
 def test_bad_dataset_folder(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a simulated dataset"):
         SimulatedSet.open(tmp_path)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 400), st.integers(1, 400), st.integers(1, 40))
+def test_val_steps_are_an_even_subset_from_first_to_last(start: int, length: int, n: int) -> None:
+    frames = np.arange(start, start + length)
+    chosen = evenly_spaced(frames, n)
+    assert len(chosen) == min(n, length) and np.all(np.diff(chosen) > 0)
+    assert np.isin(chosen, frames).all() and chosen[0] == frames[0]
+    assert chosen[-1] == frames[-1] or n == 1
+    if len(chosen) > 2:  # no gap more than twice the even spacing
+        assert np.diff(chosen).max() <= 2 * (length - 1) / (len(chosen) - 1) + 1
+    np.testing.assert_array_equal(evenly_spaced(frames, None), frames)
