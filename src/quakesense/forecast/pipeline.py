@@ -447,14 +447,14 @@ class ForecastMap:
         `probability`."""
         lat, lon = self.spec.cell_centres_latlon()
         iy, ix = np.indices(self.spec.shape)
-        n_cells = iy.size
+        n_dates = len(self.forecast_days)
         return pd.DataFrame(
             {
-                "date": np.repeat([str(d.date()) for d in self.dates], n_cells),
-                "row": np.tile(iy.ravel(), len(self.forecast_days)),
-                "col": np.tile(ix.ravel(), len(self.forecast_days)),
-                "latitude_deg": np.tile(lat.ravel(), len(self.forecast_days)),
-                "longitude_deg": np.tile(lon.ravel(), len(self.forecast_days)),
+                "date": np.repeat([str(d.date()) for d in self.dates], iy.size),
+                "row": np.tile(iy.ravel(), n_dates),
+                "col": np.tile(ix.ravel(), n_dates),
+                "latitude_deg": np.tile(lat.ravel(), n_dates),
+                "longitude_deg": np.tile(lon.ravel(), n_dates),
                 "probability": self.probability.reshape(-1),
             }
         )
@@ -574,15 +574,16 @@ def predict_run(config: PredictConfig, out: Path, *, force: bool = False) -> Pat
     spec, events, extra = result.spec, result.events, result.extra
     dates = [str(d.date()) for d in result.dates]
     forecast_day = int(result.forecast_days[-1])
-    title = f"quakesense forecast: prediction from {', '.join(dates)}"
+    span = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]} ({len(dates)} dates)"
+    title = f"quakesense forecast: prediction from {span}"
     with RunFolder.create(out, title, force=force) as run:
         run.save_config(config, model_folder=str(folder))
         write_table(result.table(), run.path / "forecast.csv")
         h0, h1 = extra["horizon_days"]
         mc = extra["mc"]
         recent = events.window(forecast_day - 365, forecast_day, mc)
-        shown = dict(zip(dates, result.probability, strict=True))
-        shown = {f"{extra['kind']}, T = {d}": shown[d] for d in dates[-MAX_MAP_PANELS:]}
+        panels = list(zip(dates, result.probability, strict=True))[-MAX_MAP_PANELS:]
+        shown = {f"{extra['kind']}, T = {d}": p for d, p in panels}
         run.figure(
             forecast_maps_figure(
                 shown,
