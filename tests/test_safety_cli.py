@@ -301,14 +301,43 @@ def _run_and_interrupt(argv: list[str], cwd: Path, wait_for: Path, timeout_s: fl
         process.communicate()
         pytest.fail(f"{wait_for} never appeared")
     assert process.poll() is None, "finished before it could be interrupted"
-    time.sleep(2.0)
+    time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     return process.returncode, stdout, stderr
 
 
+def test_ctrl_c_mangled_by_a_c_extension_still_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted_inside_c_code(argv: list[str] | None) -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5.0)
+        except KeyboardInterrupt:
+            raise ValueError("Invalid affine transformation matrix") from None
+        return 0
+
+    monkeypatch.setattr("quakesense.cli._run", interrupted_inside_c_code)
+    assert main(["locate", "simulate"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
+
+
+def test_a_failure_without_ctrl_c_is_not_called_an_interrupt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def fails(argv: list[str] | None) -> int:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr("quakesense.cli._run", fails)
+    with pytest.raises(ValueError, match="a bug"):
+        main(["locate", "simulate"])
+
+
 def test_ctrl_c_during_locate_simulate_leaves_nothing_partial(tmp_path: Path) -> None:
-    argv = ["locate", "simulate", "--n-events", "400", "--out", "sim", "--no-progress"]
+    # 3,000 events keep the event loop running ~14 s after the staging folder appears (400 gave
+    # ~4 s, and a fast machine finished before the signal landed).
+    argv = ["locate", "simulate", "--n-events", "3000", "--out", "sim", "--no-progress"]
     code, _, stderr = _run_and_interrupt(argv, tmp_path, Path(".sim.partial"), timeout_s=300)
     assert code == 130, stderr
     assert "interrupted" in stderr

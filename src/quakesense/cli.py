@@ -193,7 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     a file-system failure 1, Ctrl-C prints `interrupted` and exits 130.
     """
     with _sigint_watch() as interrupted:
-        code = _run(argv)
+        try:
+            code = _run(argv)
+        except Exception:
+            # A Ctrl-C that lands inside a C extension can surface as another exception
+            # (matplotlib's path code turns it into "ValueError: Invalid affine transformation
+            # matrix"); after a Ctrl-C any failure is the interrupt, not a bug to trace.
+            if not interrupted():
+                raise
+            code = INTERRUPTED
     if interrupted() or code == INTERRUPTED:
         typer.echo("interrupted", err=True)
         return INTERRUPTED
