@@ -22,8 +22,11 @@ import numpy as np
 import pandas as pd
 
 from quakesense.core.errors import InputError
+from quakesense.core.training import torch_device
 from quakesense.forecast.baselines import HistoricalRate, TabularForecaster, UniformRate
+from quakesense.forecast.calibration import apply_platt
 from quakesense.forecast.config import NETWORKS, ForecastConfig, PredictConfig
+from quakesense.forecast.convlstm import predict_maps
 from quakesense.forecast.features import FeatureConfig, indicator_features, rtl_features
 from quakesense.forecast.grid import (
     EventGrid,
@@ -33,7 +36,7 @@ from quakesense.forecast.grid import (
     grid_events,
     write_grid,
 )
-from quakesense.forecast.networks import train_network
+from quakesense.forecast.networks import MODEL_KEY, train_network
 from quakesense.forecast.prepare import LOG, Prepared, grid_spec, load_catalog, prepare
 from quakesense.forecast.protocol import Split, last_days_split
 from quakesense.forecast.scoring import Predictions, score_split, write_csep_ascii, write_report
@@ -488,11 +491,6 @@ def forecast_map(
         InputError: not a forecast network, the hybrid (it needs its ETAS fit), a bad date, or
             a date too long after the catalog's last event.
     """
-    from quakesense.core.training import torch_device
-    from quakesense.forecast.calibration import apply_platt
-    from quakesense.forecast.convlstm import predict_maps
-    from quakesense.forecast.networks import MODEL_KEY
-
     if saved.name not in (MODEL_KEY, "forecast_convlstm"):
         raise InputError(f"model is a '{saved.name}', expected a '{MODEL_KEY}'", source=source)
     extra = saved.extra

@@ -43,6 +43,7 @@ from quakesense.precursor.features import (
     feature_matrix,
     label_windows,
     make_folds,
+    overlaps,
     validated,
 )
 from quakesense.precursor.models import (
@@ -567,8 +568,6 @@ def held_out(
     windows: pd.DataFrame, trained_spans_s: list[list[float]], horizon_s: float
 ) -> np.ndarray:
     """Mask of windows whose span [start, end + horizon) overlaps no span the model trained on."""
-    from quakesense.precursor.features import overlaps
-
     spans = np.asarray(trained_spans_s, dtype=float).reshape(-1, 2)
     lo = windows["start_s"].to_numpy(dtype=float)
     hi = windows["end_s"].to_numpy(dtype=float) + horizon_s

@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from quakesense.core.errors import InputError
-from quakesense.precursor.hits import HitConfig
+from quakesense.precursor.hits import HitConfig, extract_hits, hits_from_transients
 
 WAVEFORM_SUFFIXES = {".mseed", ".miniseed", ".sac", ".npy"}
 """Continuous-waveform files read by suffix (plus CSV/Parquet with `--column`)."""
@@ -74,7 +74,6 @@ def load_hits(
     waveforms (`samplerate_hz` given) through hit extraction. Lines a user should see (records
     skipped) are in `attrs["notes"]`."""
     from quakesense.io.ae import read_hits, read_tradb
-    from quakesense.precursor.hits import extract_hits, hits_from_transients
 
     suffix = Path(path).suffix.lower()
     if suffix == ".tradb":
