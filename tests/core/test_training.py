@@ -83,6 +83,21 @@ def test_resume_continues_from_last_checkpoint(tmp_path: Path) -> None:
     assert resumed.history[:3] == first.history  # the curve before the interruption is kept
 
 
+def test_history_and_resume_point_go_past_the_best_epoch(tmp_path: Path) -> None:
+    x, y = _data()
+    # Flipped val labels: the better the network learns, the worse its val loss, so the best
+    # epoch is an early one and every later epoch must still be in the history.
+    train, val = (x[:180], y[:180]), (x[180:], 1.0 - y[180:])
+    result = fit(
+        _model(), nn.BCEWithLogitsLoss(), train, val, _config(max_epochs=4, checkpoint_dir=tmp_path)
+    )
+    assert result.best_epoch < 3
+    assert result.epochs_run == 4
+    assert [h["epoch"] for h in result.history] == [0, 1, 2, 3]
+    saved = torch.load(tmp_path / "last.ckpt", map_location="cpu", weights_only=True)
+    assert saved["epoch"] == 3
+
+
 def test_early_stopping_stops_before_max_epochs() -> None:
     x, _ = _data()
     noise = np.random.default_rng(1).random((240, 1)).astype("float32")

@@ -198,11 +198,16 @@ def fit(
             monitor="val_loss",
             mode="min",
             save_top_k=1,
-            save_last=True,
             enable_version_counter=False,
         )
+        # Every epoch's state, for resume and the loss history: Lightning's `save_last` only
+        # writes when the monitored loss improves, which cut the history (and the resume point)
+        # back to the best epoch.
+        latest = ModelCheckpoint(
+            dirpath=ckpt_dir, filename="last", save_top_k=1, enable_version_counter=False
+        )
         history = LossHistory()
-        callbacks: list[Callback] = [best, history]
+        callbacks: list[Callback] = [best, latest, history]
         if config.progress:
             callbacks.append(StderrProgressBar())
         if config.patience is not None:
