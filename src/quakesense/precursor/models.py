@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from quakesense.core.persistence import Normalisation, load_model, register_model, save_model
-from quakesense.core.training import Device, TrainConfig, fit, predict
+from quakesense.core.training import Device, TrainConfig, fit, predict, seed_everything
 
 Activation = Literal["sigmoid", "relu", "tanh"]
 BASELINES = ("logistic", "svm", "random_forest", "lightgbm")
@@ -123,6 +123,9 @@ class MLPClassifier:
         """Fit normalisation on the training part `x` only, train, keep the weights of the
         epoch with the lowest validation loss."""
         self.norm_ = Normalisation.fit(x, self.feature_names)
+        # Seeded before the network is built, so its initial weights do not depend on what ran
+        # earlier in the process.
+        seed_everything(self.config.train.seed)
         self.module_ = PrecursorMLP(x.shape[1], list(self.config.hidden), self.config.activation)
         n_pos = float(np.count_nonzero(y == 1))
         balanced = self.config.class_weight == "balanced" and n_pos > 0
