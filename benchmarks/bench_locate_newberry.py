@@ -33,6 +33,10 @@ expensive steps are done once; the output states the training set's acquisition 
 records and the epochs, seed and device each model was actually trained with. Predict is
 re-run unless --keep-predictions.
 
+Station amplitude terms (`locate predict --calibration`): each CNN also locates every event with
+the terms measured on the other four events (leave one out, rows "+ station terms"), so no
+event corrects itself.
+
 The table: per method, events located, median and maximum epicentral and depth error against
 the catalog, and the median per-event uncertainty the method reports (CNNs: MC-dropout spread,
 68 % horizontal semi-axis and depth sd; grid search: its EDT probability cloud's 68 % ellipse
@@ -376,6 +380,34 @@ def calibration(stations: Path) -> dict[str, Any]:
     }
 
 
+def leave_one_out(raw: Path, work: Path, stations: Path, method: str) -> pd.DataFrame:
+    """Each event located with station amplitude terms from the other four (`--calibration`).
+
+    The terms never see the event they correct: WORK/loo/EVENT/calibration links the other
+    event folders, WORK/loo/EVENT/event the event itself.
+    """
+    folders = event_folders(raw)
+    tables = []
+    for folder in folders:
+        base = work / "loo" / folder.name
+        links = {
+            base / "event": [folder],
+            base / "calibration": [f for f in folders if f != folder],
+        }
+        for where, members in links.items():
+            where.mkdir(parents=True, exist_ok=True)
+            for member in members:
+                if not (where / member.name).exists():
+                    (where / member.name).symlink_to(member)
+        out = base / f"predict_{method}"
+        _cli("locate", "predict", "--waveforms", base / "event", "--stations", stations,
+             "--method", method, "--model", work / f"train_{method}", "--calibration",
+             base / "calibration", "--units", "velocity", "--out", out, "--force",
+             "--no-progress")  # fmt: skip
+        tables.append(pd.read_csv(out / "locations.csv"))
+    return pd.concat(tables, ignore_index=True)
+
+
 def _training_note(run: Path) -> str:
     config = json.loads((run / "config.json").read_text())
     window = config.get("max_window_s") if config["transform"] == "max" else config["rms_window_s"]
@@ -436,6 +468,10 @@ def main() -> None:
             _cli("locate", "predict", "--waveforms", raw, "--stations", stations, *options,
                  "--units", "velocity", "--out", out, "--force")  # fmt: skip
         errors[method] = location_errors(pd.read_csv(out / "locations.csv"), catalog)
+    for method in args.methods:
+        errors[f"{method} + station terms (leave one out)"] = location_errors(
+            leave_one_out(raw, work, stations, method), catalog
+        )
     table = summary(errors, CENTROID)
     per_event = pd.concat(
         [frame.assign(method=method) for method, frame in errors.items()], ignore_index=True

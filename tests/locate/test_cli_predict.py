@@ -294,6 +294,18 @@ def test_predict_bad_input_one_line_and_nothing_written(
             "from the network's median position",
         ),
     }
+    cases["calibration without catalog"] = (
+        [
+            *base,
+            "--stations",
+            str(stations),
+            "--units",
+            "velocity",
+            "--calibration",
+            str(waveforms),
+        ],
+        "catalog hypocentre in the SAC headers",
+    )
     (tmp_path / "file.csv").write_text("not a folder")
     cases["out is a file"] = (
         [*base, "--stations", str(stations), "--units", "velocity"],
@@ -307,6 +319,62 @@ def test_predict_bad_input_one_line_and_nothing_written(
         assert message in err and len(err.splitlines()) == 1, (name, err)
         if name != "out is a file":
             assert not out.exists(), name
+
+
+def _sac_events(data: SimulatedSet, root: Path, gain: dict[str, float]) -> Path:
+    """Test events as SAC with their hypocentres in the headers; `gain` scales stations."""
+    names = [str(s) for s in data.stations["station"]]
+    for row in data.split_indices("test")[:4]:
+        event = data.events.iloc[int(row)]
+        origin = START + float(event["origin_time_s"])
+        values = data.event_values(int(row))
+        folder = root / str(event["event_id"])
+        folder.mkdir(parents=True)
+        for s, name in enumerate(names):
+            trace = Trace(
+                values[s, 0].astype(np.float64) * gain.get(name, 1.0),
+                header={"station": name, "channel": "HHZ", "sampling_rate": 10.0},
+            )
+            trace.stats.starttime = START
+            trace.stats.sac = {
+                "evla": float(event["latitude_deg"]),
+                "evlo": float(event["longitude_deg"]),
+                "evdp": float(event["depth_km"]),
+                "nzyear": origin.year,
+                "nzjday": origin.julday,
+                "nzhour": origin.hour,
+                "nzmin": origin.minute,
+                "nzsec": origin.second,
+                "nzmsec": origin.microsecond // 1000,
+                "o": 0.0,
+            }
+            trace.write(str(folder / f"{name}.HHZ.sac"), format="SAC")
+    return root
+
+
+def test_calibration_events_give_the_cnn_station_amplitude_terms(
+    tiny_dataset: Path, trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A station recording 12 dB loud in every calibration event gets the largest term."""
+    data = SimulatedSet.open(tiny_dataset)
+    loud = str(data.stations["station"].iloc[2])
+    events = _sac_events(data, tmp_path / "events", {loud: 10.0 ** (12.0 / 20.0)})
+    stations = _station_file(data, tmp_path / "stations.csv")
+    out = tmp_path / "located"
+    args = ["locate", "predict", "--waveforms", str(events), "--stations", str(stations)]
+    args += ["--model", str(trained), "--units", "velocity", "--answer-after", "1.0"]
+    assert main([*args, "--calibration", str(events), "--out", str(out), "--no-progress"]) == 0
+    n_events = len(list(events.iterdir()))
+    assert (
+        f"station amplitude terms from {n_events} calibration event(s)" in capsys.readouterr().out
+    )
+    terms = pd.read_csv(out / "station_terms.csv").set_index("station")
+    others = terms.drop(index=loud)
+    assert terms.loc[loud, "n_events"] > 0
+    assert terms.loc[loud, "term_db"] - others["term_db"].median() > 8.0
+    assert terms.loc[loud, "term_db"] == terms["term_db"].max()
+    assert "Station amplitude terms" in (out / "report.html").read_text()
+    assert (pd.read_csv(out / "locations.csv")["status"] == "ok").any()
 
 
 @pytest.mark.slow  # the full classical chain on every event and condition: ~1-2 min

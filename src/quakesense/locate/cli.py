@@ -167,7 +167,10 @@ def predict(
     ] = None,
     calibration: Annotated[
         Path | None,
-        typer.Option(help="gridsearch: event folders with catalog hypocentres for station delays"),
+        typer.Option(
+            help="event folders with catalog hypocentres in their SAC headers: station delays "
+            "(gridsearch) or station amplitude terms (CNNs, against the training synthetics)"
+        ),
     ] = None,
     station_corrections: Annotated[
         str | None,

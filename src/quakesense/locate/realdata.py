@@ -55,7 +55,16 @@ from quakesense.locate.gridsearch import (
 from quakesense.locate.picking import PickerConfig
 from quakesense.locate.preprocess import preprocess
 from quakesense.locate.records import StationValues, native_interval_s, to_station_values
-from quakesense.locate.train import TrainedLocator
+from quakesense.locate.station_terms import (
+    SIGNAL_WINDOW_S,
+    CalibrationRecord,
+    apply_station_terms,
+    peaks_after_origin,
+    relative_log_peaks,
+    station_terms,
+    synthetic_relative_peaks,
+)
+from quakesense.locate.train import SimulatedSet, TrainedLocator
 from quakesense.locate.velocity import read_velocity_model
 
 LOG = logging.getLogger(__name__)
@@ -217,11 +226,13 @@ def locate_cnn(
     config: PredictConfig,
     *,
     figure_dir: Path | None = None,
+    amplitude_terms: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """Locate real events with a trained network: values -> preprocess -> STA/LTA -> estimates.
 
-    The records go through the model's own causal `preprocess` band, as its synthetics did;
-    with `mc_samples` the MC-dropout spread at the answer is the per-event uncertainty.
+    The records go through the model's own causal `preprocess` band, as its synthetics did,
+    then lose their station amplitude terms when given (`calibration_terms`); with
+    `mc_samples` the MC-dropout spread at the answer is the per-event uncertainty.
     """
     spec = locator.spec
     trigger = config.trigger or locator.trigger
@@ -242,6 +253,8 @@ def locate_cnn(
             min_stations=config.min_stations,
         )
         values.values = preprocess(values.values, dt, locator.preprocess)
+        if amplitude_terms is not None:
+            values.values = apply_station_terms(values.values, amplitude_terms, spec.stations)
         base = _station_columns(values, event)
         try:
             onset, contrast = detect_event(values.values, dt, trigger, source=event.event_id)
@@ -451,13 +464,7 @@ def locate_gridsearch(
         known = []
         for folder in calibration:
             item = chain.pick_and_locate(folder)
-            if item.event.catalog is None or not np.isfinite(item.event.catalog["depth_km"]):
-                raise InputError(
-                    "a calibration event needs its catalog hypocentre in the SAC headers "
-                    "(evla, evlo, evdp)",
-                    source=folder,
-                    field="--calibration",
-                )
+            catalog_hypocentre(item.event, folder)
             known.append(item)
         corrections = chain.calibrate(known, known=True)
     elif config.station_corrections == "batch" and len(located) >= config.min_events_per_station:
@@ -473,14 +480,87 @@ def locate_gridsearch(
     return out, (pd.concat(picks, ignore_index=True) if picks else pd.DataFrame()), corrections
 
 
+def catalog_hypocentre(event: EventWaveforms, source: EventSource) -> dict[str, Any]:
+    """A calibration event's catalog origin and hypocentre (from its SAC headers).
+
+    Raises:
+        InputError: the headers hold no complete hypocentre.
+    """
+    if event.catalog is None or not np.isfinite(event.catalog.get("depth_km", np.nan)):
+        raise InputError(
+            "a calibration event needs its catalog hypocentre in the SAC headers "
+            "(evla, evlo, evdp)",
+            source=source if isinstance(source, str | Path) else event.event_id,
+            field="--calibration",
+        )
+    return event.catalog
+
+
+def calibration_terms(
+    folders: list[EventSource], locator: TrainedLocator, config: PredictConfig
+) -> pd.DataFrame:
+    """Station amplitude terms of the model's stations from calibration events.
+
+    Measured against the synthetics of the model's training dataset (see
+    `locate.station_terms`), so that folder must still be where training read it.
+
+    Raises:
+        InputError: the dataset is gone or is not the model's, or an event has no catalog
+            hypocentre.
+    """
+    spec = locator.spec
+    dataset = Path(str(locator.training.get("dataset", "")))
+    if not (dataset / "dataset.zarr").is_dir():
+        raise InputError(
+            "station amplitude terms are measured against the training dataset's synthetics, "
+            "and the model's dataset folder is not there (train again or restore it)",
+            source=dataset,
+            field="--calibration",
+        )
+    data = SimulatedSet.open(dataset, memory_limit_mb=0.0)
+    if [str(s) for s in data.stations["station"]] != spec.stations:
+        raise InputError(
+            "the dataset's stations are not the model's", source=dataset, field="--calibration"
+        )
+    dt = spec.sampling_interval_s
+    origins_s = data.events["origin_time_s"].to_numpy(float)
+
+    def synthetic_peaks(row: int) -> np.ndarray:
+        return peaks_after_origin(data.event_values(row)[:, 0], dt, origins_s[row], SIGNAL_WINDOW_S)
+
+    real, synthetic = [], []
+    for folder in folders:
+        event = read_event_waveforms(folder, units=config.units, fill_gaps=config.fill_gaps)
+        catalog = catalog_hypocentre(event, folder)
+        values = to_station_values(event, spec.stations, dt, min_stations=1)
+        vertical = preprocess(values.values, dt, locator.preprocess)[:, 0]
+        record = CalibrationRecord(
+            event.event_id,
+            float(catalog["latitude_deg"]),
+            float(catalog["longitude_deg"]),
+            float(catalog["depth_km"]),
+            peaks_after_origin(
+                vertical,
+                dt,
+                catalog["time"].timestamp() - values.start_time.timestamp,
+                SIGNAL_WINDOW_S,
+            ),
+        )
+        real.append(relative_log_peaks(record.peaks_m_s))
+        synthetic.append(synthetic_relative_peaks(data.events, synthetic_peaks, record))
+    return station_terms(spec.stations, np.stack(real), np.stack(synthetic))
+
+
 @dataclass
 class Prediction:
-    """What `locate_events` found: the table, notes for the user, picks and station delays."""
+    """What `locate_events` found: the table, notes for the user, picks, station delays (grid
+    search) and station amplitude terms (CNN)."""
 
     table: pd.DataFrame
     notes: list[str]
     picks: pd.DataFrame = field(default_factory=pd.DataFrame)
     corrections: pd.DataFrame = field(default_factory=pd.DataFrame)
+    amplitude_terms: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def locate_events(
@@ -533,8 +613,20 @@ def locate_events(
         )
     trained = pd.DataFrame(locator.training.get("stations", {}))
     notes = match_station_table(trained, stations) if not trained.empty else []
-    rows = locate_cnn(folders, locator, config, figure_dir=figure_dir)
-    return Prediction(location_table(rows), notes)
+    terms = None
+    if calibration is not None:
+        known = event_folders(calibration)
+        terms = calibration_terms(known, locator, config)
+        used = terms[terms["n_events"] > 0]["term_db"]
+        notes.append(
+            f"station amplitude terms from {len(known)} calibration event(s) at {len(used)} "
+            f"stations: {used.min():+.1f} to {used.max():+.1f} dB"
+        )
+    rows = locate_cnn(folders, locator, config, figure_dir=figure_dir, amplitude_terms=terms)
+    found = Prediction(location_table(rows), notes)
+    if terms is not None:
+        found.amplitude_terms = terms
+    return found
 
 
 def predict_events(
@@ -588,6 +680,8 @@ def run_predict(
             write_table(found.picks, run.path / "picks.csv")
         if not found.corrections.empty:
             write_table(found.corrections, run.path / "station_delays.csv")
+        if not found.amplitude_terms.empty:
+            write_table(found.amplitude_terms, run.path / "station_terms.csv")
         run.save_config(
             config,
             waveforms=str(waveforms),
@@ -603,5 +697,13 @@ def run_predict(
         for note in found.notes:
             run.text(note)
         run.table(found.table)
+        if not found.amplitude_terms.empty:
+            run.heading("Station amplitude terms")
+            run.text(
+                "Real records were divided by 10^(term/20) before imaging: per station, the "
+                "median over the calibration events of its peak over the synthetics' at the "
+                "catalog hypocentre, relative to the event's other stations."
+            )
+            run.table(found.amplitude_terms)
         report = run.write_report()
     return found, report

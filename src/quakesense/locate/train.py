@@ -619,7 +619,7 @@ def train_locator(data: SimulatedSet, config: LocateTrainConfig) -> TrainedLocat
     )
     training = {
         "train_config": config.model_dump(mode="json"),
-        "dataset": str(data.path),
+        "dataset": str(data.path.resolve()),
         "stations": data.stations[["station", "latitude_deg", "longitude_deg"]].to_dict("list"),
         "highcut_hz": data.meta.get("config", {}).get("propagation", {}).get("highcut_hz"),
         "preprocess": data.meta.get("preprocess"),
