@@ -33,9 +33,10 @@ expensive steps are done once; the output states the training set's acquisition 
 records and the epochs, seed and device each model was actually trained with. Predict is
 re-run unless --keep-predictions.
 
-Station amplitude terms (`locate predict --calibration`): each CNN also locates every event with
-the terms measured on the other four events (leave one out, rows "+ station terms"), so no
-event corrects itself.
+Station amplitude terms: each CNN also locates every event with the terms measured on the other
+four events at their catalog hypocentres (`locate predict --calibration`, leave one out, so no
+event corrects itself), and with the terms measured on all five at the network's own first
+locations, no catalog used (`--station-corrections batch`).
 
 The table: per method, events located, median and maximum epicentral and depth error against
 the catalog, and the median per-event uncertainty the method reports (CNNs: MC-dropout spread,
@@ -471,6 +472,13 @@ def main() -> None:
     for method in args.methods:
         errors[f"{method} + station terms (leave one out)"] = location_errors(
             leave_one_out(raw, work, stations, method), catalog
+        )
+        out = work / f"predict_{method}_batch"
+        _cli("locate", "predict", "--waveforms", raw, "--stations", stations, "--method", method,
+             "--model", work / f"train_{method}", "--station-corrections", "batch", "--units",
+             "velocity", "--out", out, "--force", "--no-progress")  # fmt: skip
+        errors[f"{method} + station terms (batch)"] = location_errors(
+            pd.read_csv(out / "locations.csv"), catalog
         )
     table = summary(errors, CENTROID)
     per_event = pd.concat(

@@ -375,6 +375,12 @@ def test_calibration_events_give_the_cnn_station_amplitude_terms(
     assert terms.loc[loud, "term_db"] == terms["term_db"].max()
     assert "Station amplitude terms" in (out / "report.html").read_text()
     assert (pd.read_csv(out / "locations.csv")["status"] == "ok").any()
+    # Without a catalog: terms from the batch itself, at the network's own first locations.
+    batch = tmp_path / "batch"
+    assert main([*args, "--station-corrections", "batch", "--out", str(batch)]) == 0
+    assert "the batch's own events" in capsys.readouterr().out
+    terms = pd.read_csv(batch / "station_terms.csv").set_index("station")
+    assert terms.loc[loud, "term_db"] - terms.drop(index=loud)["term_db"].median() > 8.0
 
 
 @pytest.mark.slow  # the full classical chain on every event and condition: ~1-2 min

@@ -174,7 +174,10 @@ def predict(
     ] = None,
     station_corrections: Annotated[
         str | None,
-        typer.Option(help="gridsearch: batch (delays from the batch's own residuals) | none"),
+        typer.Option(
+            help="batch: station corrections from the batch's own events (gridsearch: delays; "
+            "CNNs: amplitude terms) | none"
+        ),
     ] = None,
     config: Annotated[
         Path | None, typer.Option(help="YAML/JSON with any setting (or an earlier config.json)")

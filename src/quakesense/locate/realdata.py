@@ -19,6 +19,7 @@ from typing import Any, Literal
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from obspy import UTCDateTime
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
@@ -155,8 +156,10 @@ class PredictConfig(BaseModel):
     )
     station_corrections: Literal["none", "batch"] = Field(
         "none",
-        description="gridsearch: `batch` estimates station delays from the batch's own "
-        "residuals (NonLinLoc LOCDELAY style); --calibration uses catalogued events instead",
+        description="`batch`: station corrections from the batch's own events, located once "
+        "without them (gridsearch: delays from the pick residuals, NonLinLoc LOCDELAY style; "
+        "CNNs: amplitude terms at the network's own locations); --calibration uses "
+        "catalogued events instead",
     )
     min_events_per_station: int = Field(3, ge=1, description="events a station delay needs")
     min_stations: int = Field(3, ge=1)
@@ -231,7 +234,7 @@ def locate_cnn(
     """Locate real events with a trained network: values -> preprocess -> STA/LTA -> estimates.
 
     The records go through the model's own causal `preprocess` band, as its synthetics did,
-    then lose their station amplitude terms when given (`calibration_terms`); with
+    then lose their station amplitude terms when given (`amplitude_terms`); with
     `mc_samples` the MC-dropout spread at the answer is the per-event uncertainty.
     """
     spec = locator.spec
@@ -496,17 +499,27 @@ def catalog_hypocentre(event: EventWaveforms, source: EventSource) -> dict[str, 
     return event.catalog
 
 
-def calibration_terms(
-    folders: list[EventSource], locator: TrainedLocator, config: PredictConfig
+Reference = Callable[[EventWaveforms, StationValues, EventSource], tuple[float, ...] | None]
+"""Where an event of a station-term estimate lies: latitude, longitude, depth (km) and the start
+of its signal window (s after the first sample); None leaves the event out."""
+
+
+def amplitude_terms(
+    folders: list[EventSource],
+    locator: TrainedLocator,
+    config: PredictConfig,
+    reference: Reference,
+    *,
+    flag: str,
 ) -> pd.DataFrame:
-    """Station amplitude terms of the model's stations from calibration events.
+    """Station amplitude terms of the model's stations from events at known places.
 
     Measured against the synthetics of the model's training dataset (see
     `locate.station_terms`), so that folder must still be where training read it.
 
     Raises:
-        InputError: the dataset is gone or is not the model's, or an event has no catalog
-            hypocentre.
+        InputError: the dataset is gone or is not the model's (named with `flag`), or
+            `reference` refuses an event.
     """
     spec = locator.spec
     dataset = Path(str(locator.training.get("dataset", "")))
@@ -515,13 +528,11 @@ def calibration_terms(
             "station amplitude terms are measured against the training dataset's synthetics, "
             "and the model's dataset folder is not there (train again or restore it)",
             source=dataset,
-            field="--calibration",
+            field=flag,
         )
     data = SimulatedSet.open(dataset, memory_limit_mb=0.0)
     if [str(s) for s in data.stations["station"]] != spec.stations:
-        raise InputError(
-            "the dataset's stations are not the model's", source=dataset, field="--calibration"
-        )
+        raise InputError("the dataset's stations are not the model's", source=dataset, field=flag)
     dt = spec.sampling_interval_s
     origins_s = data.events["origin_time_s"].to_numpy(float)
 
@@ -531,24 +542,46 @@ def calibration_terms(
     real, synthetic = [], []
     for folder in folders:
         event = read_event_waveforms(folder, units=config.units, fill_gaps=config.fill_gaps)
-        catalog = catalog_hypocentre(event, folder)
         values = to_station_values(event, spec.stations, dt, min_stations=1)
+        where = reference(event, values, folder)
+        if where is None:
+            continue
+        latitude_deg, longitude_deg, depth_km, start_s = where
         vertical = preprocess(values.values, dt, locator.preprocess)[:, 0]
-        record = CalibrationRecord(
-            event.event_id,
-            float(catalog["latitude_deg"]),
-            float(catalog["longitude_deg"]),
-            float(catalog["depth_km"]),
-            peaks_after_origin(
-                vertical,
-                dt,
-                catalog["time"].timestamp() - values.start_time.timestamp,
-                SIGNAL_WINDOW_S,
-            ),
-        )
+        peaks = peaks_after_origin(vertical, dt, start_s, SIGNAL_WINDOW_S)
+        record = CalibrationRecord(event.event_id, latitude_deg, longitude_deg, depth_km, peaks)
         real.append(relative_log_peaks(record.peaks_m_s))
         synthetic.append(synthetic_relative_peaks(data.events, synthetic_peaks, record))
+    if not real:
+        raise InputError("no event to measure station amplitude terms on", field=flag)
     return station_terms(spec.stations, np.stack(real), np.stack(synthetic))
+
+
+def at_catalog_origin(
+    event: EventWaveforms, values: StationValues, source: EventSource
+) -> tuple[float, ...]:
+    """A calibration event's catalog hypocentre, its window from the catalog origin."""
+    catalog = catalog_hypocentre(event, source)
+    origin_s = catalog["time"].timestamp() - values.start_time.timestamp
+    return catalog["latitude_deg"], catalog["longitude_deg"], catalog["depth_km"], origin_s
+
+
+def at_located(rows: list[dict[str, Any]]) -> Reference:
+    """Events where the network put them, windows from 1 s before detection (the network's
+    origin time is not trusted: on Newberry it answers 3-4 s late); events not located, or
+    whose detection lies on noise, are left out."""
+    located = {
+        r["event_id"]: r for r in rows if r["status"] == "ok" and not r["detection_on_noise"]
+    }
+
+    def where(event: EventWaveforms, values: StationValues, _: EventSource) -> tuple | None:
+        row = located.get(event.event_id)
+        if row is None:
+            return None
+        start_s = UTCDateTime(row["detection_time"]) - values.start_time - 1.0
+        return row["latitude_deg"], row["longitude_deg"], row["depth_km"], start_s
+
+    return where
 
 
 @dataclass
@@ -616,11 +649,18 @@ def locate_events(
     terms = None
     if calibration is not None:
         known = event_folders(calibration)
-        terms = calibration_terms(known, locator, config)
+        terms = amplitude_terms(known, locator, config, at_catalog_origin, flag="--calibration")
+        origin = f"{len(known)} calibration event(s)"
+    elif config.station_corrections == "batch" and len(folders) >= config.min_events_per_station:
+        first = locate_cnn(folders, locator, config)
+        reference = at_located(first)
+        terms = amplitude_terms(folders, locator, config, reference, flag="--station-corrections")
+        origin = "the batch's own events where the network first located them"
+    if terms is not None:
         used = terms[terms["n_events"] > 0]["term_db"]
         notes.append(
-            f"station amplitude terms from {len(known)} calibration event(s) at {len(used)} "
-            f"stations: {used.min():+.1f} to {used.max():+.1f} dB"
+            f"station amplitude terms from {origin} at {len(used)} stations: "
+            f"{used.min():+.1f} to {used.max():+.1f} dB"
         )
     rows = locate_cnn(folders, locator, config, figure_dir=figure_dir, amplitude_terms=terms)
     found = Prediction(location_table(rows), notes)
