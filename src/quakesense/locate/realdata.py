@@ -542,7 +542,14 @@ def amplitude_terms(
     real, synthetic = [], []
     for folder in folders:
         event = read_event_waveforms(folder, units=config.units, fill_gaps=config.fill_gaps)
-        values = to_station_values(event, spec.stations, dt, min_stations=1)
+        values = to_station_values(
+            event,
+            spec.stations,
+            dt,
+            freqmin_hz=config.freqmin_hz,
+            freqmax_hz=config.freqmax_hz,
+            min_stations=1,
+        )
         where = reference(event, values, folder)
         if where is None:
             continue
@@ -652,16 +659,14 @@ def locate_events(
         terms = amplitude_terms(known, locator, config, at_catalog_origin, flag="--calibration")
         origin = f"{len(known)} calibration event(s)"
     elif config.station_corrections == "batch" and len(folders) >= config.min_events_per_station:
-        first = locate_cnn(folders, locator, config)
+        first = locate_cnn(folders, locator, config.model_copy(update={"mc_samples": 0}))
         reference = at_located(first)
         terms = amplitude_terms(folders, locator, config, reference, flag="--station-corrections")
         origin = "the batch's own events where the network first located them"
     if terms is not None:
         used = terms[terms["n_events"] > 0]["term_db"]
-        notes.append(
-            f"station amplitude terms from {origin} at {len(used)} stations: "
-            f"{used.min():+.1f} to {used.max():+.1f} dB"
-        )
+        span = f": {used.min():+.1f} to {used.max():+.1f} dB" if len(used) else ""
+        notes.append(f"station amplitude terms from {origin} at {len(used)} stations{span}")
     rows = locate_cnn(folders, locator, config, figure_dir=figure_dir, amplitude_terms=terms)
     found = Prediction(location_table(rows), notes)
     if terms is not None:
@@ -741,8 +746,10 @@ def run_predict(
             run.heading("Station amplitude terms")
             run.text(
                 "Real records were divided by 10^(term/20) before imaging: per station, the "
-                "median over the calibration events of its peak over the synthetics' at the "
-                "catalog hypocentre, relative to the event's other stations."
+                "median over the events named in the note above of its peak over the training "
+                "synthetics' near the event's hypocentre (catalog, or the network's first "
+                "location with --station-corrections batch), relative to the event's other "
+                "stations; n_events counts the events where the station stood above its noise."
             )
             run.table(found.amplitude_terms)
         report = run.write_report()
