@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -381,6 +382,20 @@ def test_calibration_events_give_the_cnn_station_amplitude_terms(
     assert "the batch's own events" in capsys.readouterr().out
     terms = pd.read_csv(batch / "station_terms.csv").set_index("station")
     assert terms.loc[loud, "term_db"] - terms.drop(index=loud)["term_db"].median() > 8.0
+
+    # The terms are measured against the training synthetics: a model whose dataset is gone
+    # is refused in one line, and nothing is written.
+    moved = tmp_path / "moved_model"
+    shutil.copytree(trained, moved)
+    record = json.loads((moved / "model.json").read_text())
+    record["extra"]["dataset"] = str(tmp_path / "gone")
+    (moved / "model.json").write_text(json.dumps(record))
+    capsys.readouterr()
+    refused = [*args[:6], "--model", str(moved), *args[8:], "--calibration", str(events)]
+    assert main([*refused, "--out", str(tmp_path / "refused"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "dataset folder is not there" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "refused").exists()
 
 
 @pytest.mark.slow  # the full classical chain on every event and condition: ~1-2 min
