@@ -223,6 +223,25 @@ def _save_evolution(
     plt.close(figure)
 
 
+def model_values(
+    folder: EventSource, locator: TrainedLocator, config: PredictConfig, *, min_stations: int
+) -> tuple[EventWaveforms, StationValues]:
+    """One event's records as a network sees them: the model's stations and rate (with the
+    predict band), then the model's own causal `preprocess` band, as its synthetics had."""
+    event = read_event_waveforms(folder, units=config.units, fill_gaps=config.fill_gaps)
+    dt = locator.spec.sampling_interval_s
+    values = to_station_values(
+        event,
+        locator.spec.stations,
+        dt,
+        freqmin_hz=config.freqmin_hz,
+        freqmax_hz=config.freqmax_hz,
+        min_stations=min_stations,
+    )
+    values.values = preprocess(values.values, dt, locator.preprocess)
+    return event, values
+
+
 def locate_cnn(
     folders: list[EventSource],
     locator: Any,
@@ -246,16 +265,7 @@ def locate_cnn(
     km_per_deg = np.pi * EARTH_RADIUS_KM / 180.0
 
     def locate_one(folder: EventSource) -> dict[str, Any]:
-        event = read_event_waveforms(folder, units=config.units, fill_gaps=config.fill_gaps)
-        values = to_station_values(
-            event,
-            spec.stations,
-            dt,
-            freqmin_hz=config.freqmin_hz,
-            freqmax_hz=config.freqmax_hz,
-            min_stations=config.min_stations,
-        )
-        values.values = preprocess(values.values, dt, locator.preprocess)
+        event, values = model_values(folder, locator, config, min_stations=config.min_stations)
         if amplitude_terms is not None:
             values.values = apply_station_terms(values.values, amplitude_terms, spec.stations)
         base = _station_columns(values, event)
@@ -541,21 +551,12 @@ def amplitude_terms(
 
     real, synthetic = [], []
     for folder in folders:
-        event = read_event_waveforms(folder, units=config.units, fill_gaps=config.fill_gaps)
-        values = to_station_values(
-            event,
-            spec.stations,
-            dt,
-            freqmin_hz=config.freqmin_hz,
-            freqmax_hz=config.freqmax_hz,
-            min_stations=1,
-        )
+        event, values = model_values(folder, locator, config, min_stations=1)
         where = reference(event, values, folder)
         if where is None:
             continue
         latitude_deg, longitude_deg, depth_km, start_s = where
-        vertical = preprocess(values.values, dt, locator.preprocess)[:, 0]
-        peaks = peaks_after_origin(vertical, dt, start_s, SIGNAL_WINDOW_S)
+        peaks = peaks_after_origin(values.values[:, 0], dt, start_s, SIGNAL_WINDOW_S)
         record = CalibrationRecord(event.event_id, latitude_deg, longitude_deg, depth_km, peaks)
         real.append(relative_log_peaks(record.peaks_m_s))
         synthetic.append(synthetic_relative_peaks(data.events, synthetic_peaks, record))
