@@ -10,6 +10,7 @@ Datum of every output: depth_km is km below sea level (positive down); stations 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -546,6 +547,7 @@ def amplitude_terms(
     dt = spec.sampling_interval_s
     origins_s = data.events["origin_time_s"].to_numpy(float)
 
+    @functools.cache  # neighbouring calibration events share dataset events: read each once
     def synthetic_peaks(row: int) -> np.ndarray:
         return peaks_after_origin(data.event_values(row)[:, 0], dt, origins_s[row], SIGNAL_WINDOW_S)
 

@@ -10,8 +10,8 @@ station's term is the median over those events of
     20 log10(real peak / synthetic peak) - the same quantity's median over the event's stations
 
 (the second part removes the event's size). Peaks are of |Z| through the model's own causal
-band, from the origin over `window_s`, kept only where they stand `min_snr` above the record's
-peak before the origin. The synthetic peaks come from the training dataset itself: the
+band, from the origin over `window_s`, kept only where they stand `min_snr` times above the
+record's noise RMS before the origin. The synthetic peaks come from the training dataset itself: the
 largest of the dataset events nearest the catalog hypocentre (random mechanisms average the
 radiation pattern out), so any backend the dataset was made with serves. Real records are then
 divided by 10^(term / 20) before they are imaged, the station correction of a local magnitude
@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from quakesense.core.errors import InputError
+from quakesense.core.geo import LocalProjection
 
 SIGNAL_WINDOW_S = 6.0
 """Signal window after the origin: P and S at the hypocentral distances of a local network."""
@@ -110,15 +111,11 @@ def synthetic_relative_peaks(
         n_nearest: Dataset events nearest the hypocentre considered.
         n_used: Of those, the largest (the loudest above the synthetic noise) used.
     """
-    km_per_deg = 111.19
-    north = (events["latitude_deg"].to_numpy(float) - record.latitude_deg) * km_per_deg
-    east = (
-        (events["longitude_deg"].to_numpy(float) - record.longitude_deg)
-        * km_per_deg
-        * np.cos(np.radians(record.latitude_deg))
+    east, north = LocalProjection(record.latitude_deg, record.longitude_deg).to_xy_km(
+        events["latitude_deg"].to_numpy(float), events["longitude_deg"].to_numpy(float)
     )
     down = events["depth_km"].to_numpy(float) - record.depth_km
-    nearest = np.argsort(north**2 + east**2 + down**2)[:n_nearest]
+    nearest = np.argsort(east**2 + north**2 + down**2)[:n_nearest]
     magnitude = events["magnitude"].to_numpy(float)[nearest]
     chosen = nearest[np.argsort(magnitude)[::-1][:n_used]]
     relative = np.stack([relative_log_peaks(peaks_of(int(row))) for row in chosen])
@@ -150,9 +147,8 @@ def station_terms(
     term = np.where(n_events > 0, term, np.nan)
     if np.isfinite(term).any():
         term = term - np.nanmedian(term)
-    return pd.DataFrame(
-        {"station": stations, "term_db": np.nan_to_num(term, nan=0.0), "n_events": n_events}
-    )
+    columns = (stations, np.nan_to_num(term, nan=0.0), n_events)
+    return pd.DataFrame(dict(zip(TERM_COLUMNS, columns, strict=True)))
 
 
 def apply_station_terms(values: np.ndarray, terms: pd.DataFrame, stations: list[str]) -> np.ndarray:
