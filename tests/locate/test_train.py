@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from quakesense.core.errors import InputError
 from quakesense.locate.inputs import InputSpec, build_inputs, running_max, running_rms
 from quakesense.locate.train import (
+    CLIP_STEP_S,
     Augmenter,
+    LocateTrainConfig,
     SimulatedSet,
     TrainedLocator,
     evenly_spaced,
@@ -22,7 +24,11 @@ from tests.locate.tiny_data import tiny_train_config
 
 
 def _spec(
-    model_type: str, n_stations: int = 3, n_frames: int = 4, amplitude: str = "global"
+    model_type: str,
+    n_stations: int = 3,
+    n_frames: int = 4,
+    amplitude: str = "global",
+    frame_step: int = 1,
 ) -> InputSpec:
     matrix = np.random.default_rng(0).random((4 * 5, n_stations)).astype(np.float32)
     return InputSpec(
@@ -35,6 +41,7 @@ def _spec(
         n_frames,
         amplitude_scale_m_s=1.0,
         amplitude=amplitude,
+        frame_step=frame_step,
     )
 
 
@@ -54,6 +61,31 @@ def test_inputs_are_interpolated_snapshots_and_clips() -> None:
     waves = build_inputs(_spec("convnetquake"), values, np.array([5]))
     assert waves.shape == (1, 9, 4)
     np.testing.assert_allclose(waves[0, 0], np.arcsinh(values[0, 0, 2:6]), rtol=1e-5)
+
+
+def test_strided_clips_take_every_step_th_sample_back_from_the_frame() -> None:
+    values = np.random.default_rng(2).normal(size=(3, 3, 30)).astype(np.float32)
+    snapshot = lambda f: build_inputs(_spec("cnn2d", n_frames=1), values, np.array([f]))[0]  # noqa: E731
+    clips = build_inputs(_spec("cnn3d", frame_step=3), values, np.array([4, 25]))
+    for k, back in enumerate([9, 6, 3, 0]):
+        np.testing.assert_allclose(clips[1, k], snapshot(25 - back), rtol=1e-5)
+    assert not clips[0, :2].any()  # frames 4 - 9 and 4 - 6 lie before the record start
+    np.testing.assert_allclose(clips[0, 2], snapshot(1), rtol=1e-5)
+    waves = build_inputs(_spec("convnetquake", frame_step=2), values, np.array([25]))
+    np.testing.assert_allclose(waves[0, 0], np.arcsinh(values[0, 0, [19, 21, 23, 25]]), rtol=1e-5)
+
+
+def test_frame_step_defaults_and_old_models() -> None:
+    """Clips default to CLIP_STEP_S apart; models saved before the step read it as 1."""
+    assert LocateTrainConfig().frame_step(0.02) == round(CLIP_STEP_S / 0.02)
+    assert LocateTrainConfig(clip_step_s=0.5).frame_step(0.1) == 5
+    assert LocateTrainConfig(clip_step_s=0.01).frame_step(0.1) == 1
+    stored = _spec("cnn3d", frame_step=4).to_dict()
+    assert InputSpec.from_dict(stored).frame_step == 4
+    del stored["frame_step"]
+    assert InputSpec.from_dict(stored).frame_step == 1
+    with pytest.raises(InputError, match="frame step"):
+        _spec("cnn3d", frame_step=0)
 
 
 @settings(max_examples=25, deadline=None)

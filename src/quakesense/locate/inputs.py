@@ -2,8 +2,10 @@
 
 Station values (n_stations, 3, n_samples) in m/s become, for a time step f:
 - `cnn2d`: the vertical-velocity snapshot at f (H, W), one product with the interpolation matrix;
-- `cnn3d`: the clip of the T snapshots ending at f (T, H, W), zeros before the record start;
-- `convnetquake`: the T samples of all stations and components ending at f (n_stations * 3, T).
+- `cnn3d`: the clip of the T snapshots ending at f, `frame_step` samples apart (T, H, W), zeros
+  before the record start;
+- `convnetquake`: the T samples of all stations and components ending at f, `frame_step`
+  samples apart (n_stations * 3, T).
 With `transform="rms"` the station values are first replaced by their causal running RMS over
 `rms_window_s` (sign dropped, only past samples used, so a real-time estimate at f never sees the
 future). With `transform="max"` (the training default) they are replaced by their causal running
@@ -58,7 +60,9 @@ class InputSpec:
         sampling_interval_s: Time step of the values (the training rate).
         height, width: Snapshot size.
         matrix: (height * width, n_stations) interpolation matrix of the training set.
-        n_frames: Clip or window length in samples (1 for `cnn2d`).
+        n_frames: Clip or window length in frames (1 for `cnn2d`).
+        frame_step: Samples between consecutive frames of a clip or window (1: consecutive
+            samples, what models saved before it existed used).
         amplitude_scale_m_s: Scale of the asinh amplitude compression.
         transform: `velocity` (the paper's snapshots), `rms` (causal running RMS) or `max`
             (causal running maximum of |v|).
@@ -79,6 +83,7 @@ class InputSpec:
     rms_window_s: float = 0.1
     amplitude: str = "peak"
     max_window_s: float = 10.0
+    frame_step: int = 1
 
     @property
     def in_channels(self) -> int:
@@ -91,6 +96,10 @@ class InputSpec:
             raise InputError(
                 f"unknown model type '{self.model_type}'; choose from {MODEL_TYPES}",
                 field="model_type",
+            )
+        if self.frame_step < 1:
+            raise InputError(
+                f"frame step {self.frame_step} samples: expected at least 1", field="frame_step"
             )
         if self.matrix.shape != (self.height * self.width, len(self.stations)):
             raise InputError(
@@ -139,10 +148,13 @@ def transform_values(spec: InputSpec, values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
-def clip_indices(frames: np.ndarray, n_frames: int) -> np.ndarray:
-    """(n, n_frames) sample indices of the windows ending at each frame; -1 before the start."""
+def clip_indices(frames: np.ndarray, n_frames: int, step: int = 1) -> np.ndarray:
+    """(n, n_frames) sample indices, `step` apart, of the windows ending at each frame.
+
+    -1 marks indices before the record start.
+    """
     frames = np.asarray(frames, dtype=np.int64)
-    index = frames[:, None] - np.arange(n_frames - 1, -1, -1)[None, :]
+    index = frames[:, None] - step * np.arange(n_frames - 1, -1, -1)[None, :]
     return np.where(index >= 0, index, -1)
 
 
@@ -177,7 +189,7 @@ def build_inputs(spec: InputSpec, values: np.ndarray, frames: np.ndarray) -> np.
         pixels = values[:, 0, frames].T @ spec.matrix.T
         out = pixels.reshape(len(frames), spec.height, spec.width)
     else:
-        index = clip_indices(frames, spec.n_frames)
+        index = clip_indices(frames, spec.n_frames, spec.frame_step)
         padded = np.concatenate([values, np.zeros_like(values[..., :1])], axis=-1)
         window = padded[..., index]  # (S, 3, n, T); index -1 reads the zero column
         if spec.model_type == "cnn3d":
