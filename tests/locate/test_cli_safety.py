@@ -14,7 +14,7 @@ from quakesense.core.config import resolve_config
 from quakesense.core.store import RUN_MARKER
 from quakesense.locate.evaluate import EvaluateConfig
 from quakesense.locate.simulate import SimulateConfig
-from quakesense.locate.train import LocateTrainConfig
+from quakesense.locate.train import CLIP_STEP_S, LocateTrainConfig, SimulatedSet, TrainedLocator
 from tests.locate.tiny_data import TINY_TRIGGER
 
 TINY = {
@@ -58,6 +58,13 @@ def run(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_config_file_model_type_is_not_overridden_by_a_default(run: Path) -> None:
     assert json.loads((run / "model" / "model.json").read_text())["model"] == "locate.cnn3d"
     assert (run / RUN_MARKER).is_file()
+
+
+def test_the_model_keeps_its_clip_step_in_samples(run: Path, tiny_dataset: Path) -> None:
+    """Prediction rebuilds the clips the network was trained on, whatever today's default."""
+    spec = TrainedLocator.load(run / "model").spec
+    interval_s = SimulatedSet.open(tiny_dataset).sampling_interval_s
+    assert spec.frame_step == max(1, round(CLIP_STEP_S / interval_s)) > 1
 
 
 def test_run_config_reads_back_unchanged(run: Path) -> None:
