@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quakesense.core.errors import InputError
-from quakesense.locate.images import build_interpolation_matrix, clips, pixel_axes, snapshots
+from quakesense.locate.images import build_interpolation_matrix, pixel_axes, snapshots
 
 RNG = np.random.default_rng(3)
 SX, SY = RNG.uniform(-10, 10, 12), RNG.uniform(-10, 10, 12)
@@ -61,10 +61,3 @@ def test_cutout_station_no_longer_contributes() -> None:
 def test_wrong_matrix_shape_is_an_input_error() -> None:
     with pytest.raises(InputError, match="matrix shape"):
         snapshots(np.zeros((5, 3)), np.zeros((16, 4)), 4, 4)
-
-
-def test_clips_are_consecutive_frames() -> None:
-    images = np.arange(10 * 2 * 2, dtype=np.float32).reshape(10, 2, 2)
-    windows = clips(images, n_frames=4, stride=3)
-    assert windows.shape == (3, 4, 2, 2)
-    np.testing.assert_array_equal(windows[1], images[3:7])

@@ -111,18 +111,3 @@ def snapshots(
     rows = np.ascontiguousarray(np.swapaxes(values, -1, -2)).reshape(-1, values.shape[-2])
     frames = rows @ matrix.T.astype(rows.dtype, copy=False)
     return frames.reshape(*values.shape[:-2], values.shape[-1], height, width)
-
-
-def clips(images: np.ndarray, n_frames: int, stride: int = 1) -> np.ndarray:
-    """Clips of `n_frames` consecutive images (..., n_clips, n_frames, H, W) for 3-D CNNs.
-
-    A strided view (no copy): clip c starts at frame c * stride.
-    """
-    n_t = images.shape[-3]
-    if not 1 <= n_frames <= n_t or stride < 1:
-        raise InputError(
-            f"clip length {n_frames} and stride {stride} do not fit {n_t} frames", field="n_frames"
-        )
-    windows = np.lib.stride_tricks.sliding_window_view(images, n_frames, axis=-3)
-    windows = windows[..., ::stride, :, :, :]
-    return np.moveaxis(windows, -1, -3)
