@@ -133,6 +133,26 @@ def test_evaluate_writes_both_test_sets_and_round_trips(
     assert _digest(out) == before
 
 
+def test_evaluate_runs_only_the_chosen_conditions_on_the_first_events(
+    run: Path, tiny_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "eval"
+    argv = ["locate", "evaluate", "--data", str(tiny_dataset), "--model", str(run)]
+    quick = ["--no-gridsearch", "--condition", "clean", "--condition", "cutout 1"]
+    assert main([*argv, "--out", str(out), *quick, "--max-events", "2"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {row["condition"] for row in metrics["rmse"]} == {"clean", "cutout 1"}
+    assert metrics["events_per_test_set"] == {"test": 2, "holdout": 2}
+    for row in metrics["rmse"]:
+        assert row["n_events"] + row["n_failed"] <= 2
+    settings = resolve_config(EvaluateConfig, out / "config.json")
+    assert settings.conditions == ["clean", "cutout 1"] and settings.max_events == 2
+    bad = tmp_path / "bad"
+    assert main([*argv, "--out", str(bad), "--condition", "rain"]) == 2
+    assert "rain" in capsys.readouterr().err
+    assert not bad.exists()
+
+
 def test_simulate_config_round_trips(tiny_dataset: Path) -> None:
     settings = resolve_config(SimulateConfig, tiny_dataset / "config.json")
     saved = json.loads((tiny_dataset / "config.json").read_text())

@@ -273,6 +273,16 @@ def evaluate(
     mc_samples: Annotated[
         int | None, typer.Option(help="MC-dropout passes for the per-event spread (0: off)")
     ] = None,
+    condition: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="with --data: test condition to run (repeatable; default all: clean, "
+            "'noise 5%', 'cutout 1'..'cutout 3')"
+        ),
+    ] = None,
+    max_events: Annotated[
+        int | None, typer.Option(help="with --data: the first N events of each test set")
+    ] = None,
     progress: ProgressOption = None,
     device: DeviceOption = None,
     force: ForceOption = False,
@@ -287,6 +297,8 @@ def evaluate(
             "seed": seed,
             "gridsearch": gridsearch,
             "mc_samples": mc_samples,
+            "conditions": condition or None,
+            "max_events": max_events,
             "progress": progress,
             "device": device,
         },

@@ -19,7 +19,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tqdm import tqdm
 
 from quakesense.core.errors import InputError
@@ -51,6 +51,24 @@ KM_PER_DEGREE = 111.19
 """Kilometres per degree of latitude (spherical Earth), for MC-dropout spreads in km."""
 
 
+@dataclass
+class Condition:
+    """A test condition: extra noise (x the split's median vertical peak), stations cut out."""
+
+    name: str
+    noise_relative: float = 0.0
+    n_cutout: int = 0
+
+
+DEFAULT_CONDITIONS: tuple[Condition, ...] = (
+    Condition("clean"),
+    Condition("noise 5%", noise_relative=0.05),
+    Condition("cutout 1", n_cutout=1),
+    Condition("cutout 2", n_cutout=2),
+    Condition("cutout 3", n_cutout=3),
+)
+
+
 class EvaluateConfig(BaseModel):
     """Settings of `quakesense locate evaluate` (saved as its config.json)."""
 
@@ -58,6 +76,32 @@ class EvaluateConfig(BaseModel):
 
     seed: int = Field(0, description="seed of the noise and cutout draws")
     gridsearch: bool = Field(True, description="with a dataset: also run the grid search")
+    conditions: list[str] = Field(
+        default_factory=lambda: [c.name for c in DEFAULT_CONDITIONS],
+        min_length=1,
+        description="with a dataset: the test conditions to run (clean, noise 5%, cutout 1-3)",
+    )
+    max_events: int | None = Field(
+        None,
+        ge=1,
+        description="with a dataset: the first N events of each test set (None: all); the "
+        "grid search takes seconds per event and condition on a CPU",
+    )
+
+    @field_validator("conditions")
+    @classmethod
+    def _known_conditions(cls, names: list[str]) -> list[str]:
+        known = [c.name for c in DEFAULT_CONDITIONS]
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise ValueError(f"unknown test condition(s) {unknown}; choose from {known}")
+        return names
+
+    def chosen_conditions(self) -> tuple[Condition, ...]:
+        """The `Condition`s named in `conditions`, in the order given."""
+        by_name = {c.name: c for c in DEFAULT_CONDITIONS}
+        return tuple(by_name[name] for name in self.conditions)
+
     mc_samples: int = Field(
         0, ge=0, description="MC-dropout passes for a per-event spread (0: none)"
     )
@@ -208,24 +252,6 @@ def depth_section(errors: pd.DataFrame, projection: LocalProjection, title: str 
     return fig
 
 
-@dataclass
-class Condition:
-    """A test condition: extra noise (x the split's median vertical peak), stations cut out."""
-
-    name: str
-    noise_relative: float = 0.0
-    n_cutout: int = 0
-
-
-DEFAULT_CONDITIONS: tuple[Condition, ...] = (
-    Condition("clean"),
-    Condition("noise 5%", noise_relative=0.05),
-    Condition("cutout 1", n_cutout=1),
-    Condition("cutout 2", n_cutout=2),
-    Condition("cutout 3", n_cutout=3),
-)
-
-
 def _apply(
     values: np.ndarray, condition: Condition, rng: np.random.Generator, reference_m_s: float
 ) -> np.ndarray:
@@ -250,6 +276,7 @@ def evaluate_synthetic(
     seed: int = 0,
     mc_samples: int = 0,
     progress: bool = False,
+    max_events: int | None = None,
 ) -> pd.DataFrame:
     """Locate the events of each split under each condition; one row per event, condition, method.
 
@@ -259,11 +286,12 @@ def evaluate_synthetic(
     (`gridsearch.locate_event`, picker settings `picker`, default: band chosen per event). Events
     without a trigger or with too few picks are kept as rows with status explaining why. Rows
     of the no-skill reference (`MEAN_METHOD`, the train-split mean) come with the first
-    condition. A split with no events (e.g. no hold-out block) is skipped.
+    condition. A split with no events (e.g. no hold-out block) is skipped; `max_events` keeps
+    the first events of each split (drawn at random positions, so an unbiased subset).
     """
     trigger = trigger or TriggerConfig()
     projection = LocalProjection(**data.meta["projection"])
-    chosen = [(split, data.split_indices(split)) for split in splits]
+    chosen = [(split, data.split_indices(split)[:max_events]) for split in splits]
     chosen = [(split, rows) for split, rows in chosen if len(rows)]
     if not chosen:
         raise InputError(f"no events in the splits {list(splits)}", source=data.path, field="split")
@@ -533,17 +561,21 @@ def _evaluate_dataset(
         seed=settings.seed,
         mc_samples=settings.mc_samples,
         progress=settings.progress,
+        conditions=settings.chosen_conditions(),
+        max_events=settings.max_events,
     )
     table = synthetic_rmse(results, data)
     reference = data.events[["event_id", "latitude_deg", "longitude_deg", "depth_km", "magnitude"]]
-    clean = results[
-        (results["condition"] == "clean")
+    first_condition = settings.conditions[0]
+    shown = results[
+        (results["condition"] == first_condition)
         & (results["status"] == "ok")
         & (results["method"] != MEAN_METHOD)
     ]
-    errors = compare(clean, reference)
-    run.figure(error_map(errors, projection, data.stations), "error_map", "clean test events")
-    run.figure(depth_section(errors, projection), "depth_section", "clean test events")
+    errors = compare(shown, reference)
+    caption = f"test events, {first_condition}"
+    run.figure(error_map(errors, projection, data.stations), "error_map", caption)
+    run.figure(depth_section(errors, projection), "depth_section", caption)
     first = int(data.split_indices("test")[0])
     values = data.event_values(first)
     evolution = estimate_in_time(
@@ -552,13 +584,15 @@ def _evaluate_dataset(
     truth = data.targets(first, np.array([0]))[0]
     truth[3] = data.events["origin_time_s"].iloc[first]
     run.figure(evolution_figure(evolution, truth), "evolution", "estimates after detection")
-    counts = {split: len(data.split_indices(split)) for split in TEST_SETS}
+    counts = {split: len(data.split_indices(split)[: settings.max_events]) for split in TEST_SETS}
+    subset = "" if settings.max_events is None else f" (the first {settings.max_events} at most)"
     run.heading("RMSE per parameter on the test split and the spatial hold-out block")
     run.text(
         f"data {data_dir}: test split {counts['test']} events (drawn continuously, none on a "
         f"training hypocentre), hold-out block {counts['holdout']} events (a region no "
-        f"training event comes from); seed {settings.seed}; answer {trigger.answer_after_s} s "
-        f"after STA/LTA detection; depths km below sea level."
+        f"training event comes from){subset}; conditions {', '.join(settings.conditions)}; "
+        f"seed {settings.seed}; answer {trigger.answer_after_s} s after STA/LTA detection; "
+        f"depths km below sea level."
     )
     run.table(table)
     return {
