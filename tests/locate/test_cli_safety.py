@@ -138,7 +138,7 @@ def test_evaluate_runs_only_the_chosen_conditions_on_the_first_events(
 ) -> None:
     out = tmp_path / "eval"
     argv = ["locate", "evaluate", "--data", str(tiny_dataset), "--model", str(run)]
-    quick = ["--no-gridsearch", "--condition", "clean", "--condition", "cutout 1"]
+    quick = ["--no-gridsearch", "--conditions", "clean", "--conditions", "cutout 1"]
     assert main([*argv, "--out", str(out), *quick, "--max-events", "2"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert {row["condition"] for row in metrics["rmse"]} == {"clean", "cutout 1"}
@@ -148,7 +148,7 @@ def test_evaluate_runs_only_the_chosen_conditions_on_the_first_events(
     settings = resolve_config(EvaluateConfig, out / "config.json")
     assert settings.conditions == ["clean", "cutout 1"] and settings.max_events == 2
     bad = tmp_path / "bad"
-    assert main([*argv, "--out", str(bad), "--condition", "rain"]) == 2
+    assert main([*argv, "--out", str(bad), "--conditions", "rain"]) == 2
     assert "rain" in capsys.readouterr().err
     assert not bad.exists()
 

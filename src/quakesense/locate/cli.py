@@ -273,7 +273,7 @@ def evaluate(
     mc_samples: Annotated[
         int | None, typer.Option(help="MC-dropout passes for the per-event spread (0: off)")
     ] = None,
-    condition: Annotated[
+    conditions: Annotated[
         list[str] | None,
         typer.Option(
             help="with --data: test condition to run (repeatable; default all: clean, "
@@ -297,7 +297,7 @@ def evaluate(
             "seed": seed,
             "gridsearch": gridsearch,
             "mc_samples": mc_samples,
-            "conditions": condition or None,
+            "conditions": conditions or None,
             "max_events": max_events,
             "progress": progress,
             "device": device,

@@ -87,6 +87,13 @@ class EvaluateConfig(BaseModel):
         description="with a dataset: the first N events of each test set (None: all); the "
         "grid search takes seconds per event and condition on a CPU",
     )
+    mc_samples: int = Field(
+        0, ge=0, description="MC-dropout passes for a per-event spread (0: none)"
+    )
+    progress: bool = True
+    device: Device = Field(
+        "auto", description="where the network runs (cuda without a GPU: the CPU)"
+    )
 
     @field_validator("conditions")
     @classmethod
@@ -101,14 +108,6 @@ class EvaluateConfig(BaseModel):
         """The `Condition`s named in `conditions`, in the order given."""
         by_name = {c.name: c for c in DEFAULT_CONDITIONS}
         return tuple(by_name[name] for name in self.conditions)
-
-    mc_samples: int = Field(
-        0, ge=0, description="MC-dropout passes for a per-event spread (0: none)"
-    )
-    progress: bool = True
-    device: Device = Field(
-        "auto", description="where the network runs (cuda without a GPU: the CPU)"
-    )
 
 
 ERROR_COLUMNS: tuple[str, ...] = (
