@@ -6,13 +6,14 @@ import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from quakesense.cli import main
 from quakesense.core.config import resolve_config
 from quakesense.core.store import RUN_MARKER
-from quakesense.locate.evaluate import EvaluateConfig
+from quakesense.locate.evaluate import MEAN_METHOD, EvaluateConfig
 from quakesense.locate.simulate import SimulateConfig
 from quakesense.locate.train import CLIP_STEP_S, LocateTrainConfig, SimulatedSet, TrainedLocator
 from tests.locate.tiny_data import TINY_TRIGGER
@@ -145,6 +146,16 @@ def test_evaluate_runs_only_the_chosen_conditions_on_the_first_events(
     assert metrics["events_per_test_set"] == {"test": 2, "holdout": 2}
     for row in metrics["rmse"]:
         assert row["n_events"] + row["n_failed"] <= 2
+    per_event = pd.read_csv(out / "events.csv")
+    assert len(per_event[per_event["method"] != MEAN_METHOD]) == 2 * 2 * 2  # sets x conditions
+    for row in metrics["rmse"]:
+        chosen = per_event[
+            (per_event["test_set"] == row["test_set"])
+            & (per_event["condition"] == row["condition"])
+            & (per_event["method"] == row["method"])
+        ]
+        median_km = chosen["epicentre_error_km"].dropna().median()
+        assert median_km == pytest.approx(row["median_epicentre_km"], rel=1e-6)
     settings = resolve_config(EvaluateConfig, out / "config.json")
     assert settings.conditions == ["clean", "cutout 1"] and settings.max_events == 2
     bad = tmp_path / "bad"

@@ -29,6 +29,7 @@ def _spec(
     n_frames: int = 4,
     amplitude: str = "global",
     frame_step: int = 1,
+    transform: str = "velocity",
 ) -> InputSpec:
     matrix = np.random.default_rng(0).random((4 * 5, n_stations)).astype(np.float32)
     return InputSpec(
@@ -42,6 +43,7 @@ def _spec(
         amplitude_scale_m_s=1.0,
         amplitude=amplitude,
         frame_step=frame_step,
+        transform=transform,
     )
 
 
@@ -114,6 +116,46 @@ def test_peak_inputs_keep_the_pattern_and_carry_the_level(
     np.testing.assert_allclose(np.abs(pattern).reshape(2, -1).max(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(pattern_scaled, pattern, rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(level_scaled - level, log_gain, atol=1e-3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    model_type=st.sampled_from(["cnn2d", "cnn3d", "convnetquake"]),
+    log_gains=st.lists(st.floats(-3, 3), min_size=3, max_size=3),
+    seed=st.integers(0, 1000),
+)
+def test_snr_inputs_ignore_station_gains(
+    model_type: str, log_gains: list[float], seed: int
+) -> None:
+    """Each station's own gain (site, instrument) cancels in the `snr` pattern."""
+    values = np.random.default_rng(seed).normal(size=(3, 3, 40)).astype(np.float32)
+    spec = _spec(model_type, amplitude="snr", transform="max", frame_step=2)
+    gains = np.float32(10.0) ** np.asarray(log_gains, dtype=np.float32)[:, None, None]
+    frames = np.array([25, 39])
+    base = build_inputs(spec, values, frames)
+    scaled = build_inputs(spec, values * gains, frames)
+    if model_type == "convnetquake":
+        pattern, pattern_scaled = base[:, :-1], scaled[:, :-1]
+    else:
+        pattern, pattern_scaled = base[:, 0], scaled[:, 0]
+    np.testing.assert_allclose(pattern_scaled, pattern, atol=1e-4)
+    assert pattern.min() >= 0.0 and pattern.max() <= 1.0
+
+
+def test_snr_inputs_show_when_each_station_rose_above_its_own_noise() -> None:
+    """Quiet through the clip: 0; a level 100 times its own noise: 1, from the arrival on."""
+    values = np.full((3, 3, 40), 1e-8, dtype=np.float32)
+    values[1, :, 30:] = 1e-6  # station 1: arrival at sample 30, 2 decades above its noise
+    values[2] = 0.0  # station 2: no data (missing or cut out)
+    spec = _spec("convnetquake", amplitude="snr", transform="max", n_frames=10)
+    window = build_inputs(spec, values, np.array([35]))[0]  # samples 26..35, reference at 16
+    station_rows = window[:-1].reshape(3, 3, 10)
+    assert not station_rows[0].any() and not station_rows[2].any()
+    np.testing.assert_allclose(station_rows[1, :, :4], 0.0, atol=1e-6)
+    np.testing.assert_allclose(station_rows[1, :, 4:], 1.0, atol=1e-5)
+    np.testing.assert_allclose(window[-1], np.log10(1e-6), atol=1e-4)  # level of the peak
+    with pytest.raises(InputError, match="snr"):
+        _spec("cnn3d", amplitude="snr", transform="velocity")
 
 
 def test_running_rms_is_causal() -> None:

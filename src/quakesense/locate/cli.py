@@ -244,7 +244,9 @@ def predict(
 
 @app.command()
 def evaluate(
-    out: Annotated[Path, typer.Option(help="run folder for report.html")],
+    out: Annotated[
+        Path, typer.Option(help="run folder: report.html, metrics.json; with --data events.csv")
+    ],
     predictions: Annotated[
         list[Path] | None, typer.Option(help="location CSV from `predict` (repeatable)")
     ] = None,

@@ -26,7 +26,7 @@ from quakesense.core.errors import InputError
 from quakesense.core.geo import LocalProjection, haversine_km
 from quakesense.core.metrics import rmse
 from quakesense.core.report import RunFolder
-from quakesense.core.store import read_table
+from quakesense.core.store import read_table, write_table
 from quakesense.core.training import Device
 from quakesense.io.stations import read_stations
 from quakesense.io.waveforms import read_catalog_from_headers
@@ -452,6 +452,27 @@ def synthetic_rmse(results: pd.DataFrame, data: SimulatedSet) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True)
 
 
+def per_event_errors(results: pd.DataFrame, data: SimulatedSet) -> pd.DataFrame:
+    """`evaluate_synthetic` rows with each event's true hypocentre, magnitude and errors.
+
+    One row per event, condition and method, unlocated ones included (errors NaN), so any
+    split of the scores (by magnitude, depth, distance from the network) can be recomputed.
+    """
+    truth = data.events[
+        ["event_id", "latitude_deg", "longitude_deg", "depth_km", "magnitude", "origin_time_s"]
+    ]
+    table = results.merge(truth, on="event_id", how="left", suffixes=("", "_true"))
+    table["epicentre_error_km"] = haversine_km(
+        table["latitude_deg_true"].to_numpy(float),
+        table["longitude_deg_true"].to_numpy(float),
+        table["latitude_deg"].to_numpy(float),
+        table["longitude_deg"].to_numpy(float),
+    )
+    table["depth_error_km"] = table["depth_km"] - table["depth_km_true"]
+    table["origin_time_error_s"] = table["origin_time_s"] - table["origin_time_s_true"]
+    return table
+
+
 def _read_locations(path: Path) -> pd.DataFrame:
     table = read_table(path)
     for column in ("event_id", "latitude_deg", "longitude_deg", "depth_km"):
@@ -564,6 +585,7 @@ def _evaluate_dataset(
         max_events=settings.max_events,
     )
     table = synthetic_rmse(results, data)
+    per_event = write_table(per_event_errors(results, data), run.path / "events.csv")
     reference = data.events[["event_id", "latitude_deg", "longitude_deg", "depth_km", "magnitude"]]
     first_condition = settings.conditions[0]
     shown = results[
@@ -594,6 +616,7 @@ def _evaluate_dataset(
         f"depths km below sea level."
     )
     run.table(table)
+    run.link(per_event, "per-event results: true hypocentre, estimate and errors")
     return {
         "rmse": table.to_dict("records"),
         "seed": settings.seed,

@@ -25,6 +25,12 @@ Amplitudes span orders of magnitude with magnitude and distance. Two ways to tam
   nearest, with which sign) looks the same for every size, and the
   overall level `log10(peak / amplitude_scale_m_s)` is fed as a second, constant input channel
   (or row, for `convnetquake`) so the magnitude stays learnable.
+- `amplitude="snr"`: each station (and component) relative to its own level just before the
+  clip (the transformed value `SNR_REFERENCE_LEAD_S` before the clip's first frame: with the
+  running maximum, the station's noise peak), on a log scale of `SNR_DYNAMIC_RANGE_DECADES`,
+  0 at or below that level. Station gains, site terms and radiation pattern cancel within a
+  station; what is left is when, and by how much, each station rose above its own noise: the
+  arrival front that a pick-based location uses. The level channel is as with `peak`.
 The scale is fitted on the training events and saved with the model, so real data are
 transformed exactly like the training data.
 """
@@ -41,7 +47,7 @@ from quakesense.core.errors import InputError
 
 ModelType = Literal["cnn2d", "cnn3d", "convnetquake"]
 Transform = Literal["velocity", "rms", "max"]
-Amplitude = Literal["global", "peak"]
+Amplitude = Literal["global", "peak", "snr"]
 MODEL_TYPES: tuple[str, ...] = ("cnn2d", "cnn3d", "convnetquake")
 REGISTRY_NAMES = {
     "cnn2d": "locate.cnn2d",
@@ -68,7 +74,8 @@ class InputSpec:
             (causal running maximum of |v|).
         rms_window_s: Window of the running RMS.
         max_window_s: Window of the running maximum.
-        amplitude: `peak` (per-sample peak normalisation + level channel) or `global` (asinh).
+        amplitude: `peak` (per-sample peak normalisation + level channel), `snr` (each
+            station relative to its own pre-clip level + level channel) or `global` (asinh).
     """
 
     model_type: str
@@ -87,8 +94,8 @@ class InputSpec:
 
     @property
     def in_channels(self) -> int:
-        """Input channels of the network (the level channel comes with `peak`)."""
-        return 2 if self.amplitude == "peak" else 1
+        """Input channels of the network (the level channel comes with `peak` and `snr`)."""
+        return 1 if self.amplitude == "global" else 2
 
     def __post_init__(self) -> None:
         self.matrix = np.asarray(self.matrix, dtype=np.float32)
@@ -96,6 +103,12 @@ class InputSpec:
             raise InputError(
                 f"unknown model type '{self.model_type}'; choose from {MODEL_TYPES}",
                 field="model_type",
+            )
+        if self.amplitude == "snr" and self.transform == "velocity":
+            raise InputError(
+                "amplitude 'snr' needs a level transform ('max' or 'rms'): a single velocity "
+                "sample is no station level",
+                field="amplitude",
             )
         if self.frame_step < 1:
             raise InputError(
@@ -185,21 +198,68 @@ def build_inputs(spec: InputSpec, values: np.ndarray, frames: np.ndarray) -> np.
             field="frames",
         )
     values = transform_values(spec, values)
-    if spec.model_type == "cnn2d":
-        pixels = values[:, 0, frames].T @ spec.matrix.T
-        out = pixels.reshape(len(frames), spec.height, spec.width)
-    else:
-        index = clip_indices(frames, spec.n_frames, spec.frame_step)
-        padded = np.concatenate([values, np.zeros_like(values[..., :1])], axis=-1)
-        window = padded[..., index]  # (S, 3, n, T); index -1 reads the zero column
-        if spec.model_type == "cnn3d":
-            pixels = np.einsum("snt,ps->ntp", window[:, 0], spec.matrix)
-            out = pixels.reshape(len(frames), spec.n_frames, spec.height, spec.width)
-        else:
-            out = np.moveaxis(window, 2, 0).reshape(len(frames), -1, spec.n_frames)
+    n_frames = 1 if spec.model_type == "cnn2d" else spec.n_frames
+    index = clip_indices(frames, n_frames, spec.frame_step)
+    padded = np.concatenate([values, np.zeros_like(values[..., :1])], axis=-1)
+    window = padded[..., index]  # (S, 3, n, T); index -1 reads the zero column
+    if spec.model_type != "convnetquake":
+        window = window[:, :1]  # the images show the vertical component
+    level = None
+    if spec.amplitude == "snr":
+        level = _level(np.abs(window).max(axis=(0, 1, 3)), spec.amplitude_scale_m_s)
+        lead = round(SNR_REFERENCE_LEAD_S / spec.sampling_interval_s)
+        reference = padded[:, : window.shape[1], np.maximum(index[:, 0] - lead, 0)]
+        window = _station_snr(window, reference)
+    out = _arrange(spec, window, len(frames))
     if spec.amplitude == "global":
         return np.arcsinh(out / spec.amplitude_scale_m_s).astype(np.float32)
-    return _peak_normalised(out, spec.amplitude_scale_m_s, stack=spec.model_type != "convnetquake")
+    if level is None:
+        return _peak_normalised(
+            out, spec.amplitude_scale_m_s, stack=spec.model_type != "convnetquake"
+        )
+    return _with_level(out, level, stack=spec.model_type != "convnetquake")
+
+
+def _arrange(spec: InputSpec, window: np.ndarray, n: int) -> np.ndarray:
+    """Station windows (S, C, n, T) as the network's layout: images or a station-by-time window."""
+    if spec.model_type == "convnetquake":
+        return np.moveaxis(window, 2, 0).reshape(n, -1, spec.n_frames)
+    pixels = np.einsum("snt,ps->ntp", window[:, 0], spec.matrix)
+    if spec.model_type == "cnn2d":
+        return pixels.reshape(n, spec.height, spec.width)
+    return pixels.reshape(n, window.shape[-1], spec.height, spec.width)
+
+
+SNR_REFERENCE_LEAD_S = 1.0
+"""`snr`: each station's reference level is read this long before the clip's first frame."""
+
+SNR_DYNAMIC_RANGE_DECADES = 2.0
+"""`snr`: a station this many decades above its reference reads as 1 (real SNRs are ~4-30)."""
+
+
+def _station_snr(window: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """`log10(window / reference) / D` in [0, 1], per station and component.
+
+    A station without data (all zero, e.g. cut out or missing) reads 0 throughout.
+    """
+    tiny = np.float32(1e-30)
+    ratio = np.abs(window) / np.maximum(np.abs(reference), tiny)[..., None]
+    snr = np.log10(np.maximum(ratio, tiny)) / SNR_DYNAMIC_RANGE_DECADES
+    return np.clip(snr, 0.0, 1.0).astype(np.float32)
+
+
+def _level(peak: np.ndarray, scale_m_s: float) -> np.ndarray:
+    """`log10(peak / scale)` per sample, with a floor far below any noise (no NaN at zero)."""
+    return np.log10(np.maximum(peak, np.float32(1e-6 * scale_m_s)) / scale_m_s).astype(np.float32)
+
+
+def _with_level(pattern: np.ndarray, level: np.ndarray, *, stack: bool) -> np.ndarray:
+    """The pattern with a constant level channel (images) or row (station windows)."""
+    shape = (len(level),) + (1,) * (pattern.ndim - 1)
+    level_full = np.broadcast_to(level.reshape(shape), pattern.shape)
+    if stack:
+        return np.stack([pattern, level_full], axis=1).astype(np.float32)
+    return np.concatenate([pattern, level_full[:, :1]], axis=1).astype(np.float32)
 
 
 PEAK_DYNAMIC_RANGE_DECADES = 3.0
@@ -215,14 +275,11 @@ def _peak_normalised(out: np.ndarray, scale_m_s: float, *, stack: bool) -> np.nd
     `log10(peak / scale)`, the size information the pattern no longer carries.
     """
     axes = tuple(range(1, out.ndim))
-    peak = np.abs(out).max(axis=axes, keepdims=True)
+    peak = np.abs(out).max(axis=axes)
     # A floor far below any noise level: an all-zero input stays zero instead of NaN.
     peak = np.maximum(peak, np.float32(1e-6 * scale_m_s))
     decades = PEAK_DYNAMIC_RANGE_DECADES
     floor = np.float32(10.0**-decades)
-    relative = np.maximum(np.abs(out) / peak, floor)
+    relative = np.maximum(np.abs(out) / peak.reshape((-1,) + (1,) * len(axes)), floor)
     pattern = np.sign(out) * (np.log10(relative) + decades) / decades
-    level = np.broadcast_to(np.log10(peak / scale_m_s), out.shape)
-    if stack:
-        return np.stack([pattern, level], axis=1).astype(np.float32)
-    return np.concatenate([pattern, level[:, :1]], axis=1).astype(np.float32)
+    return _with_level(pattern, _level(peak, scale_m_s), stack=stack)

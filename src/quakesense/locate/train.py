@@ -75,7 +75,9 @@ class LocateTrainConfig(BaseModel):
         "answer (default 8 s after detection) to the first arrivals",
     )
     amplitude: Amplitude = Field(
-        "peak", description="peak: per-sample peak normalisation + level channel; global: asinh"
+        "peak",
+        description="peak: per-sample peak normalisation + level channel; snr: each station "
+        "relative to its own level before the clip + level channel; global: asinh",
     )
     n_frames: int = Field(10, ge=1, description="clip length (cnn3d) or window (convnetquake)")
     clip_step_s: float = Field(
