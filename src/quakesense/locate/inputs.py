@@ -31,6 +31,9 @@ Amplitudes span orders of magnitude with magnitude and distance. Two ways to tam
   0 at or below that level. Station gains, site terms and radiation pattern cancel within a
   station; what is left is when, and by how much, each station rose above its own noise: the
   arrival front that a pick-based location uses. The level channel is as with `peak`.
+With `station_mask` (images only) a last channel holds the interpolated presence of each station
+(1: it has data, 0: missing or cut out), so a station without data no longer looks like one the
+waves have not reached yet.
 The scale is fitted on the training events and saved with the model, so real data are
 transformed exactly like the training data.
 """
@@ -76,6 +79,7 @@ class InputSpec:
         max_window_s: Window of the running maximum.
         amplitude: `peak` (per-sample peak normalisation + level channel), `snr` (each
             station relative to its own pre-clip level + level channel) or `global` (asinh).
+        station_mask: Add the stations' presence (interpolated) as a last image channel.
     """
 
     model_type: str
@@ -91,11 +95,12 @@ class InputSpec:
     amplitude: str = "peak"
     max_window_s: float = 10.0
     frame_step: int = 1
+    station_mask: bool = False
 
     @property
     def in_channels(self) -> int:
-        """Input channels of the network (the level channel comes with `peak` and `snr`)."""
-        return 1 if self.amplitude == "global" else 2
+        """Input channels of the network (level channel with `peak`, `snr`; the mask)."""
+        return (1 if self.amplitude == "global" else 2) + int(self.station_mask)
 
     def __post_init__(self) -> None:
         self.matrix = np.asarray(self.matrix, dtype=np.float32)
@@ -109,6 +114,11 @@ class InputSpec:
                 "amplitude 'snr' needs a level transform ('max' or 'rms'): a single velocity "
                 "sample is no station level",
                 field="amplitude",
+            )
+        if self.station_mask and (self.model_type == "convnetquake" or self.amplitude == "global"):
+            raise InputError(
+                "station_mask needs an image network (cnn2d, cnn3d) with amplitude 'peak' or 'snr'",
+                field="station_mask",
             )
         if self.frame_step < 1:
             raise InputError(
@@ -197,6 +207,7 @@ def build_inputs(spec: InputSpec, values: np.ndarray, frames: np.ndarray) -> np.
             f"time steps {frames.min()}..{frames.max()} outside 0..{values.shape[-1] - 1}",
             field="frames",
         )
+    present = np.abs(values).reshape(len(values), -1).max(axis=1) > 0
     values = transform_values(spec, values)
     n_frames = 1 if spec.model_type == "cnn2d" else spec.n_frames
     index = clip_indices(frames, n_frames, spec.frame_step)
@@ -213,11 +224,16 @@ def build_inputs(spec: InputSpec, values: np.ndarray, frames: np.ndarray) -> np.
     out = _arrange(spec, window, len(frames))
     if spec.amplitude == "global":
         return np.arcsinh(out / spec.amplitude_scale_m_s).astype(np.float32)
+    stack = spec.model_type != "convnetquake"
     if level is None:
-        return _peak_normalised(
-            out, spec.amplitude_scale_m_s, stack=spec.model_type != "convnetquake"
-        )
-    return _with_level(out, level, stack=spec.model_type != "convnetquake")
+        inputs = _peak_normalised(out, spec.amplitude_scale_m_s, stack=stack)
+    else:
+        inputs = _with_level(out, level, stack=stack)
+    if not spec.station_mask:
+        return inputs
+    mask = (spec.matrix @ present.astype(np.float32)).reshape(spec.height, spec.width)
+    mask = np.broadcast_to(mask, (len(frames), 1, *inputs.shape[2:]))
+    return np.concatenate([inputs, mask], axis=1).astype(np.float32)
 
 
 def _arrange(spec: InputSpec, window: np.ndarray, n: int) -> np.ndarray:

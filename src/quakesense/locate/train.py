@@ -79,6 +79,11 @@ class LocateTrainConfig(BaseModel):
         description="peak: per-sample peak normalisation + level channel; snr: each station "
         "relative to its own level before the clip + level channel; global: asinh",
     )
+    station_mask: bool = Field(
+        False,
+        description="images get a last channel with the stations' presence (1: data, 0: "
+        "missing or cut out), so a missing station does not read as one not reached yet",
+    )
     n_frames: int = Field(10, ge=1, description="clip length (cnn3d) or window (convnetquake)")
     clip_step_s: float = Field(
         CLIP_STEP_S,
@@ -567,6 +572,7 @@ def input_spec(data: SimulatedSet, config: LocateTrainConfig) -> InputSpec:
         rms_window_s=config.rms_window_s,
         max_window_s=config.max_window_s,
         amplitude=config.amplitude,
+        station_mask=config.station_mask,
     )
 
 
