@@ -411,6 +411,13 @@ def mean_baseline_rows(
     ]
 
 
+def _truth(data: SimulatedSet) -> pd.DataFrame:
+    """The dataset's true hypocentre, magnitude and origin time per event (the reference)."""
+    return data.events[
+        ["event_id", "latitude_deg", "longitude_deg", "depth_km", "magnitude", "origin_time_s"]
+    ]
+
+
 def synthetic_rmse(results: pd.DataFrame, data: SimulatedSet) -> pd.DataFrame:
     """RMSE per test set, condition and method of `evaluate_synthetic` results.
 
@@ -420,9 +427,7 @@ def synthetic_rmse(results: pd.DataFrame, data: SimulatedSet) -> pd.DataFrame:
     for the grid search, the median reported 68 % horizontal semi-axis (`median_h68_km`) and
     depth standard deviation.
     """
-    reference = data.events[
-        ["event_id", "latitude_deg", "longitude_deg", "depth_km", "magnitude", "origin_time_s"]
-    ]
+    reference = _truth(data)
     keys = ["test_set", "condition", "method"]
     tables = []
     for (test_set, condition, method), part in results.groupby(keys, sort=False):
@@ -458,9 +463,7 @@ def per_event_errors(results: pd.DataFrame, data: SimulatedSet) -> pd.DataFrame:
     One row per event, condition and method, unlocated ones included (errors NaN), so any
     split of the scores (by magnitude, depth, distance from the network) can be recomputed.
     """
-    truth = data.events[
-        ["event_id", "latitude_deg", "longitude_deg", "depth_km", "magnitude", "origin_time_s"]
-    ]
+    truth = _truth(data)
     table = results.merge(truth, on="event_id", how="left", suffixes=("", "_true"))
     table["epicentre_error_km"] = haversine_km(
         table["latitude_deg_true"].to_numpy(float),
@@ -586,7 +589,7 @@ def _evaluate_dataset(
     )
     table = synthetic_rmse(results, data)
     per_event = write_table(per_event_errors(results, data), run.path / "events.csv")
-    reference = data.events[["event_id", "latitude_deg", "longitude_deg", "depth_km", "magnitude"]]
+    reference = _truth(data)
     first_condition = settings.conditions[0]
     shown = results[
         (results["condition"] == first_condition)

@@ -207,7 +207,8 @@ def build_inputs(spec: InputSpec, values: np.ndarray, frames: np.ndarray) -> np.
             f"time steps {frames.min()}..{frames.max()} outside 0..{values.shape[-1] - 1}",
             field="frames",
         )
-    present = np.abs(values).reshape(len(values), -1).max(axis=1) > 0
+    # Presence (a station with any data), read only when the mask channel needs it: hot path.
+    present = np.abs(values).reshape(len(values), -1).max(axis=1) > 0 if spec.station_mask else None
     values = transform_values(spec, values)
     n_frames = 1 if spec.model_type == "cnn2d" else spec.n_frames
     index = clip_indices(frames, n_frames, spec.frame_step)
