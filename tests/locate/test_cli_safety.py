@@ -15,7 +15,7 @@ from quakesense.core.config import resolve_config
 from quakesense.core.store import RUN_MARKER
 from quakesense.locate.evaluate import MEAN_METHOD, EvaluateConfig
 from quakesense.locate.simulate import SimulateConfig
-from quakesense.locate.train import CLIP_STEP_S, LocateTrainConfig, SimulatedSet, TrainedLocator
+from quakesense.locate.train import LocateTrainConfig, SimulatedSet, TrainedLocator
 from tests.locate.tiny_data import TINY_TRIGGER
 
 TINY = {
@@ -65,7 +65,8 @@ def test_the_model_keeps_its_clip_step_in_samples(run: Path, tiny_dataset: Path)
     """Prediction rebuilds the clips the network was trained on, whatever today's default."""
     spec = TrainedLocator.load(run / "model").spec
     interval_s = SimulatedSet.open(tiny_dataset).sampling_interval_s
-    assert spec.frame_step == max(1, round(CLIP_STEP_S / interval_s)) > 1
+    clip_step_s = json.loads((run / "config.json").read_text())["clip_step_s"]
+    assert spec.frame_step == round(clip_step_s / interval_s) > 1
 
 
 def test_run_config_reads_back_unchanged(run: Path) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +18,9 @@ from quakesense.locate.train import (
     LocateTrainConfig,
     SimulatedSet,
     TrainedLocator,
+    answer_time_s,
     evenly_spaced,
+    network_clip,
     train_locator,
 )
 from tests.locate.tiny_data import tiny_train_config
@@ -181,6 +182,33 @@ def test_station_mask_tells_a_missing_station_from_a_quiet_one(model_type: str) 
         replace(_spec("convnetquake", amplitude="snr", transform="max"), station_mask=True)
 
 
+@pytest.mark.parametrize("model_type", ["cnn2d", "cnn3d"])
+def test_skip_missing_images_a_network_without_the_missing_station(model_type: str) -> None:
+    """With `skip_missing` a missing station is absent: the images are those of a network
+    that never had it (the weights renormalised over the others), not of a silent station."""
+    values = np.random.default_rng(4).normal(size=(3, 3, 40)).astype(np.float32)
+    values[1] = 0.0  # missing (or cut out)
+    spec = _spec(model_type, amplitude="snr", transform="max")
+    idw = spec.matrix / spec.matrix.sum(axis=1, keepdims=True)  # rows sum to 1, as simulated
+    spec = replace(spec, matrix=idw, skip_missing=True)
+    without = spec.matrix[:, [0, 2]] / spec.matrix[:, [0, 2]].sum(axis=1, keepdims=True)
+    smaller = replace(spec, stations=["S0", "S2"], matrix=without)
+    frames = np.array([30, 39])
+    np.testing.assert_allclose(
+        build_inputs(spec, values, frames), build_inputs(smaller, values[[0, 2]], frames), atol=1e-6
+    )
+    silent = build_inputs(replace(spec, skip_missing=False), values, frames)
+    assert not np.allclose(build_inputs(spec, values, frames), silent)
+    everyone = np.random.default_rng(5).normal(size=(3, 3, 40)).astype(np.float32)
+    np.testing.assert_allclose(  # nothing changes while every station has data
+        build_inputs(spec, everyone, frames),
+        build_inputs(replace(spec, skip_missing=False), everyone, frames),
+        atol=1e-6,
+    )
+    with pytest.raises(InputError, match="skip_missing"):
+        replace(_spec("convnetquake", amplitude="snr", transform="max"), skip_missing=True)
+
+
 def test_running_rms_is_causal() -> None:
     x = np.zeros((1, 30), dtype=np.float32)
     x[0, 20] = 2.0
@@ -255,18 +283,74 @@ def test_val_steps_are_an_even_subset_from_first_to_last(start: int, length: int
     np.testing.assert_array_equal(evenly_spaced(frames, None), frames)
 
 
-def test_small_network_recipe_trains_and_predicts(tiny_dataset: Path, tmp_path: Path) -> None:
-    """The shipped cnn3d recipe for small networks validates, trains and locates."""
-    recipe = Path(__file__).resolve().parents[2] / "examples/locate_small_network_cnn3d.yaml"
-    settings = yaml.safe_load(recipe.read_text())
-    LocateTrainConfig.model_validate(settings)  # as shipped, with its 2 s answer
-    del settings["trigger"]
-    config = tiny_train_config(model_type="cnn3d", **settings)
+NEWBERRY_META = {"acquisition": {"network_values": {"crossing_time_s": 2.354}}}
+HAKONE_META = {"acquisition": {"network_values": {"crossing_time_s": 8.848}}}
+
+
+@given(st.floats(0.01, 1000.0))
+def test_answer_time_is_the_crossing_time_to_one_figure_rounded_down(crossing_s: float) -> None:
+    """The answer never waits longer than S needs to cross the network, nor 10x less."""
+    answer = answer_time_s(crossing_s)
+    unit = 10.0 ** np.floor(np.log10(answer))
+    assert answer <= crossing_s + 1e-9 and crossing_s < answer + unit
+    assert abs(answer / unit - round(answer / unit)) < 1e-6  # one significant figure
+
+
+def test_network_clip_on_newberry_is_the_measured_small_network_recipe() -> None:
+    """A plain cnn3d run on the Newberry network gets the recipe measured best there, on the
+    Hakone network the plain defaults, and a network between them values between them."""
+    filled, record = network_clip(LocateTrainConfig(model_type="cnn3d"), NEWBERRY_META)
+    assert filled.trigger.answer_after_s == 2.0 and filled.window_after_detection_s == 2.0
+    assert filled.n_frames == 20 and filled.clip_step_s == pytest.approx(0.15)
+    assert filled.min_delay_after_detection_s == 1.0
+    assert filled.amplitude == "snr" and filled.station_gain_sigma_db == 8.0
+    assert set(record["source"].values()) == {"network"}
+    plain = LocateTrainConfig(model_type="cnn3d")
+    hakone, _ = network_clip(plain, HAKONE_META)
+    assert hakone.model_dump() == plain.model_dump()  # the embedded default trains as before
+    between = {"acquisition": {"network_values": {"crossing_time_s": 4.6}}}
+    middle, record = network_clip(plain, between)
+    assert 0 < record["network_scale"] < 1 and 10 < middle.n_frames < 20
+    assert 0 < middle.station_gain_sigma_db < 8 and middle.trigger.answer_after_s == 4.0
+
+
+def test_network_clip_keeps_what_was_given_and_moves_what_follows() -> None:
+    """Given values win, even at their default; the values that follow from them move."""
+    config = LocateTrainConfig.model_validate(
+        {"model_type": "cnn3d", "amplitude": "peak", "trigger": {"answer_after_s": 4.0}}
+    )
+    filled, record = network_clip(config, NEWBERRY_META)
+    assert filled.amplitude == "peak" and record["source"]["amplitude"] == "given"
+    assert filled.trigger.answer_after_s == 4.0 and filled.window_after_detection_s == 4.0
+    assert filled.clip_step_s == pytest.approx(0.3) and filled.min_delay_after_detection_s == 2.0
+    again, _ = network_clip(LocateTrainConfig(**filled.model_dump()), HAKONE_META)
+    assert again == filled  # a saved config rebuilds the same run on any network
+    for plain in (
+        LocateTrainConfig(model_type="cnn2d"),
+        LocateTrainConfig(model_type="convnetquake"),
+    ):
+        assert network_clip(plain, NEWBERRY_META) == (plain, None)
+    assert network_clip(LocateTrainConfig(model_type="cnn3d"), {})[1] is None
+    velocity, _ = network_clip(
+        LocateTrainConfig(model_type="cnn3d", transform="velocity"), NEWBERRY_META
+    )
+    assert velocity.amplitude == "peak"  # snr is refused with raw velocity
+
+
+def test_network_set_cnn3d_trains_saves_and_predicts(tiny_dataset: Path, tmp_path: Path) -> None:
+    """A cnn3d run with the clip left to the network records and reloads what it used."""
     data = SimulatedSet.open(tiny_dataset)
+    config = tiny_train_config(model_type="cnn3d")
     locator = train_locator(data, config)
     locator.save(tmp_path / "model")
     loaded = TrainedLocator.load(tmp_path / "model")
-    assert loaded.spec.amplitude == "snr" and loaded.spec.n_frames == 20
+    clip = loaded.training["clip_from_network"]
+    assert clip["crossing_time_s"] == data.meta["acquisition"]["network_values"]["crossing_time_s"]
+    assert clip["source"]["amplitude"] == "network" and clip["source"]["n_frames"] == "given"
+    assert loaded.spec.amplitude == clip["values"]["amplitude"] and loaded.spec.n_frames == 4
+    clip_step_s = clip["values"]["clip_step_s"]
+    assert clip_step_s != config.clip_step_s  # 1.125 x the given 2 s answer / 4 frames
+    assert loaded.spec.frame_step == round(clip_step_s / data.sampling_interval_s)
     values, frames = data.event_values(1), np.array([50])
     estimate = loaded.predict(values, frames)
     assert np.isfinite(estimate).all()

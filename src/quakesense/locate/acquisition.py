@@ -99,14 +99,7 @@ def network_acquisition(aperture_km: float, slowest_s_km_s: float) -> Acquisitio
         slowest_s_km_s: Slowest S velocity of the model.
     """
     crossing_s = aperture_km / slowest_s_km_s
-    t = float(
-        np.clip(
-            np.log(crossing_s / LOCAL.crossing_time_s)
-            / np.log(REGIONAL.crossing_time_s / LOCAL.crossing_time_s),
-            0.0,
-            1.0,
-        )
-    )
+    t = network_scale(crossing_s)
 
     def linear(local: float, regional: float) -> float:
         return local + t * (regional - local)
@@ -131,6 +124,19 @@ def network_acquisition(aperture_km: float, slowest_s_km_s: float) -> Acquisitio
         noise_rms_max_m_s=float(
             f"{geometric(LOCAL.noise_rms_range_m_s[1], REGIONAL.noise_rms_range_m_s[1]):.2g}"
         ),
+    )
+
+
+def network_scale(crossing_time_s: float) -> float:
+    """Where a network lies between the local (0) and the regional (1) anchor: the position of
+    log(S crossing time) between Newberry's 2.4 s and Hakone's 8.5 s, clipped to [0, 1]."""
+    return float(
+        np.clip(
+            np.log(crossing_time_s / LOCAL.crossing_time_s)
+            / np.log(REGIONAL.crossing_time_s / LOCAL.crossing_time_s),
+            0.0,
+            1.0,
+        )
     )
 
 

@@ -123,7 +123,7 @@ def train(
     force: ForceOption = False,
 ) -> None:
     """Train a hypocentre network (2-D CNN, 3-D CNN or ConvNetQuake) on a simulated dataset."""
-    from quakesense.locate.train import LocateTrainConfig, run_training
+    from quakesense.locate.train import LocateTrainConfig, describe_clip, run_training
 
     settings = resolve_config(
         LocateTrainConfig,
@@ -145,6 +145,8 @@ def train(
         f"{metrics['best_val_loss']:.3f} at epoch {metrics['best_epoch']}; "
         f"model {out / 'model'}; report {report}"
     )
+    if metrics["clip_from_network"]:
+        typer.echo(describe_clip(metrics["clip_from_network"]))
 
 
 @app.command()

@@ -80,6 +80,9 @@ class InputSpec:
         amplitude: `peak` (per-sample peak normalisation + level channel), `snr` (each
             station relative to its own pre-clip level + level channel) or `global` (asinh).
         station_mask: Add the stations' presence (interpolated) as a last image channel.
+        skip_missing: Interpolate each image from the stations with data only (the inverse-
+            distance weights renormalised over them), so a missing or cut-out station is
+            absent from the image instead of a station the waves have not reached.
     """
 
     model_type: str
@@ -96,6 +99,7 @@ class InputSpec:
     max_window_s: float = 10.0
     frame_step: int = 1
     station_mask: bool = False
+    skip_missing: bool = False
 
     @property
     def in_channels(self) -> int:
@@ -119,6 +123,12 @@ class InputSpec:
             raise InputError(
                 "station_mask needs an image network (cnn2d, cnn3d) with amplitude 'peak' or 'snr'",
                 field="station_mask",
+            )
+        if self.skip_missing and self.model_type == "convnetquake":
+            raise InputError(
+                "skip_missing needs an image network (cnn2d, cnn3d): ConvNetQuake reads the "
+                "stations directly",
+                field="skip_missing",
             )
         if self.frame_step < 1:
             raise InputError(
@@ -207,8 +217,12 @@ def build_inputs(spec: InputSpec, values: np.ndarray, frames: np.ndarray) -> np.
             f"time steps {frames.min()}..{frames.max()} outside 0..{values.shape[-1] - 1}",
             field="frames",
         )
-    # Presence (a station with any data), read only when the mask channel needs it: hot path.
-    present = np.abs(values).reshape(len(values), -1).max(axis=1) > 0 if spec.station_mask else None
+    # Presence (a station with any data), read only when the inputs need it: hot path.
+    present = (
+        np.abs(values).reshape(len(values), -1).max(axis=1) > 0
+        if spec.station_mask or spec.skip_missing
+        else None
+    )
     values = transform_values(spec, values)
     n_frames = 1 if spec.model_type == "cnn2d" else spec.n_frames
     index = clip_indices(frames, n_frames, spec.frame_step)
@@ -222,7 +236,7 @@ def build_inputs(spec: InputSpec, values: np.ndarray, frames: np.ndarray) -> np.
         lead = round(SNR_REFERENCE_LEAD_S / spec.sampling_interval_s)
         reference = padded[:, : window.shape[1], np.maximum(index[:, 0] - lead, 0)]
         window = _station_snr(window, reference)
-    out = _arrange(spec, window, len(frames))
+    out = _arrange(spec, window, len(frames), _weights(spec, present))
     if spec.amplitude == "global":
         return np.arcsinh(out / spec.amplitude_scale_m_s).astype(np.float32)
     stack = spec.model_type != "convnetquake"
@@ -237,11 +251,20 @@ def build_inputs(spec: InputSpec, values: np.ndarray, frames: np.ndarray) -> np.
     return np.concatenate([inputs, mask], axis=1).astype(np.float32)
 
 
-def _arrange(spec: InputSpec, window: np.ndarray, n: int) -> np.ndarray:
+def _weights(spec: InputSpec, present: np.ndarray | None) -> np.ndarray:
+    """The interpolation matrix, with `skip_missing` renormalised over the present stations
+    (unchanged when none is present: the image is all zero either way)."""
+    if not spec.skip_missing or not present.any():
+        return spec.matrix
+    weights = spec.matrix * present.astype(np.float32)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def _arrange(spec: InputSpec, window: np.ndarray, n: int, matrix: np.ndarray) -> np.ndarray:
     """Station windows (S, C, n, T) as the network's layout: images or a station-by-time window."""
     if spec.model_type == "convnetquake":
         return np.moveaxis(window, 2, 0).reshape(n, -1, spec.n_frames)
-    pixels = np.einsum("snt,ps->ntp", window[:, 0], spec.matrix)
+    pixels = np.einsum("snt,ps->ntp", window[:, 0], matrix)
     if spec.model_type == "cnn2d":
         return pixels.reshape(n, spec.height, spec.width)
     return pixels.reshape(n, window.shape[-1], spec.height, spec.width)

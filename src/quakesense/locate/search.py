@@ -29,6 +29,7 @@ from quakesense.locate.train import (
     SimulatedSet,
     build_network,
     input_spec,
+    network_clip,
     train_locator,
 )
 
@@ -115,7 +116,7 @@ def search_study(data: SimulatedSet, settings: SearchConfig, storage: str) -> tu
     )
 
     def objective(trial: Any) -> float:
-        config = suggest_config(trial, settings.train, settings.space)
+        config, _ = network_clip(suggest_config(trial, settings.train, settings.space), data.meta)
         try:  # built without data: an architecture that does not fit costs no training
             build_network(config, input_spec(data, config))
         except ArchitectureError as exc:

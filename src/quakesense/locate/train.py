@@ -36,6 +36,7 @@ from quakesense.core.training import (
     seed_everything,
     torch_device,
 )
+from quakesense.locate.acquisition import network_scale
 from quakesense.locate.dataset import open_dataset
 from quakesense.locate.detect import NoTriggerError, TriggerConfig, detect_event
 from quakesense.locate.inputs import (
@@ -77,27 +78,36 @@ class LocateTrainConfig(BaseModel):
     amplitude: Amplitude = Field(
         "peak",
         description="peak: per-sample peak normalisation + level channel; snr: each station "
-        "relative to its own level before the clip + level channel; global: asinh",
+        "relative to its own level before the clip + level channel; global: asinh (cnn3d "
+        "unless given: from the network, see network_clip)",
     )
     station_mask: bool = Field(
         False,
         description="images get a last channel with the stations' presence (1: data, 0: "
         "missing or cut out), so a missing station does not read as one not reached yet",
     )
-    n_frames: int = Field(10, ge=1, description="clip length (cnn3d) or window (convnetquake)")
+    skip_missing: bool = Field(
+        False,
+        description="images are interpolated from the stations with data only, so a missing "
+        "or cut-out station is absent rather than one not reached yet",
+    )
+    n_frames: int = Field(
+        10, ge=1, description="clip length (cnn3d unless given: from the network) or window"
+    )
     clip_step_s: float = Field(
         CLIP_STEP_S,
         gt=0,
         description="time between the frames of a cnn3d clip or a convnetquake window (rounded "
-        "to whole samples, at least one)",
+        "to whole samples, at least one; cnn3d unless given: from the network)",
     )
     window_after_detection_s: float = Field(
-        8.0, gt=0, description="time steps used after detection"
+        8.0, gt=0, description="time steps used after detection (cnn3d unless given: the answer)"
     )
     min_delay_after_detection_s: float = Field(
         1.5,
         ge=0,
-        description="first training step after detection (earlier ones show too few stations)",
+        description="first training step after detection (earlier ones show too few stations; "
+        "cnn3d unless given: from the network)",
     )
     # Neighbouring steps (0.02 s apart on a small network) are near copies: every step of every
     # event made one CPU epoch of a 3,000-event set take hours; 8 random ones per epoch beat 2
@@ -130,7 +140,8 @@ class LocateTrainConfig(BaseModel):
         0.0,
         ge=0,
         le=20,
-        description="domain randomisation: per-station gain, log-normal with this sigma (dB)",
+        description="domain randomisation: per-station gain, log-normal with this sigma (dB; "
+        "cnn3d unless given: from the network)",
     )
     real_noise_scale: tuple[float, float] | None = Field(
         (0.5, 2.0),
@@ -164,6 +175,36 @@ class LocateTrainConfig(BaseModel):
         if scale is not None and not 0 < scale[0] <= scale[1]:
             raise ValueError("real_noise_scale must be (low, high) with 0 < low <= high")
         return self
+
+
+@dataclass(frozen=True)
+class ClipAnchor:
+    """3-D CNN clip settings measured at one network scale (`network_clip`).
+
+    Attributes:
+        n_frames: Frames per clip.
+        step_over_answer: Clip step x frames / answer time.
+        first_step_over_window: First training step after detection / training window.
+        station_gain_sigma_db: Random station gains.
+        amplitude: Input amplitude.
+    """
+
+    n_frames: int
+    step_over_answer: float
+    first_step_over_window: float
+    station_gain_sigma_db: float
+    amplitude: Amplitude
+
+
+LOCAL_CLIP = ClipAnchor(20, 1.5, 0.5, 8.0, "snr")
+"""The small-network recipe, measured best on the Newberry synthetics and five real events
+(docs/pipelines/locate_cnn.md, "arrival-front inputs"): 20 frames 0.15 s apart around a 2 s
+answer, steps from 1 s after detection, `snr` inputs, 8 dB random station gains."""
+
+REGIONAL_CLIP = ClipAnchor(10, 1.125, 0.1875, 0.0, "peak")
+"""The plain defaults (10 frames 0.9 s apart, 8 s answer, steps from 1.5 s, `peak`, no gains):
+on the Hakone synthetics they located better than the local recipe scaled up (test median
+2.53 against 2.91 km; docs/pipelines/locate_cnn.md, "clip settings from the network")."""
 
 
 @dataclass
@@ -573,11 +614,96 @@ def input_spec(data: SimulatedSet, config: LocateTrainConfig) -> InputSpec:
         max_window_s=config.max_window_s,
         amplitude=config.amplitude,
         station_mask=config.station_mask,
+        skip_missing=config.skip_missing,
     )
 
 
+def answer_time_s(crossing_time_s: float) -> float:
+    """The 3-D CNN's answer time for a network: its S crossing time rounded down to one
+    significant figure (2.35 s -> 2 s at Newberry, 8.85 s -> 8 s at Hakone, 0.43 s -> 0.4 s)."""
+    scale = 10.0 ** np.floor(np.log10(crossing_time_s))
+    return round(float(np.floor(crossing_time_s / scale + 1e-9) * scale), 6)
+
+
+def network_clip(
+    config: LocateTrainConfig, meta: dict[str, Any]
+) -> tuple[LocateTrainConfig, dict[str, Any] | None]:
+    """`config` with the 3-D CNN's clip settings the user did not set taken from the network.
+
+    Rule: answer when S has had time to cross the network (`answer_time_s` of the dataset's
+    S crossing time, aperture / slowest S: 2 s at Newberry, 8 s at Hakone); train on the
+    steps up to the answer. The rest comes from two measured anchors, as the acquisition
+    does (`quakesense.locate.acquisition.network_scale`): at or below Newberry's scale the
+    small-network recipe (`LOCAL_CLIP`), at or above Hakone's the plain defaults
+    (`REGIONAL_CLIP`, so the embedded default trains as before); in between, numbers linear
+    in the scale and `snr` below its middle, which nothing measured yet. A given answer,
+    window or frame count moves the values that follow from it. A setting counts as given
+    when the config file or a flag gave it (pydantic's `model_fields_set`), even at its
+    default; a saved config gives them all, so a run rebuilds the same way. Other network
+    types and datasets without a recorded crossing time keep the plain defaults;
+    `transform: velocity` keeps `peak` (`snr` is refused with it).
+
+    Returns:
+        The filled config and a record of the rule's input and each value's source (None
+        when the rule does not apply).
+    """
+    crossing = ((meta.get("acquisition") or {}).get("network_values") or {}).get("crossing_time_s")
+    if config.model_type != "cnn3d" or not crossing:
+        return config, None
+    scale = network_scale(float(crossing))
+
+    def between(local: float, regional: float) -> float:
+        return local + scale * (regional - local)
+
+    given = config.model_fields_set
+    answer_given = "trigger" in given and "answer_after_s" in config.trigger.model_fields_set
+    answer = config.trigger.answer_after_s if answer_given else answer_time_s(float(crossing))
+    window = config.window_after_detection_s if "window_after_detection_s" in given else answer
+    n_frames = (
+        config.n_frames
+        if "n_frames" in given
+        else round(between(LOCAL_CLIP.n_frames, REGIONAL_CLIP.n_frames))
+    )
+    step_over_answer = between(LOCAL_CLIP.step_over_answer, REGIONAL_CLIP.step_over_answer)
+    first_step = between(LOCAL_CLIP.first_step_over_window, REGIONAL_CLIP.first_step_over_window)
+    local = scale < 0.5 and config.transform != "velocity"
+    chosen: dict[str, Any] = {
+        "n_frames": n_frames,
+        "clip_step_s": round(step_over_answer * answer / n_frames, 6),
+        "window_after_detection_s": window,
+        "min_delay_after_detection_s": round(first_step * window, 6),
+        "station_gain_sigma_db": round(
+            between(LOCAL_CLIP.station_gain_sigma_db, REGIONAL_CLIP.station_gain_sigma_db), 3
+        ),
+        "amplitude": LOCAL_CLIP.amplitude if local else REGIONAL_CLIP.amplitude,
+    }
+    source = {name: name in given for name in chosen}
+    source["trigger.answer_after_s"] = answer_given
+    settings = config.model_dump()
+    for name, value in chosen.items():
+        if not source[name]:
+            settings[name] = value
+    settings["trigger"]["answer_after_s"] = answer
+    filled = LocateTrainConfig.model_validate(settings)
+    values = {name: getattr(filled, name) for name in chosen}
+    values["trigger.answer_after_s"] = filled.trigger.answer_after_s
+    record = {
+        "crossing_time_s": float(crossing),
+        "network_scale": round(scale, 3),
+        "rule": "quakesense.locate.train.network_clip",
+        "values": values,
+        "source": {name: "given" if was else "network" for name, was in source.items()},
+    }
+    return filled, record
+
+
 def train_locator(data: SimulatedSet, config: LocateTrainConfig) -> TrainedLocator:
-    """Train one network on the `train` split, with early stopping on the `val` split."""
+    """Train one network on the `train` split, with early stopping on the `val` split.
+
+    Clip settings left unset are first taken from the network (`network_clip`); the model
+    records the settings used.
+    """
+    config, clip = network_clip(config, data.meta)
     rng = seed_everything(config.seed)
     train_rows, val_rows = data.split_indices("train"), data.split_indices("val")
     if len(train_rows) == 0 or len(val_rows) == 0:
@@ -651,6 +777,7 @@ def train_locator(data: SimulatedSet, config: LocateTrainConfig) -> TrainedLocat
         "preprocess": data.meta.get("preprocess"),
         "projection": data.meta.get("projection"),
         "real_noise": real_noise_used(data, config),
+        "clip_from_network": clip,
         "best_epoch": result.best_epoch,
         "best_val_loss": result.best_val_loss,
     }
@@ -693,9 +820,10 @@ def run_training(
     """
     out = Path(out)
     with RunFolder.create(out, f"locate train: {config.model_type}", force=force) as run:
-        run.save_config(config, data=str(data_dir))
         data = SimulatedSet.open(data_dir, memory_limit_mb=config.memory_limit_mb)
         locator = train_locator(data, config)
+        config = LocateTrainConfig(**locator.training["train_config"])
+        run.save_config(config, data=str(data_dir))
         locator.save(run.path / "model")
         val = validation_rmse(locator, data)
         metrics = {
@@ -708,6 +836,7 @@ def run_training(
             "seed": config.seed,
             "in_memory": data.in_memory,
             "real_noise": locator.training["real_noise"],
+            "clip_from_network": locator.training["clip_from_network"],
         }
         run.save_metrics(metrics)
         if locator.history:
@@ -725,5 +854,20 @@ def run_training(
                 else "; no real noise (the dataset holds none, or real_noise_scale is None)."
             )
         )
+        if locator.training["clip_from_network"]:
+            run.text(describe_clip(locator.training["clip_from_network"]))
         report = run.write_report()
     return report, metrics
+
+
+def describe_clip(record: dict[str, Any]) -> str:
+    """One line: the 3-D CNN's clip settings and which came from the network."""
+    parts = [
+        f"{name} {value:g}" if isinstance(value, int | float) else f"{name} {value}"
+        for name, value in record["values"].items()
+    ]
+    marks = ["*" if record["source"][name] == "network" else "" for name in record["values"]]
+    return (
+        f"3-D CNN clip for a network whose S crossing time is {record['crossing_time_s']:g} s: "
+        f"{', '.join(p + m for p, m in zip(parts, marks, strict=True))} (* from the network)"
+    )
