@@ -201,7 +201,14 @@ LOCAL_CLIP = ClipAnchor(20, 1.5, 0.5, 8.0, "snr")
 (docs/pipelines/locate_cnn.md, "arrival-front inputs"): 20 frames 0.15 s apart around a 2 s
 answer, steps from 1 s after detection, `snr` inputs, 8 dB random station gains."""
 
-REGIONAL_CLIP = ClipAnchor(10, 1.125, 0.1875, 0.0, "peak")
+_PLAIN = LocateTrainConfig()
+REGIONAL_CLIP = ClipAnchor(
+    _PLAIN.n_frames,
+    _PLAIN.clip_step_s * _PLAIN.n_frames / _PLAIN.trigger.answer_after_s,
+    _PLAIN.min_delay_after_detection_s / _PLAIN.window_after_detection_s,
+    _PLAIN.station_gain_sigma_db,
+    _PLAIN.amplitude,
+)
 """The plain defaults (10 frames 0.9 s apart, 8 s answer, steps from 1.5 s, `peak`, no gains):
 on the Hakone synthetics they located better than the local recipe scaled up (test median
 2.53 against 2.91 km; docs/pipelines/locate_cnn.md, "clip settings from the network")."""
