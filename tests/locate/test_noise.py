@@ -88,6 +88,8 @@ def test_pool_loops_are_seamless_and_draws_stay_in_the_scale_bounds(tmp_path: Pa
     draws = pool.draw(n_loop, (0.5, 2.0), np.random.default_rng(3))
     again = pool.draw(n_loop, (0.5, 2.0), np.random.default_rng(3))
     np.testing.assert_array_equal(draws, again)
+    vertical = pool.draw(n_loop, (0.5, 2.0), np.random.default_rng(3), n_components=1)
+    np.testing.assert_array_equal(vertical, draws[:, :1])  # the image networks' cheaper draw
     own_rms = np.sqrt(np.mean(pool.loops[:, :3, 0] ** 2, axis=-1))  # (window, station)
     drawn_rms = np.sqrt(np.mean(draws[:3, 0] ** 2, axis=-1))
     ratio = drawn_rms[None, :] / own_rms

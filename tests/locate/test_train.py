@@ -93,6 +93,33 @@ def test_frame_step_defaults_and_old_models() -> None:
         _spec("cnn3d", frame_step=0)
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    model_type=st.sampled_from(["cnn2d", "cnn3d"]),
+    amplitude=st.sampled_from(["global", "peak", "snr"]),
+    option=st.sampled_from(["", "station_mask", "skip_missing"]),
+    seed=st.integers(0, 1000),
+)
+def test_image_inputs_read_the_vertical_component_alone(
+    model_type: str, amplitude: str, option: str, seed: int
+) -> None:
+    """Training cuts the horizontals before augmenting (`n_components`); nothing changes."""
+    values = np.random.default_rng(seed).normal(size=(3, 3, 30)).astype(np.float32)
+    values[1] = 0.0  # a missing station
+    spec = replace(
+        _spec(
+            model_type, amplitude=amplitude, transform="max" if amplitude == "snr" else "velocity"
+        ),
+        **({option: True} if option and amplitude != "global" else {}),
+    )
+    frames = np.array([14, 29])
+    assert spec.n_components == 1
+    np.testing.assert_array_equal(
+        build_inputs(spec, values[:, : spec.n_components], frames),
+        build_inputs(spec, values, frames),
+    )
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     model_type=st.sampled_from(["cnn2d", "cnn3d", "convnetquake"]),

@@ -102,6 +102,12 @@ class InputSpec:
     skip_missing: bool = False
 
     @property
+    def n_components(self) -> int:
+        """Components the inputs read: the vertical for the image networks (their snapshots
+        show it), all three for ConvNetQuake. Training cuts the others before augmenting."""
+        return 3 if self.model_type == "convnetquake" else 1
+
+    @property
     def in_channels(self) -> int:
         """Input channels of the network (level channel with `peak`, `snr`; the mask)."""
         return (1 if self.amplitude == "global" else 2) + int(self.station_mask)

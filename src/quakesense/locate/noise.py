@@ -82,23 +82,28 @@ class NoisePool:
     windows: pd.DataFrame
 
     def draw(
-        self, n_samples: int, scale: tuple[float, float], rng: np.random.Generator
+        self,
+        n_samples: int,
+        scale: tuple[float, float],
+        rng: np.random.Generator,
+        n_components: int = 3,
     ) -> np.ndarray:
-        """Noise (n_stations, 3, n_samples): per station a random loop, offset and scale.
+        """Noise (n_stations, n_components, n_samples): per station a random loop, offset and
+        scale; the first `n_components` of (Z, N, E).
 
         The scale is log-uniform in `scale` (1: as recorded); a station without any loop of
         its own takes one of another station.
         """
         n_loop = self.loops.shape[-1]
         pairs = np.argwhere(self.present)
-        out = np.empty((len(self.stations), 3, n_samples), dtype=np.float32)
+        out = np.empty((len(self.stations), n_components, n_samples), dtype=np.float32)
         for k in range(len(self.stations)):
             own = np.flatnonzero(self.present[:, k])
             window, station = (
                 (int(rng.choice(own)), k) if own.size else tuple(pairs[rng.integers(len(pairs))])
             )
             index = (rng.integers(n_loop) + np.arange(n_samples)) % n_loop
-            out[k] = self.loops[window, station][:, index]
+            out[k] = self.loops[window, station][:n_components, index]
         factor = np.exp(rng.uniform(np.log(scale[0]), np.log(scale[1]), len(self.stations)))
         return out * factor.astype(np.float32)[:, None, None]
 

@@ -365,7 +365,7 @@ class Augmenter:
         self.noise_reference_m_s = noise_reference_m_s
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
-        """A new augmented copy of (n_stations, 3, n_samples) values."""
+        """A new augmented copy of (n_stations, n_components, n_samples) values."""
         out = np.array(values, dtype=np.float32, copy=True)
         n_stations, _, n_samples = out.shape
         if self.shift_max_samples:
@@ -380,7 +380,9 @@ class Augmenter:
             gain_db = self.rng.normal(0.0, self.station_gain_sigma_db, n_stations)
             out *= (10.0 ** (gain_db / 20.0)).astype(np.float32)[:, None, None]
         if self.real_noise is not None:
-            out += self.real_noise.draw(n_samples, self.real_noise_scale, self.rng)
+            out += self.real_noise.draw(
+                n_samples, self.real_noise_scale, self.rng, n_components=out.shape[1]
+            )
         if self.noise_max_relative:
             reference = self.noise_reference_m_s or np.abs(out).max()
             level = self.rng.uniform(0, self.noise_max_relative) * reference
@@ -441,7 +443,7 @@ class SampleSet(Dataset):
         if frame < 0:
             frame = int(self.rng.choice(self.frames[k]))
         row = int(self.event_rows[k])
-        values = self.data.event_values(row)
+        values = self.data.event_values(row)[:, : self.spec.n_components]
         if self.augment is not None:
             values = self.augment(values)
         x = build_inputs(self.spec, values, np.array([frame]))[0]
@@ -723,7 +725,7 @@ def train_locator(data: SimulatedSet, config: LocateTrainConfig) -> TrainedLocat
     ]
     spec = input_spec(data, config)
     peaks = [
-        np.abs(transform_values(spec, data.event_values(int(r)))[:, 0]).max() for r in train_rows
+        np.abs(transform_values(spec, data.event_values(int(r))[:, :1])).max() for r in train_rows
     ]
     # global: asinh is linear below 1 % of the typical peak; peak: levels centred near 0.
     share = 0.01 if config.amplitude == "global" else 1.0
