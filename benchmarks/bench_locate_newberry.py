@@ -38,6 +38,13 @@ four events at their catalog hypocentres (`locate predict --calibration`, leave 
 event corrects itself), and with the terms measured on all five at the network's own first
 locations, no catalog used (`--station-corrections batch`).
 
+Synthetic twins (`--twins N`, CNNs): N synthetics at each event's catalog hypocentre (random
+mechanisms, the event's calibrated Mw from above, seed 0) with the training set's real noise at
+its recorded level, located by the trained model once with every station and once with the
+event's own missing stations zeroed, as its real record has them. Where a twin lands where the
+real event does, the real error is the network's own error at that hypocentre, not a
+synthetic-to-real gap; a twin error that grows with the missing stations blames them.
+
 The table: per method, events located, median and maximum epicentral and depth error against
 the catalog, and the median per-event uncertainty the method reports (CNNs: MC-dropout spread,
 68 % horizontal semi-axis and depth sd; grid search: its EDT probability cloud's 68 % ellipse
@@ -68,10 +75,13 @@ from quakesense.core.geo import haversine_km
 from quakesense.core.store import is_quakesense_dir
 from quakesense.io.waveforms import event_folders, read_catalog_from_headers, read_event_waveforms
 from quakesense.locate.dataset import events_batch
+from quakesense.locate.detect import NoTriggerError, detect, estimate_in_time
+from quakesense.locate.noise import NoisePool
 from quakesense.locate.preprocess import preprocess
 from quakesense.locate.records import to_station_values
 from quakesense.locate.seismograms import Events
 from quakesense.locate.simulate import (
+    KM_PER_DEGREE,
     SimulateConfig,
     TravelTimeBackend,
     build_events,
@@ -81,6 +91,7 @@ from quakesense.locate.simulate import (
     preprocess_settings,
     wave_parameters,
 )
+from quakesense.locate.train import TrainedLocator
 
 ROOT = Path(__file__).resolve().parents[1]
 NEWBERRY = ROOT.parent / "shared" / "data" / "waveforms" / "newberry_egs_subset"
@@ -409,6 +420,84 @@ def leave_one_out(raw: Path, work: Path, stations: Path, method: str) -> pd.Data
     return pd.concat(tables, ignore_index=True)
 
 
+def east_north_km(
+    latitude_deg: np.ndarray, longitude_deg: np.ndarray, catalog: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """East and north offsets (km) of estimates from the catalog epicentres, row by row."""
+    north = (np.asarray(latitude_deg) - catalog["latitude_deg"].to_numpy()) * KM_PER_DEGREE
+    east = (np.asarray(longitude_deg) - catalog["longitude_deg"].to_numpy()) * (
+        KM_PER_DEGREE * np.cos(np.radians(catalog["latitude_deg"].to_numpy()))
+    )
+    return east, north
+
+
+def twins(
+    sim: Path,
+    run: Path,
+    raw: Path,
+    catalog: pd.DataFrame,
+    magnitudes: pd.Series,
+    n_twins: int,
+) -> pd.DataFrame:
+    """Per event: the model's errors on synthetic twins at its catalog hypocentre.
+
+    `n_twins` random mechanisms per event at `magnitudes[event_id]`, the training set's
+    synthetic noise plus its real noise pool at scale 1; located as `predict` locates (STA/LTA
+    with the model's trigger, answer after its answer time), with all stations and with the
+    event's missing stations zeroed. Medians over the twins that triggered.
+    """
+    meta = json.loads((sim / "dataset.json").read_text())
+    config, network, _ = network_config(SimulateConfig(**meta["config"]))
+    backend = TravelTimeBackend(network, wave_parameters(config), make_compute("synchronous", 1)[0])
+    locator = TrainedLocator.load(run / "model")
+    pool = NoisePool.load(sim)
+    names = [str(s) for s in network.stations["station"]]
+    dt, band = config.sampling_interval_s, preprocess_settings(config)
+    rng = np.random.default_rng(0)
+    rows = []
+    for folder in event_folders(raw):
+        event = read_event_waveforms(folder, units="velocity")
+        present = to_station_values(event, names, dt, min_stations=1).present
+        row = catalog[catalog["event_id"].astype(str) == event.event_id]
+        x_km, y_km = network.projection.to_xy_km(row["latitude_deg"], row["longitude_deg"])
+        events = Events(
+            x_km=np.full(n_twins, float(x_km[0])),
+            y_km=np.full(n_twins, float(y_km[0])),
+            depth_km=np.full(n_twins, float(row["depth_km"].iloc[0])),
+            magnitude=np.full(n_twins, magnitudes[event.event_id]),
+            strike_deg=rng.uniform(0, 360, n_twins),
+            dip_deg=np.degrees(np.arccos(rng.uniform(0, 1, n_twins))),
+            rake_deg=rng.uniform(-180, 180, n_twins),
+            origin_time_s=np.full(n_twins, 8.0),
+        )
+        waves = preprocess(backend.synthesize(events, event_rngs(0, 0, n_twins)), dt, band)
+        found: dict[str, list[np.ndarray]] = {"all": [], "own": []}
+        for wave in waves:
+            noisy = wave + pool.draw(wave.shape[-1], (1.0, 1.0), rng)
+            for name, values in (("all", noisy), ("own", noisy * present[:, None, None])):
+                try:
+                    onset = detect(values, dt, locator.trigger)
+                except NoTriggerError:
+                    continue
+                answer = estimate_in_time(locator, values, onset, locator.trigger.answer_after_s)
+                found[name].append(answer.answer[:2])
+        result = {"event_id": event.event_id, "missing": int((~present).sum())}
+        for name, answers in found.items():
+            if not answers:
+                result[f"twin_{name}_located"] = f"0/{n_twins}"
+                continue
+            lat, lon = np.array(answers).T
+            east, north = east_north_km(lat, lon, row.loc[row.index.repeat(len(lat))])
+            result |= {
+                f"twin_{name}_located": f"{len(lat)}/{n_twins}",
+                f"twin_{name}_epi_median_km": float(np.median(np.hypot(east, north))),
+                f"twin_{name}_east_median_km": float(np.median(east)),
+                f"twin_{name}_north_median_km": float(np.median(north)),
+            }
+        rows.append(result)
+    return pd.DataFrame(rows)
+
+
 def _training_note(run: Path) -> str:
     config = json.loads((run / "config.json").read_text())
     window = config.get("max_window_s") if config["transform"] == "max" else config["rms_window_s"]
@@ -434,6 +523,12 @@ def main() -> None:
         help="reuse WORK/predict_* folders that hold a finished run (default: predict again)",
     )
     parser.add_argument("--json", type=Path, help="also write both tables here")
+    parser.add_argument(
+        "--twins",
+        type=int,
+        default=0,
+        help="synthetic twins per event and CNN at the catalog hypocentres (0: none)",
+    )
     parser.add_argument(
         "--calibration-only", action="store_true", help="print the amplitude calibration only"
     )
@@ -480,6 +575,19 @@ def main() -> None:
         errors[f"{method} + station terms (batch)"] = location_errors(
             pd.read_csv(out / "locations.csv"), catalog
         )
+    twin_tables = {}
+    if args.twins:
+        magnitudes = pd.DataFrame(calibrated["per_event"]).set_index("event_id")["implied_mw"]
+        magnitudes.index = magnitudes.index.astype(str)
+        for method in args.methods:
+            located = pd.read_csv(work / f"predict_{method}" / "locations.csv")
+            located = catalog[["event_id"]].merge(
+                located.assign(event_id=located["event_id"].astype(str)), how="left"
+            )
+            east, north = east_north_km(located["latitude_deg"], located["longitude_deg"], catalog)
+            twin_tables[method] = twins(
+                sim, work / f"train_{method}", raw, catalog, magnitudes, args.twins
+            ).assign(real_epi_km=np.hypot(east, north), real_east_km=east, real_north_km=north)
     table = summary(errors, CENTROID)
     per_event = pd.concat(
         [frame.assign(method=method) for method, frame in errors.items()], ignore_index=True
@@ -497,6 +605,9 @@ def main() -> None:
     with pd.option_context("display.width", 250, "display.max_columns", None):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         print(per_event.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        for method, frame in twin_tables.items():
+            print(f"{method}: synthetic twins ({args.twins} per event, seed 0) against the real")
+            print(frame.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if args.json is not None:
         args.json.write_text(
             json.dumps(
@@ -504,6 +615,7 @@ def main() -> None:
                     "calibration": calibrated,
                     "summary": table.to_dict("records"),
                     "events": per_event.to_dict("records"),
+                    "twins": {m: t.to_dict("records") for m, t in twin_tables.items()},
                 },
                 indent=1,
                 default=str,
