@@ -446,9 +446,8 @@ def synthetic_rmse(results: pd.DataFrame, data: SimulatedSet) -> pd.DataFrame:
 
     Adds located/failed counts, the median epicentral error, the slopes of estimated on true
     position (`position_slopes`: below 1, estimates shrink toward the middle), and, where the
-    results hold
-    MC-dropout spreads, their median and the share of events whose epicentral error is
-    within twice the spread (about 95 % if the spread were a calibrated Gaussian sigma);
+    results hold MC-dropout spreads, their median and the share of events whose epicentral
+    error is within twice the spread (about 95 % if the spread were a calibrated Gaussian sigma);
     for the grid search, the median reported 68 % horizontal semi-axis (`median_h68_km`) and
     depth standard deviation.
     """
