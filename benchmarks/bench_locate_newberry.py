@@ -585,9 +585,17 @@ def main() -> None:
                 located.assign(event_id=located["event_id"].astype(str)), how="left"
             )
             east, north = east_north_km(located["latitude_deg"], located["longitude_deg"], catalog)
+            real = pd.DataFrame(
+                {
+                    "event_id": catalog["event_id"].astype(str),
+                    "real_epi_km": np.hypot(east, north),
+                    "real_east_km": east,
+                    "real_north_km": north,
+                }
+            )
             twin_tables[method] = twins(
                 sim, work / f"train_{method}", raw, catalog, magnitudes, args.twins
-            ).assign(real_epi_km=np.hypot(east, north), real_east_km=east, real_north_km=north)
+            ).merge(real, on="event_id", how="left")
     table = summary(errors, CENTROID)
     per_event = pd.concat(
         [frame.assign(method=method) for method, frame in errors.items()], ignore_index=True

@@ -82,6 +82,17 @@ def test_summary_counts_located_events_and_divides_by_the_reference(bench) -> No
     assert np.isnan(table.loc["guess", "reported_h68_median_km"])
 
 
+def test_east_north_offsets_from_the_catalog(bench) -> None:
+    """The twins' and real events' offsets: signed km east and north of each catalog row."""
+    catalog = _catalog()
+    east, north = bench.east_north_km(
+        np.array([43.70, 43.71, 43.69]), np.array([-121.29, -121.30, -121.30]), catalog
+    )
+    km_per_deg_east = 111.19 * np.cos(np.radians(43.70))
+    np.testing.assert_allclose(east, [0.01 * km_per_deg_east, 0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(north, [0.0, 1.1119, -1.1119], atol=1e-9)
+
+
 def test_newberry_station_file_becomes_a_readable_station_list(bench, tmp_path: Path) -> None:
     raw = tmp_path / "staInfo_df.csv"
     raw.write_text(",lat,lon,depth\nNM03,43.75,-121.30,1.866\nNN09,43.72,-121.28,1.5\n")
