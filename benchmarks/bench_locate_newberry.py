@@ -40,10 +40,11 @@ locations, no catalog used (`--station-corrections batch`).
 
 Synthetic twins (`--twins N`, CNNs): N synthetics at each event's catalog hypocentre (random
 mechanisms, the event's calibrated Mw from above, seed 0) with the training set's real noise at
-its recorded level, located by the trained model once with every station and once with the
-event's own missing stations zeroed, as its real record has them. Where a twin lands where the
-real event does, the real error is the network's own error at that hypocentre, not a
-synthetic-to-real gap; a twin error that grows with the missing stations blames them.
+its recorded level, located by the trained model with every station, with the event's own
+missing stations zeroed (as its real record has them), and with those and the noise of the
+event's own pre-event window. Where a twin lands where the real event does, the real error is
+the network's own error at that hypocentre, not a synthetic-to-real gap; a twin error that
+grows with the missing stations blames them.
 
 The table: per method, events located, median and maximum epicentral and depth error against
 the catalog, and the median per-event uncertainty the method reports (CNNs: MC-dropout spread,
@@ -75,7 +76,7 @@ from quakesense.core.geo import haversine_km
 from quakesense.core.store import is_quakesense_dir
 from quakesense.io.waveforms import event_folders, read_catalog_from_headers, read_event_waveforms
 from quakesense.locate.dataset import events_batch
-from quakesense.locate.detect import NoTriggerError, detect, estimate_in_time
+from quakesense.locate.detect import NoTriggerError, detect_event, estimate_in_time
 from quakesense.locate.noise import NoisePool
 from quakesense.locate.preprocess import preprocess
 from quakesense.locate.records import to_station_values
@@ -442,9 +443,12 @@ def twins(
     """Per event: the model's errors on synthetic twins at its catalog hypocentre.
 
     `n_twins` random mechanisms per event at `magnitudes[event_id]`, the training set's
-    synthetic noise plus its real noise pool at scale 1; located as `predict` locates (STA/LTA
-    with the model's trigger, answer after its answer time), with all stations and with the
-    event's missing stations zeroed. Medians over the twins that triggered.
+    synthetic noise plus real noise at scale 1: from any window of the pool (`all`, `own`),
+    or from the event's own pre-event window (`own_noise`, the event's stations), so the
+    twin's stations stand as far above their noise as the real record's. Located as
+    `predict` locates (STA/LTA with the model's trigger and the contrast check, answer after
+    its answer time), with all stations (`all`) or the event's missing stations zeroed.
+    Medians over the twins that triggered.
     """
     meta = json.loads((sim / "dataset.json").read_text())
     config, network, _ = network_config(SimulateConfig(**meta["config"]))
@@ -471,12 +475,20 @@ def twins(
             origin_time_s=np.full(n_twins, 8.0),
         )
         waves = preprocess(backend.synthesize(events, event_rngs(0, 0, n_twins)), dt, band)
-        found: dict[str, list[np.ndarray]] = {"all": [], "own": []}
+        window = np.flatnonzero(pool.windows["event_id"].astype(str) == event.event_id)
+        own_pool = replace(
+            pool, loops=pool.loops[window], present=pool.present[window], windows=None
+        )
+        found: dict[str, list[np.ndarray]] = {"all": [], "own": [], "own_noise": []}
         for wave in waves:
             noisy = wave + pool.draw(wave.shape[-1], (1.0, 1.0), rng)
-            for name, values in (("all", noisy), ("own", noisy * present[:, None, None])):
+            cases = [("all", noisy), ("own", noisy * present[:, None, None])]
+            if window.size:  # no window in the pool when the record starts too close to the event
+                quiet = wave + own_pool.draw(wave.shape[-1], (1.0, 1.0), rng)
+                cases.append(("own_noise", quiet * present[:, None, None]))
+            for name, values in cases:
                 try:
-                    onset = detect(values, dt, locator.trigger)
+                    onset, _ = detect_event(values, dt, locator.trigger)
                 except NoTriggerError:
                     continue
                 answer = estimate_in_time(locator, values, onset, locator.trigger.answer_after_s)
