@@ -437,7 +437,12 @@ def position_slopes(errors: pd.DataFrame) -> dict[str, float]:
         estimate = errors[f"{column}_est"].to_numpy(float) * scale
         truth, estimate = truth - truth.mean(), estimate - estimate.mean()
         spread = float(np.sum(truth**2))
-        slopes[name] = float(np.sum(truth * estimate) / spread) if spread > 1e-12 else np.nan
+        if spread <= 1e-12:
+            slopes[name] = np.nan
+        elif np.ptp(estimate) <= 1e-9:  # one point for all (rounding aside): no slope
+            slopes[name] = 0.0
+        else:
+            slopes[name] = float(np.sum(truth * estimate) / spread)
     return slopes
 
 
