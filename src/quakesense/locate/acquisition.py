@@ -102,7 +102,7 @@ def network_acquisition(aperture_km: float, slowest_s_km_s: float) -> Acquisitio
     t = network_scale(crossing_s)
 
     def linear(local: float, regional: float) -> float:
-        return local + t * (regional - local)
+        return between_anchors(t, local, regional)
 
     def geometric(local: float, regional: float) -> float:
         return float(np.exp(linear(np.log(local), np.log(regional))))
@@ -138,6 +138,11 @@ def network_scale(crossing_time_s: float) -> float:
             1.0,
         )
     )
+
+
+def between_anchors(scale: float, local: float, regional: float) -> float:
+    """The value at `network_scale` `scale`, linear between the local and regional anchors."""
+    return local + scale * (regional - local)
 
 
 def interval_for(highcut_hz: float) -> float:

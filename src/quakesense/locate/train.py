@@ -36,7 +36,7 @@ from quakesense.core.training import (
     seed_everything,
     torch_device,
 )
-from quakesense.locate.acquisition import network_scale
+from quakesense.locate.acquisition import between_anchors, network_scale
 from quakesense.locate.dataset import open_dataset
 from quakesense.locate.detect import NoTriggerError, TriggerConfig, detect_event
 from quakesense.locate.inputs import (
@@ -662,7 +662,7 @@ def network_clip(
     scale = network_scale(float(crossing))
 
     def between(local: float, regional: float) -> float:
-        return local + scale * (regional - local)
+        return between_anchors(scale, local, regional)
 
     given = config.model_fields_set
     answer_given = "trigger" in given and "answer_after_s" in config.trigger.model_fields_set
