@@ -1,12 +1,15 @@
-"""CPU time of one 3-D CNN training sample: the data path with three components or the vertical.
+"""CPU time of one 3-D CNN training sample: three components or the vertical; the onset channel.
 
 A training sample of an image network is one event's station values, augmented (station time
 shifts, gains, real pre-event noise, Gaussian noise, cutout), then turned into a clip of
 snapshots (causal running maximum, `snr` amplitudes, interpolation). The snapshots show the
-vertical component only, so `SampleSet` now cuts the horizontals before augmenting
-(`InputSpec.n_components`); this script times both data paths and the network's training step
-(forward, backward, Adam) in the same run, on the Newberry shape (15 stations, 1,100 samples of
-0.02 s, 20 frames 0.15 s apart, 32 x 32 images) with random values and a random noise pool.
+vertical component only, so `SampleSet` cuts the horizontals before augmenting
+(`InputSpec.n_components`). This script times in one run the data path with three components
+and with the vertical, the vertical with the onset channel (`InputSpec.onset_channel`: a
+recursive STA/LTA per station and sample, one more image channel), and the network's training
+step (forward, backward, Adam) for each input, on the Newberry shape (15 stations, 1,100
+samples of 0.02 s, 20 frames 0.15 s apart, 32 x 32 images) with random values and a random
+noise pool.
 
     python benchmarks/bench_locate_train_samples.py [--samples 200] [--threads 1]
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -52,8 +56,22 @@ def _pool(rng: np.random.Generator) -> NoisePool:
     )
 
 
+def _step_s(spec: InputSpec, batch: np.ndarray, repeats: int = 5) -> float:
+    """Seconds per sample of one training step (forward, backward, Adam) on `batch`."""
+    network = SnapshotCNN3D(n_frames=spec.n_frames, in_channels=spec.in_channels)
+    optimiser = torch.optim.Adam(network.parameters())
+    inputs = torch.from_numpy(batch)
+    targets = torch.zeros(len(batch), 5)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        optimiser.zero_grad()
+        torch.nn.functional.mse_loss(network(inputs), targets).backward()
+        optimiser.step()
+    return (time.perf_counter() - start) / repeats / len(batch)
+
+
 def main(argv: list[str] | None = None) -> pd.DataFrame:
-    """Time both data paths and the training step; print the table."""
+    """Time the three input paths and their training steps; print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1)
@@ -64,31 +82,31 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     events = rng.normal(0.0, 1e-7, (args.samples, N_STATIONS, 3, N_SAMPLES)).astype(np.float32)
     augment = Augmenter(3, 0.5, 0.05, 1, rng, 1e-7, 8.0, _pool(rng), (0.5, 2.0))
     frame = np.array([700])
-    rows = []
-    for label, components in (("three components (before)", 3), ("vertical only (now)", 1)):
-        start = time.perf_counter()
-        inputs = [build_inputs(spec, augment(event[:, :components]), frame)[0] for event in events]
-        seconds = (time.perf_counter() - start) / args.samples
-        rows.append({"step": f"data path, {label}", "ms per sample": 1e3 * seconds})
-    network = SnapshotCNN3D(n_frames=20, in_channels=spec.in_channels)
-    optimiser = torch.optim.Adam(network.parameters())
-    batch = torch.from_numpy(np.stack(inputs[:50]))
-    targets = torch.zeros(len(batch), 5)
-    start, repeats = time.perf_counter(), 5
-    for _ in range(repeats):
-        optimiser.zero_grad()
-        loss = torch.nn.functional.mse_loss(network(batch), targets)
-        loss.backward()
-        optimiser.step()
-    step_s = (time.perf_counter() - start) / repeats / len(batch)
-    rows.append({"step": "network training step (batch 50)", "ms per sample": 1e3 * step_s})
-    table = pd.DataFrame(rows)
-    before, now = table["ms per sample"].iloc[0], table["ms per sample"].iloc[1]
-    table["ratio to the vertical-only path"] = table["ms per sample"] / now
-    print(
-        f"{args.samples} samples, {args.threads} torch thread(s); one sample in all: "
-        f"{before + 1e3 * step_s:.2f} ms before, {now + 1e3 * step_s:.2f} ms now"
+    onsets = replace(spec, onset_channel=True, onset_sta_s=0.16, onset_lta_s=1.6)
+    paths = (
+        ("three components (before)", 3, spec),
+        ("vertical only (now)", 1, spec),
+        ("vertical only, onset channel", 1, onsets),
     )
+    rows = []
+    for label, components, path_spec in paths:
+        start = time.perf_counter()
+        inputs = [
+            build_inputs(path_spec, augment(event[:, :components]), frame)[0] for event in events
+        ]
+        data_ms = 1e3 * (time.perf_counter() - start) / args.samples
+        step_ms = 1e3 * _step_s(path_spec, np.stack(inputs[:50]))
+        rows.append(
+            {
+                "inputs": label,
+                "data path ms": data_ms,
+                "network step ms": step_ms,
+                "ms per sample": data_ms + step_ms,
+            }
+        )
+    table = pd.DataFrame(rows)
+    table["ratio to the vertical-only sample"] = table["ms per sample"] / table["ms per sample"][1]
+    print(f"{args.samples} samples, {args.threads} torch thread(s); network steps in batches of 50")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return table
 

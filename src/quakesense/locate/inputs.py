@@ -31,6 +31,13 @@ Amplitudes span orders of magnitude with magnitude and distance. Two ways to tam
   0 at or below that level. Station gains, site terms and radiation pattern cancel within a
   station; what is left is when, and by how much, each station rose above its own noise: the
   arrival front that a pick-based location uses. The level channel is as with `peak`.
+With `onset_channel` (images only) a further channel holds, per station, the time since its
+latest STA/LTA onset (ObsPy's recursive STA/LTA on the vertical; 0 before an onset and after
+its trigger switched off), in clip lengths (`cnn3d`) or LTA windows (`cnn2d`), capped at 1,
+interpolated like the amplitudes: the picks a classical locator reads, as an image of how long
+each place has been shaking. The `snr` rise of a station mixes when the wave arrived with how
+strong it is; the onset age is timing alone, which is what pins the position (the CNN's
+estimates otherwise shrink toward the middle of the network, docs/pipelines/locate_cnn.md).
 With `station_mask` (images only) a last channel holds the interpolated presence of each station
 (1: it has data, 0: missing or cut out), so a station without data no longer looks like one the
 waves have not reached yet.
@@ -83,6 +90,8 @@ class InputSpec:
         skip_missing: Interpolate each image from the stations with data only (the inverse-
             distance weights renormalised over them), so a missing or cut-out station is
             absent from the image instead of a station the waves have not reached.
+        onset_channel: Add the stations' onset ages (interpolated) as a channel.
+        onset_sta_s, onset_lta_s: STA and LTA windows of the onset trigger.
     """
 
     model_type: str
@@ -100,6 +109,9 @@ class InputSpec:
     frame_step: int = 1
     station_mask: bool = False
     skip_missing: bool = False
+    onset_channel: bool = False
+    onset_sta_s: float = 0.15
+    onset_lta_s: float = 1.5
 
     @property
     def n_components(self) -> int:
@@ -109,8 +121,12 @@ class InputSpec:
 
     @property
     def in_channels(self) -> int:
-        """Input channels of the network (level channel with `peak`, `snr`; the mask)."""
-        return (1 if self.amplitude == "global" else 2) + int(self.station_mask)
+        """Input channels of the network (level channel with `peak`, `snr`; onsets; mask)."""
+        return (
+            (1 if self.amplitude == "global" else 2)
+            + int(self.onset_channel)
+            + int(self.station_mask)
+        )
 
     def __post_init__(self) -> None:
         self.matrix = np.asarray(self.matrix, dtype=np.float32)
@@ -129,6 +145,18 @@ class InputSpec:
             raise InputError(
                 "station_mask needs an image network (cnn2d, cnn3d) with amplitude 'peak' or 'snr'",
                 field="station_mask",
+            )
+        if self.onset_channel and (self.model_type == "convnetquake" or self.amplitude == "global"):
+            raise InputError(
+                "onset_channel needs an image network (cnn2d, cnn3d) with amplitude 'peak' or "
+                "'snr'",
+                field="onset_channel",
+            )
+        if self.onset_channel and not 0 < self.onset_sta_s < self.onset_lta_s:
+            raise InputError(
+                f"onset STA {self.onset_sta_s} s and LTA {self.onset_lta_s} s: expected "
+                "0 < STA < LTA",
+                field="onset_sta_s",
             )
         if self.skip_missing and self.model_type == "convnetquake":
             raise InputError(
@@ -229,6 +257,8 @@ def build_inputs(spec: InputSpec, values: np.ndarray, frames: np.ndarray) -> np.
         if spec.station_mask or spec.skip_missing
         else None
     )
+    # Onsets are causal: the samples up to the last frame decide them.
+    vertical = values[:, 0, : frames.max() + 1] if spec.onset_channel and frames.size else None
     values = transform_values(spec, values)
     n_frames = 1 if spec.model_type == "cnn2d" else spec.n_frames
     index = clip_indices(frames, n_frames, spec.frame_step)
@@ -242,7 +272,8 @@ def build_inputs(spec: InputSpec, values: np.ndarray, frames: np.ndarray) -> np.
         lead = round(SNR_REFERENCE_LEAD_S / spec.sampling_interval_s)
         reference = padded[:, : window.shape[1], np.maximum(index[:, 0] - lead, 0)]
         window = _station_snr(window, reference)
-    out = _arrange(spec, window, len(frames), _weights(spec, present))
+    weights = _weights(spec, present)
+    out = _arrange(spec, window, len(frames), weights)
     if spec.amplitude == "global":
         return np.arcsinh(out / spec.amplitude_scale_m_s).astype(np.float32)
     stack = spec.model_type != "convnetquake"
@@ -250,11 +281,81 @@ def build_inputs(spec: InputSpec, values: np.ndarray, frames: np.ndarray) -> np.
         inputs = _peak_normalised(out, spec.amplitude_scale_m_s, stack=stack)
     else:
         inputs = _with_level(out, level, stack=stack)
+    if vertical is not None:
+        ages = np.concatenate([onset_ages(spec, vertical), np.zeros_like(vertical[:, :1])], 1)
+        onsets = _arrange(spec, ages[:, None, index], len(frames), weights)  # -1: the zeros
+        inputs = np.concatenate([inputs, onsets.reshape(inputs[:, :1].shape)], axis=1)
     if not spec.station_mask:
         return inputs
     mask = (spec.matrix @ present.astype(np.float32)).reshape(spec.height, spec.width)
     mask = np.broadcast_to(mask, (len(frames), 1, *inputs.shape[2:]))
     return np.concatenate([inputs, mask], axis=1).astype(np.float32)
+
+
+ONSET_THRESHOLD_ON = 4.0
+"""Onset channel: STA/LTA of an onset (the paper's and the detection's threshold)."""
+
+ONSET_THRESHOLD_OFF = 1.5
+"""Onset channel: STA/LTA below which a trigger re-arms (a new onset needs a fall below it)."""
+
+
+def _onset_windows(spec: InputSpec) -> tuple[int, int, int]:
+    """STA and LTA windows of the onset trigger and the age unit, in samples."""
+    n_sta = max(1, round(spec.onset_sta_s / spec.sampling_interval_s))
+    n_lta = max(n_sta + 1, round(spec.onset_lta_s / spec.sampling_interval_s))
+    unit = n_lta if spec.model_type == "cnn2d" else max(1, spec.n_frames * spec.frame_step)
+    return n_sta, n_lta, unit
+
+
+def station_onsets(spec: InputSpec, vertical: np.ndarray) -> list[np.ndarray]:
+    """Per station, the sample indices of its STA/LTA onsets as the onset channel counts them.
+
+    An onset is a rise of the recursive STA/LTA (ObsPy) to `ONSET_THRESHOLD_ON` after a fall
+    below `ONSET_THRESHOLD_OFF`; onsets within one age unit (`onset_ages`) of the kept onset
+    before them are ignored, so the S wave or the coda re-triggering does not restart the P
+    onset's age. Causal: the STA/LTA at a sample uses only the samples before it. None in
+    the LTA warm-up or at a station without data.
+    """
+    from obspy.signal.trigger import recursive_sta_lta
+
+    vertical = np.asarray(vertical, dtype=np.float64)
+    n_sta, n_lta, unit = _onset_windows(spec)
+    sample = np.arange(vertical.shape[-1])
+    onsets = []
+    for trace in vertical:
+        kept: list[int] = []
+        if len(trace) > n_lta and np.any(trace):
+            ratio = np.nan_to_num(recursive_sta_lta(trace, n_sta, n_lta), nan=0.0, posinf=0.0)
+            ratio[:n_lta] = 0.0
+            # Hysteresis: on at a sample >= ON, off at a sample < OFF, unchanged in between.
+            state = np.where(
+                ratio >= ONSET_THRESHOLD_ON, 1, np.where(ratio < ONSET_THRESHOLD_OFF, 0, -1)
+            )
+            on = state[np.maximum.accumulate(np.where(state >= 0, sample, 0))] == 1
+            for start in np.flatnonzero(on & ~np.concatenate([[False], on[:-1]])):
+                if not kept or start - kept[-1] >= unit:
+                    kept.append(int(start))
+        onsets.append(np.array(kept, dtype=np.int64))
+    return onsets
+
+
+def onset_ages(spec: InputSpec, vertical: np.ndarray) -> np.ndarray:
+    """(n_stations, n_samples) time since each station's latest onset (`station_onsets`).
+
+    In age units: the clip length for `cnn3d` (its time axis), the LTA window for `cnn2d`;
+    capped at 1. Causal, as the onsets are. 0 before a station's first onset.
+    """
+    vertical = np.asarray(vertical)
+    unit = _onset_windows(spec)[2]
+    sample = np.arange(vertical.shape[-1])
+    ages = np.zeros(vertical.shape, dtype=np.float32)
+    for station, kept in enumerate(station_onsets(spec, vertical)):
+        if kept.size:
+            marks = np.zeros(len(sample), dtype=bool)
+            marks[kept] = True
+            start = np.maximum.accumulate(np.where(marks, sample, -1))
+            ages[station] = np.where(start >= 0, np.minimum((sample - start + 1) / unit, 1.0), 0)
+    return ages
 
 
 def _weights(spec: InputSpec, present: np.ndarray | None) -> np.ndarray:

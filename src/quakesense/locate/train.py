@@ -91,6 +91,15 @@ class LocateTrainConfig(BaseModel):
         description="images are interpolated from the stations with data only, so a missing "
         "or cut-out station is absent rather than one not reached yet",
     )
+    onset_channel: bool = Field(
+        False,
+        description="images get a channel with each station's time since its STA/LTA onset "
+        "(timing alone, as picks; interpolated like the amplitudes)",
+    )
+    onset_sta_s: float | None = Field(
+        None, gt=0, description="STA window of the onset channel; default the clip step"
+    )
+    onset_lta_over_sta: float = Field(10.0, gt=1, description="onset channel: LTA / STA")
     n_frames: int = Field(
         10, ge=1, description="clip length (cnn3d unless given: from the network) or window"
     )
@@ -608,6 +617,8 @@ def input_spec(data: SimulatedSet, config: LocateTrainConfig) -> InputSpec:
     """The input specification of `config` on `data` (amplitude scale still 1: fitted later)."""
     image = data.meta["image"]
     dt = data.sampling_interval_s
+    # The clip's time resolution: an onset sharper than one frame step cannot show in it.
+    onset_sta = config.onset_sta_s or config.frame_step(dt) * dt
     return InputSpec(
         model_type=config.model_type,
         stations=[str(s) for s in data.stations["station"]],
@@ -624,6 +635,9 @@ def input_spec(data: SimulatedSet, config: LocateTrainConfig) -> InputSpec:
         amplitude=config.amplitude,
         station_mask=config.station_mask,
         skip_missing=config.skip_missing,
+        onset_channel=config.onset_channel,
+        onset_sta_s=onset_sta,
+        onset_lta_s=onset_sta * config.onset_lta_over_sta,
     )
 
 
