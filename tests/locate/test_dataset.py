@@ -151,3 +151,18 @@ def test_no_hypocentre_is_an_input_error() -> None:
             holdout=None,
             rng=np.random.default_rng(0),
         )
+
+
+@settings(max_examples=10, deadline=None)
+@given(isotropic_max=st.floats(0.01, 2.0), seed=st.integers(0, 100))
+def test_isotropic_parts_stay_in_bounds_and_leave_the_rest_alone(
+    isotropic_max: float, seed: int
+) -> None:
+    """The isotropic part is drawn after everything else: the same hypocentres, mechanisms
+    and splits as a run without it."""
+    plain = _events(60, seed=seed, mechanism="random")
+    mixed = _events(60, seed=seed, mechanism="random", isotropic_max=isotropic_max)
+    assert (plain["isotropic"] == 0.0).all()
+    assert mixed["isotropic"].abs().max() <= isotropic_max and mixed["isotropic"].nunique() == 60
+    pd_columns = [c for c in plain.columns if c != "isotropic"]
+    assert plain[pd_columns].equals(mixed[pd_columns])

@@ -13,6 +13,7 @@ from quakesense.locate.seismograms import (
     brune_corner_frequency_hz,
     double_couple,
     moment_from_mw,
+    moment_tensors,
     synthesize,
 )
 from quakesense.locate.traveltime import travel_time_tables
@@ -132,3 +133,26 @@ def test_noise_is_seeded_and_scaled(homogeneous) -> None:
     again = synthesize(quiet, tables, model, stations, params, [np.random.default_rng(5)])
     np.testing.assert_array_equal(first, again)
     assert first[0].std(axis=-1) == pytest.approx(np.full((3, 3), 1e-6), rel=0.05)
+
+
+def test_an_isotropic_part_adds_p_alike_everywhere_and_no_s(homogeneous) -> None:
+    """Opening cracks radiate P in every direction: the difference an isotropic part makes
+    is a P pulse of the same size at equidistant stations, with nothing in the S window."""
+    model, stations, tables = homogeneous
+    rng = [np.random.default_rng(0)]
+    shear = synthesize(_events(), tables, model, stations, QUIET, rng)
+    events = _events()
+    events.isotropic = np.array([0.5])
+    difference = synthesize(events, tables, model, stations, QUIET, rng) - shear
+    np.testing.assert_allclose(moment_tensors(events)[0].trace(), 1.5)
+    motion = np.linalg.norm(difference[0], axis=1)  # (station, sample): length of the motion
+    peaks = motion.max(axis=1)
+    energy = np.square(motion).sum(axis=1)  # unlike a sampled peak, blind to sub-sample timing
+    np.testing.assert_allclose(energy, energy[0], rtol=0.05)  # all three stations 10 km away
+    dt = QUIET.sampling_interval_s
+    for k, station in enumerate(stations):
+        distance_km = np.linalg.norm(station - np.array([0, 0, 4.0]))
+        p_arrival = round((2.0 + distance_km / 6.0) / dt)
+        s_arrival = round((2.0 + distance_km / 3.5) / dt)
+        assert motion[k, p_arrival:s_arrival].max() > 0.9 * peaks[k]
+        assert motion[k, s_arrival:].max() < 0.05 * peaks[k]

@@ -166,12 +166,15 @@ def make_events(
     rng: np.random.Generator,
     train_only: np.ndarray | None = None,
     velocity_perturbation: float = 0.0,
+    isotropic_max: float = 0.0,
 ) -> pd.DataFrame:
     """The events table: one event per hypocentre (latitude_deg, longitude_deg, depth_km).
 
     `train_only` flags hypocentres that go to the train split (e.g. synthetics at catalogued
     hypocentres); `velocity_perturbation` draws each event's `velocity_factor` uniformly in
-    1 +- that bound (domain randomisation of the model; 0: the model as given).
+    1 +- that bound (domain randomisation of the model; 0: the model as given);
+    `isotropic_max` each event's `isotropic` part uniformly in +- that bound (drawn after the
+    splits, so the splits do not depend on it).
 
     Mw is uniform in `magnitude_range` (the papers: 2.2-4.5); the mechanism is the given one
     ("reverse": the papers' fixed reverse fault) or "random" (uniform strike, dip 20-90 degrees,
@@ -212,6 +215,7 @@ def make_events(
         }
     )
     frame["split"] = assign_splits(n, fractions, rng, held, train_only)
+    frame["isotropic"] = rng.uniform(-isotropic_max, isotropic_max, n) if isotropic_max else 0.0
     for split in (*SPLITS[1:], HOLDOUT):
         distance = nearest_train_distance_km(frame, split)
         if distance.size and distance.min() < MIN_SEPARATION_KM:
@@ -238,6 +242,7 @@ def events_batch(frame: pd.DataFrame) -> Events:
                 "rake_deg",
                 "origin_time_s",
                 "velocity_factor",
+                "isotropic",
             )
             if name in frame
         }

@@ -39,9 +39,9 @@ from quakesense.locate.seismograms import (
     Events,
     WaveParameters,
     brune_corner_frequency_hz,
-    double_couple,
     highcut_response,
     moment_from_mw,
+    moment_tensors,
     noise,
 )
 from quakesense.locate.velocity import GridModel, density_g_cm3
@@ -491,7 +491,7 @@ def contract_events(
         vs_km_s: S velocity at each hypocentre (for the Brune corner frequency).
         params: Sampling and stress drop.
     """
-    tensor_eng = double_couple(events.strike_deg, events.dip_deg, events.rake_deg)
+    tensor_eng = moment_tensors(events)
     order = [2, 1, 0]  # (east, north, down) -> deepwave's (z down, y north, x east)
     moment = moment_from_mw(events.magnitude)
     tensor = tensor_eng[:, order][:, :, order] * moment[:, None, None]

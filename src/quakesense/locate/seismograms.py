@@ -69,6 +69,8 @@ class Events:
     origin_time_s: np.ndarray
     velocity_factor: np.ndarray | None = None
     """Per event, the model's velocities times this (domain randomisation); None: all 1."""
+    isotropic: np.ndarray | None = None
+    """Per event, an isotropic part added to the double couple (`moment_tensors`); None: 0."""
 
     def __len__(self) -> int:
         return len(self.x_km)
@@ -110,6 +112,22 @@ def double_couple(strike_deg: np.ndarray, dip_deg: np.ndarray, rake_deg: np.ndar
         ],
         axis=-2,
     )
+
+
+def moment_tensors(events: Events) -> np.ndarray:
+    """Unit moment tensors (n, 3, 3), (east, north, down): the double couple plus `isotropic`
+    times the identity.
+
+    The identity radiates P alike in every direction and no S, with the amplitude of the
+    double couple's strongest P lobe: `isotropic` 1 adds that much P at every station
+    (tensile opening or closing of cracks, common in geothermal and mining events, whose P
+    stands higher against S than a pure shear source's). The scalar moment stays the double
+    couple's.
+    """
+    tensor = double_couple(events.strike_deg, events.dip_deg, events.rake_deg)
+    if events.isotropic is None:
+        return tensor
+    return tensor + np.asarray(events.isotropic, float)[:, None, None] * np.eye(3)
 
 
 def _ray_geometry(
@@ -168,7 +186,7 @@ def synthesize(
     corner_hz = brune_corner_frequency_hz(moment, vs_source, params.stress_drop_mpa)
     # Causal Brune pulse: moment rate M0 (t / tau^2) exp(-t / tau), tau = 1 / (2 pi fc).
     moment_rate = moment[:, None] / (1.0 + 1j * frequency_hz[None, :] / corner_hz[:, None]) ** 2
-    tensor = double_couple(events.strike_deg, events.dip_deg, events.rake_deg)
+    tensor = moment_tensors(events)
 
     offset = stations[None, :, :2] - source[:, None, :2]
     horizontal_km = np.linalg.norm(offset, axis=-1)

@@ -112,6 +112,13 @@ class SourceSettings(_Strict):
     strike_deg: float = 45.0
     dip_deg: float = 45.0
     rake_deg: float = 90.0
+    isotropic_max: float = Field(
+        0.0,
+        ge=0,
+        le=2,
+        description="domain randomisation: each event's isotropic part uniform in +- this "
+        "(units of the double couple's strongest P lobe; 0: pure double couples)",
+    )
     stress_drop_mpa: float = Field(3.0, gt=0)
     # Origins 6-10 s into the record leave the paper's 5 s STA/LTA long-term window a quiet
     # stretch before the first arrival, so its 0.5 s / 5 s / 4 trigger works on the synthetics.
@@ -479,6 +486,7 @@ def build_events(config: SimulateConfig, network: Network) -> pd.DataFrame:
         rng=rng,
         train_only=np.arange(len(hypocentres) + len(extra)) >= len(hypocentres),
         velocity_perturbation=config.propagation.velocity_perturbation,
+        isotropic_max=source.isotropic_max,
     )
 
 
