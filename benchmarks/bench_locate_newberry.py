@@ -44,7 +44,8 @@ its recorded level, located by the trained model with every station, with the ev
 missing stations zeroed (as its real record has them), and with those and the noise of the
 event's own pre-event window. Where a twin lands where the real event does, the real error is
 the network's own error at that hypocentre, not a synthetic-to-real gap; a twin error that
-grows with the missing stations blames them.
+grows with the missing stations blames them. Beside them, per station, the real record's first
+STA/LTA onset against the twins' (the onset channel's trigger), in seconds after the origin.
 
 The table: per method, events located, median and maximum epicentral and depth error against
 the catalog, and the median per-event uncertainty the method reports (CNNs: MC-dropout spread,
@@ -64,6 +65,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,7 @@ from quakesense.core.store import is_quakesense_dir
 from quakesense.io.waveforms import event_folders, read_catalog_from_headers, read_event_waveforms
 from quakesense.locate.dataset import events_batch
 from quakesense.locate.detect import NoTriggerError, detect_event, estimate_in_time
+from quakesense.locate.inputs import InputSpec, station_onsets
 from quakesense.locate.noise import NoisePool
 from quakesense.locate.preprocess import preprocess
 from quakesense.locate.records import to_station_values
@@ -228,19 +231,28 @@ def _no_skill(sim: Path, stations: Path, catalog: pd.DataFrame) -> dict[str, pd.
     }
 
 
+def real_verticals(
+    raw: Path, config: SimulateConfig, stations: list[str]
+) -> Iterator[tuple[Any, Any, np.ndarray, float]]:
+    """Per real event: its waveforms, station values at `config`'s sampling interval, their
+    vertical through `config`'s causal band (what training sees), and the catalog origin in
+    seconds after the first sample."""
+    dt, band = config.sampling_interval_s, preprocess_settings(config)
+    for folder in event_folders(raw):
+        event = read_event_waveforms(folder, units="velocity")
+        values = to_station_values(event, stations, dt, min_stations=1)
+        z = preprocess(values.values, dt, band)[:, 0]
+        yield event, values, z, event.catalog["time"].timestamp() - values.start_time.timestamp
+
+
 def real_amplitudes(raw: Path, config: SimulateConfig, stations: list[str]) -> pd.DataFrame:
     """Per event and recording station: vertical peak after the origin and noise RMS before it.
 
     Through `config`'s causal band at its sampling interval (what training sees); the noise
     window runs from 5 s into the record (filters settled) to 1 s before the catalog origin.
     """
-    dt, band = config.sampling_interval_s, preprocess_settings(config)
     rows = []
-    for folder in event_folders(raw):
-        event = read_event_waveforms(folder, units="velocity")
-        values = to_station_values(event, stations, dt, min_stations=1)
-        z = preprocess(values.values, dt, band)[:, 0]
-        origin_s = event.catalog["time"].timestamp() - values.start_time.timestamp
+    for event, values, z, origin_s in real_verticals(raw, config, stations):
         times = values.times_s
         signal = (times >= origin_s) & (times < origin_s + SIGNAL_S)
         noise = (times >= 5.0) & (times < origin_s - 1.0)
@@ -393,6 +405,115 @@ def calibration(stations: Path) -> dict[str, Any]:
     }
 
 
+PHASE_WINDOW_S = 0.5
+"""P and S peaks: from 0.05 s before each predicted arrival to this long after (P: at most to
+0.05 s before S)."""
+PHASE_MIN_SNR = 5.0
+"""Real P/S ratios only where both peaks stand this many noise RMS above the noise."""
+ISOTROPIC_MAX = 1.0
+"""The synthetic P/S ratios are also given with isotropic parts up to this (`source.
+isotropic_max`)."""
+
+
+def phase_peaks(
+    z: np.ndarray, dt: float, origin_s: float | np.ndarray, p_s: np.ndarray, s_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Peak |z| (..., n_stations) in the P and S windows (`PHASE_WINDOW_S`) of each station.
+
+    `z` (..., n_stations, n_samples); `p_s`, `s_s` travel times (n_stations,) after an origin
+    `origin_s` seconds into the record.
+    """
+
+    def window(first_s: np.ndarray, last_s: np.ndarray) -> np.ndarray:
+        times = np.arange(z.shape[-1]) * dt - np.asarray(origin_s)[..., None, None]
+        inside = (times >= first_s[:, None]) & (times <= last_s[:, None])
+        return np.where(inside, np.abs(z), 0.0).max(-1)
+
+    p_end = np.minimum(p_s + PHASE_WINDOW_S, s_s - 0.05)
+    return window(p_s - 0.05, p_end), window(s_s - 0.05, s_s + PHASE_WINDOW_S)
+
+
+def phase_ratios(stations: Path, n_mechanisms: int = MECHANISMS) -> pd.DataFrame:
+    """Per station, the vertical P/S peak ratio of the real events against synthetics.
+
+    Real: each event's records through the training band, P and S windows at the catalog
+    origin plus the model's travel times from the catalog hypocentre, kept where both peaks
+    stand `PHASE_MIN_SNR` noise RMS above the pre-event noise. Synthetic: noise-free at the
+    same hypocentres, median over `n_mechanisms` random double couples (seed 0), and the same
+    with isotropic parts uniform in +-`ISOTROPIC_MAX`. log10 ratios, median over the events.
+    """
+    config, network, _ = network_config(SimulateConfig(stations=stations, velocity=COSO))
+    names = [str(s) for s in network.stations["station"]]
+    params = replace(wave_parameters(config), noise_rms_max_m_s=0.0)
+    backend = TravelTimeBackend(network, params, make_compute("synchronous", 1)[0])
+    dt, band = config.sampling_interval_s, preprocess_settings(config)
+    raw = NEWBERRY / "raw_sac_subset"
+    catalog = read_catalog_from_headers(raw)
+    catalog["event_id"] = catalog["event_id"].astype(str)
+    rng = np.random.default_rng(0)
+    rows = []
+    for event, values, z, origin_s in real_verticals(raw, config, names):
+        noise = z[:, (values.times_s >= 5.0) & (values.times_s < origin_s - 1.0)].std(-1)
+        row = catalog[catalog["event_id"] == event.event_id]
+        x_km, y_km = network.projection.to_xy_km(row["latitude_deg"], row["longitude_deg"])
+        point = (x_km, y_km, row["depth_km"].to_numpy(float))
+        p_s, s_s = backend.tables.at("P", *point)[0], backend.tables.at("S", *point)[0]
+        real_p, real_s = phase_peaks(z, dt, origin_s, p_s, s_s)
+        synthetic = {}
+        for label, isotropic_max in (("double couples", 0.0), ("isotropic", ISOTROPIC_MAX)):
+            events = Events(
+                x_km=np.full(n_mechanisms, float(x_km[0])),
+                y_km=np.full(n_mechanisms, float(y_km[0])),
+                depth_km=np.full(n_mechanisms, point[2][0]),
+                magnitude=np.zeros(n_mechanisms),
+                strike_deg=rng.uniform(0, 360, n_mechanisms),
+                dip_deg=np.degrees(np.arccos(rng.uniform(0, 1, n_mechanisms))),
+                rake_deg=rng.uniform(-180, 180, n_mechanisms),
+                origin_time_s=np.full(n_mechanisms, 2.0),
+                isotropic=rng.uniform(-isotropic_max, isotropic_max, n_mechanisms),
+            )
+            waves = backend.synthesize(events, event_rngs(0, 0, n_mechanisms))
+            p_peak, s_peak = phase_peaks(preprocess(waves, dt, band)[:, :, 0], dt, 2.0, p_s, s_s)
+            synthetic[label] = np.median(np.log10(p_peak / s_peak), axis=0)
+        clear = values.present & (np.minimum(real_p, real_s) > PHASE_MIN_SNR * noise)
+        rows += [
+            {
+                "event_id": event.event_id,
+                "station": names[k],
+                "east_km": float(network.stations["x_km"].iloc[k]),
+                "real_log_p_over_s": float(np.log10(real_p[k] / real_s[k])),
+                "double_couples_log_p_over_s": float(synthetic["double couples"][k]),
+                "isotropic_log_p_over_s": float(synthetic["isotropic"][k]),
+            }
+            for k in np.flatnonzero(clear)
+        ]
+    table = pd.DataFrame(rows)
+    per_station = (
+        table.groupby("station")
+        .agg(
+            events=("event_id", "size"),
+            east_km=("east_km", "first"),
+            real=("real_log_p_over_s", "median"),
+            double_couples=("double_couples_log_p_over_s", "median"),
+            isotropic=("isotropic_log_p_over_s", "median"),
+        )
+        .sort_values("east_km")
+    )
+    print(
+        f"vertical P/S peak ratio, log10, median over the events where both peaks stand "
+        f"{PHASE_MIN_SNR:g} noise RMS above the noise: real against {n_mechanisms} random "
+        f"double couples, and with isotropic parts up to {ISOTROPIC_MAX:g} (seed 0)"
+    )
+    print(per_station.to_string(float_format=lambda v: f"{v:.2f}"))
+    print(
+        "all records: real "
+        f"{table['real_log_p_over_s'].median():.2f}, double couples "
+        f"{table['double_couples_log_p_over_s'].median():.2f}, isotropic "
+        f"{table['isotropic_log_p_over_s'].median():.2f} ({len(table)} records)"
+    )
+    return table
+
+
 def leave_one_out(raw: Path, work: Path, stations: Path, method: str) -> pd.DataFrame:
     """Each event located with station amplitude terms from the other four (`--calibration`).
 
@@ -432,6 +553,33 @@ def east_north_km(
     return east, north
 
 
+ONSET_SEARCH_S = (-1.0, 4.0)
+"""Onsets compared between real events and twins: the first one in this window around the
+origin (S has crossed the network by 3.5 s)."""
+
+
+def onset_spec(spec: InputSpec) -> InputSpec:
+    """The model's onset trigger; for a model without the onset channel the training default
+    (STA one clip step, LTA ten STAs)."""
+    if spec.onset_channel:
+        return spec
+    sta_s = spec.frame_step * spec.sampling_interval_s
+    return replace(spec, onset_channel=True, onset_sta_s=sta_s, onset_lta_s=10 * sta_s)
+
+
+def first_onsets_s(spec: InputSpec, vertical: np.ndarray, origin_s: float) -> np.ndarray:
+    """Per station, its first onset (`station_onsets`) in `ONSET_SEARCH_S` around the origin,
+    in seconds after it; NaN where there is none."""
+    dt = spec.sampling_interval_s
+    out = np.full(len(vertical), np.nan)
+    for station, onsets in enumerate(station_onsets(spec, vertical)):
+        after_s = onsets * dt - origin_s
+        inside = after_s[(after_s >= ONSET_SEARCH_S[0]) & (after_s <= ONSET_SEARCH_S[1])]
+        if inside.size:
+            out[station] = inside[0]
+    return out
+
+
 def twins(
     sim: Path,
     run: Path,
@@ -439,8 +587,9 @@ def twins(
     catalog: pd.DataFrame,
     magnitudes: pd.Series,
     n_twins: int,
-) -> pd.DataFrame:
-    """Per event: the model's errors on synthetic twins at its catalog hypocentre.
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per event: the model's errors on synthetic twins at its catalog hypocentre; per event
+    and station: the real record's first onset against the twins'.
 
     `n_twins` random mechanisms per event at `magnitudes[event_id]`, the training set's
     synthetic noise plus real noise at scale 1: from any window of the pool (`all`, `own`),
@@ -448,7 +597,10 @@ def twins(
     twin's stations stand as far above their noise as the real record's. Located as
     `predict` locates (STA/LTA with the model's trigger and the contrast check, answer after
     its answer time), with all stations (`all`) or the event's missing stations zeroed.
-    Medians over the twins that triggered.
+    Medians over the twins that triggered. Onsets (`first_onsets_s`, with the model's onset
+    trigger, `onset_spec`) on the vertical of the real record and of the `own_noise` twins, in
+    seconds after the origin: where the real onset comes sooner, the real station looks nearer
+    to the network than any synthetic of that hypocentre.
     """
     meta = json.loads((sim / "dataset.json").read_text())
     config, network, _ = network_config(SimulateConfig(**meta["config"]))
@@ -457,11 +609,13 @@ def twins(
     pool = NoisePool.load(sim)
     names = [str(s) for s in network.stations["station"]]
     dt, band = config.sampling_interval_s, preprocess_settings(config)
+    trigger_spec = onset_spec(locator.spec)
     rng = np.random.default_rng(0)
-    rows = []
-    for folder in event_folders(raw):
-        event = read_event_waveforms(folder, units="velocity")
-        present = to_station_values(event, names, dt, min_stations=1).present
+    rows, onset_rows = [], []
+    for event, real, vertical, origin_s in real_verticals(raw, config, names):
+        present = real.present
+        real_onsets = first_onsets_s(trigger_spec, vertical, origin_s)
+        twin_onsets = []
         row = catalog[catalog["event_id"].astype(str) == event.event_id]
         x_km, y_km = network.projection.to_xy_km(row["latitude_deg"], row["longitude_deg"])
         events = Events(
@@ -486,6 +640,7 @@ def twins(
             if window.size:  # no window in the pool when the record starts too close to the event
                 quiet = wave + own_pool.draw(wave.shape[-1], (1.0, 1.0), rng)
                 cases.append(("own_noise", quiet * present[:, None, None]))
+                twin_onsets.append(first_onsets_s(trigger_spec, quiet[:, 0], 8.0))
             for name, values in cases:
                 try:
                     onset, _ = detect_event(values, dt, locator.trigger)
@@ -507,7 +662,24 @@ def twins(
                 f"twin_{name}_north_median_km": float(np.median(north)),
             }
         rows.append(result)
-    return pd.DataFrame(rows)
+        twin_onsets_s = np.array(twin_onsets).reshape(-1, len(names))
+        for station in np.flatnonzero(present):
+            column = twin_onsets_s[:, station]
+            found_twins = column[np.isfinite(column)]
+            onset_rows.append(
+                {
+                    "event_id": event.event_id,
+                    "station": names[station],
+                    "east_km": float(network.stations["x_km"].iloc[station]),
+                    "real_onset_s": real_onsets[station],
+                    "twin_onset_median_s": np.median(found_twins) if found_twins.size else np.nan,
+                    "twins_with_onset": f"{found_twins.size}/{len(column)}",
+                }
+            )
+    onsets = pd.DataFrame(onset_rows)
+    return pd.DataFrame(rows), onsets.assign(
+        real_minus_twin_s=onsets["real_onset_s"] - onsets["twin_onset_median_s"]
+    )
 
 
 def _training_note(run: Path) -> str:
@@ -550,6 +722,7 @@ def main() -> None:
     raw = NEWBERRY / "raw_sac_subset"
     stations = newberry_stations(NEWBERRY / "staInfo_df.csv", work / "stations.csv")
     calibrated = calibration(stations)
+    calibrated["phase_ratios"] = phase_ratios(stations).to_dict("records")
     if args.calibration_only:
         return
     sim = work / "sim"
@@ -587,7 +760,7 @@ def main() -> None:
         errors[f"{method} + station terms (batch)"] = location_errors(
             pd.read_csv(out / "locations.csv"), catalog
         )
-    twin_tables = {}
+    twin_tables, onset_tables = {}, {}
     if args.twins:
         magnitudes = pd.DataFrame(calibrated["per_event"]).set_index("event_id")["implied_mw"]
         magnitudes.index = magnitudes.index.astype(str)
@@ -605,9 +778,10 @@ def main() -> None:
                     "real_north_km": north,
                 }
             )
-            twin_tables[method] = twins(
+            located_twins, onset_tables[method] = twins(
                 sim, work / f"train_{method}", raw, catalog, magnitudes, args.twins
-            ).merge(real, on="event_id", how="left")
+            )
+            twin_tables[method] = located_twins.merge(real, on="event_id", how="left")
     table = summary(errors, CENTROID)
     per_event = pd.concat(
         [frame.assign(method=method) for method, frame in errors.items()], ignore_index=True
@@ -628,6 +802,14 @@ def main() -> None:
         for method, frame in twin_tables.items():
             print(f"{method}: synthetic twins ({args.twins} per event, seed 0) against the real")
             print(frame.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+            onsets = onset_tables[method]
+            print(f"{method}: first STA/LTA onsets (s after the origin), real minus twins' median")
+            print(
+                onsets.pivot(index="station", columns="event_id", values="real_minus_twin_s")
+                .assign(east_km=onsets.groupby("station")["east_km"].first())
+                .sort_values("east_km")
+                .to_string(float_format=lambda v: f"{v:.2f}")
+            )
     if args.json is not None:
         args.json.write_text(
             json.dumps(
@@ -636,6 +818,7 @@ def main() -> None:
                     "summary": table.to_dict("records"),
                     "events": per_event.to_dict("records"),
                     "twins": {m: t.to_dict("records") for m, t in twin_tables.items()},
+                    "onsets": {m: t.to_dict("records") for m, t in onset_tables.items()},
                 },
                 indent=1,
                 default=str,

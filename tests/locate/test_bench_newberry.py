@@ -130,3 +130,40 @@ def test_default_magnitudes_match_the_real_newberry_amplitudes(
     ]
     ratio = np.median(paired) / real["peak_m_s"].median()
     assert 1 / 3 < ratio < 3
+
+
+def test_first_onsets_are_the_onset_channel_trigger_near_the_origin(bench) -> None:
+    """A model without the onset channel is compared with its training default (STA one clip
+    step, LTA ten); each station's first onset within -1..4 s of the origin, NaN without one."""
+    from quakesense.locate.inputs import InputSpec
+
+    spec = InputSpec("cnn3d", ["A", "B", "C"], 0.02, 4, 5, np.ones((20, 3)) / 3, 10, 1.0,
+                     transform="max", amplitude="snr", frame_step=5)  # fmt: skip
+    trigger = bench.onset_spec(spec)
+    assert trigger.onset_channel and trigger.onset_sta_s == pytest.approx(0.1)
+    assert trigger.onset_lta_s == pytest.approx(1.0)
+    assert bench.onset_spec(trigger) is trigger
+    rng = np.random.default_rng(0)
+    vertical = rng.normal(0.0, 1e-8, (3, 1000))
+    vertical[0, 500:] += rng.normal(0.0, 1e-6, 500)  # 2 s after an origin at 8 s (sample 400)
+    vertical[1, 100:] += rng.normal(0.0, 1e-6, 900)  # 6 s before it: outside the window
+    onsets = bench.first_onsets_s(trigger, vertical, 8.0)
+    assert 2.0 <= onsets[0] <= 2.06
+    assert np.isnan(onsets[1]) and np.isnan(onsets[2])
+
+
+def test_phase_peaks_read_each_phase_in_its_own_window(bench) -> None:
+    """P window from 0.05 s before P to 0.05 s before S; S window 0.05 s before S to 0.5 s
+    after; the origin shifts both."""
+    dt, origin_s = 0.01, 2.0
+    z = np.zeros((2, 600))
+    p_s, s_s = np.array([1.0, 0.5]), np.array([1.8, 0.7])
+    z[0, 300] = 3.0  # station 0: P at 3.0 s = origin + 1.0
+    z[0, 380] = -5.0  # S at origin + 1.8
+    z[0, 450] = 9.0  # coda, 0.7 s after S: in neither window
+    z[1, 255] = 2.0  # station 1: P arrives 0.5 s after the origin; S 0.2 s later
+    z[1, 268] = 7.0  # 0.02 s before S: in the S window, no longer in the P one
+    z[1, 300] = 4.0
+    p_peak, s_peak = bench.phase_peaks(z, dt, origin_s, p_s, s_s)
+    np.testing.assert_allclose(p_peak, [3.0, 2.0])
+    np.testing.assert_allclose(s_peak, [5.0, 7.0])
