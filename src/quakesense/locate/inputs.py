@@ -307,6 +307,34 @@ def _onset_windows(spec: InputSpec) -> tuple[int, int, int]:
     return n_sta, n_lta, unit
 
 
+def _onset_marks(spec: InputSpec, vertical: np.ndarray) -> np.ndarray:
+    """(n_stations, n_samples) True at each onset the onset channel counts (`station_onsets`)."""
+    from obspy.signal.trigger import recursive_sta_lta
+
+    vertical = np.asarray(vertical, dtype=np.float64)
+    n_sta, n_lta, unit = _onset_windows(spec)
+    marks = np.zeros(vertical.shape, dtype=bool)
+    if vertical.shape[-1] <= n_lta:
+        return marks
+    ratio = np.zeros(vertical.shape)
+    for station in np.flatnonzero(vertical.any(axis=1)):
+        ratio[station] = recursive_sta_lta(vertical[station], n_sta, n_lta)
+    ratio = np.nan_to_num(ratio, nan=0.0, posinf=0.0)
+    ratio[:, :n_lta] = 0.0
+    # Hysteresis: on at a sample >= ON, off at a sample < OFF, unchanged in between.
+    state = np.where(ratio >= ONSET_THRESHOLD_ON, 1, np.where(ratio < ONSET_THRESHOLD_OFF, 0, -1))
+    sample = np.arange(vertical.shape[-1])
+    latest = np.maximum.accumulate(np.where(state >= 0, sample, 0), axis=1)
+    on = np.take_along_axis(state, latest, axis=1) == 1
+    rises = on & ~np.pad(on[:, :-1], ((0, 0), (1, 0)))
+    last = np.full(len(vertical), -unit)
+    for station, start in zip(*np.nonzero(rises), strict=True):  # a few per station
+        if start - last[station] >= unit:
+            marks[station, start] = True
+            last[station] = start
+    return marks
+
+
 def station_onsets(spec: InputSpec, vertical: np.ndarray) -> list[np.ndarray]:
     """Per station, the sample indices of its STA/LTA onsets as the onset channel counts them.
 
@@ -316,27 +344,7 @@ def station_onsets(spec: InputSpec, vertical: np.ndarray) -> list[np.ndarray]:
     onset's age. Causal: the STA/LTA at a sample uses only the samples before it. None in
     the LTA warm-up or at a station without data.
     """
-    from obspy.signal.trigger import recursive_sta_lta
-
-    vertical = np.asarray(vertical, dtype=np.float64)
-    n_sta, n_lta, unit = _onset_windows(spec)
-    sample = np.arange(vertical.shape[-1])
-    onsets = []
-    for trace in vertical:
-        kept: list[int] = []
-        if len(trace) > n_lta and np.any(trace):
-            ratio = np.nan_to_num(recursive_sta_lta(trace, n_sta, n_lta), nan=0.0, posinf=0.0)
-            ratio[:n_lta] = 0.0
-            # Hysteresis: on at a sample >= ON, off at a sample < OFF, unchanged in between.
-            state = np.where(
-                ratio >= ONSET_THRESHOLD_ON, 1, np.where(ratio < ONSET_THRESHOLD_OFF, 0, -1)
-            )
-            on = state[np.maximum.accumulate(np.where(state >= 0, sample, 0))] == 1
-            for start in np.flatnonzero(on & ~np.concatenate([[False], on[:-1]])):
-                if not kept or start - kept[-1] >= unit:
-                    kept.append(int(start))
-        onsets.append(np.array(kept, dtype=np.int64))
-    return onsets
+    return [np.flatnonzero(row) for row in _onset_marks(spec, vertical)]
 
 
 def onset_ages(spec: InputSpec, vertical: np.ndarray) -> np.ndarray:
@@ -345,17 +353,13 @@ def onset_ages(spec: InputSpec, vertical: np.ndarray) -> np.ndarray:
     In age units: the clip length for `cnn3d` (its time axis), the LTA window for `cnn2d`;
     capped at 1. Causal, as the onsets are. 0 before a station's first onset.
     """
-    vertical = np.asarray(vertical)
+    marks = _onset_marks(spec, vertical)
+    sample = np.arange(marks.shape[-1])
+    start = np.maximum.accumulate(np.where(marks, sample, -1), axis=1)
     unit = _onset_windows(spec)[2]
-    sample = np.arange(vertical.shape[-1])
-    ages = np.zeros(vertical.shape, dtype=np.float32)
-    for station, kept in enumerate(station_onsets(spec, vertical)):
-        if kept.size:
-            marks = np.zeros(len(sample), dtype=bool)
-            marks[kept] = True
-            start = np.maximum.accumulate(np.where(marks, sample, -1))
-            ages[station] = np.where(start >= 0, np.minimum((sample - start + 1) / unit, 1.0), 0)
-    return ages
+    return np.where(start >= 0, np.minimum((sample - start + 1) / unit, 1.0), 0.0).astype(
+        np.float32
+    )
 
 
 def _weights(spec: InputSpec, present: np.ndarray | None) -> np.ndarray:
