@@ -32,12 +32,12 @@ Amplitudes span orders of magnitude with magnitude and distance. Two ways to tam
   station; what is left is when, and by how much, each station rose above its own noise: the
   arrival front that a pick-based location uses. The level channel is as with `peak`.
 With `onset_channel` (images only) a further channel holds, per station, the time since its
-latest STA/LTA onset (ObsPy's recursive STA/LTA on the vertical; 0 before an onset and after
-its trigger switched off), in clip lengths (`cnn3d`) or LTA windows (`cnn2d`), capped at 1,
-interpolated like the amplitudes: the picks a classical locator reads, as an image of how long
-each place has been shaking. The `snr` rise of a station mixes when the wave arrived with how
-strong it is; the onset age is timing alone, which is what pins the position (the CNN's
-estimates otherwise shrink toward the middle of the network, docs/pipelines/locate_cnn.md).
+latest STA/LTA onset (ObsPy's recursive STA/LTA on the vertical; 0 before its first onset; a
+re-trigger within one clip length does not restart it), in clip lengths (`cnn3d`) or LTA
+windows (`cnn2d`), capped at 1, interpolated like the amplitudes: the picks a classical
+locator reads, as an image of how long each place has been shaking. The `snr` rise of a
+station mixes when the wave arrived with how strong it is; the onset age is timing alone
+(tried against the CNN's shrinkage toward the middle, docs/pipelines/locate_cnn.md).
 With `station_mask` (images only) a last channel holds the interpolated presence of each station
 (1: it has data, 0: missing or cut out), so a station without data no longer looks like one the
 waves have not reached yet.
