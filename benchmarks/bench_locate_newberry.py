@@ -79,7 +79,7 @@ from quakesense.core.store import is_quakesense_dir
 from quakesense.io.waveforms import event_folders, read_catalog_from_headers, read_event_waveforms
 from quakesense.locate.dataset import events_batch
 from quakesense.locate.detect import NoTriggerError, detect_event, estimate_in_time
-from quakesense.locate.inputs import InputSpec, station_onsets
+from quakesense.locate.inputs import InputSpec, default_onset_windows_s, station_onsets
 from quakesense.locate.noise import NoisePool
 from quakesense.locate.preprocess import preprocess
 from quakesense.locate.records import to_station_values
@@ -563,8 +563,8 @@ def onset_spec(spec: InputSpec) -> InputSpec:
     (STA one clip step, LTA ten STAs)."""
     if spec.onset_channel:
         return spec
-    sta_s = spec.frame_step * spec.sampling_interval_s
-    return replace(spec, onset_channel=True, onset_sta_s=sta_s, onset_lta_s=10 * sta_s)
+    sta_s, lta_s = default_onset_windows_s(spec.frame_step * spec.sampling_interval_s)
+    return replace(spec, onset_channel=True, onset_sta_s=sta_s, onset_lta_s=lta_s)
 
 
 def first_onsets_s(spec: InputSpec, vertical: np.ndarray, origin_s: float) -> np.ndarray:

@@ -298,6 +298,17 @@ ONSET_THRESHOLD_ON = 4.0
 ONSET_THRESHOLD_OFF = 1.5
 """Onset channel: STA/LTA below which a trigger re-arms (a new onset needs a fall below it)."""
 
+ONSET_LTA_OVER_STA = 10.0
+"""Onset channel: the default LTA window, in STA windows."""
+
+
+def default_onset_windows_s(
+    clip_step_s: float, lta_over_sta: float = ONSET_LTA_OVER_STA
+) -> tuple[float, float]:
+    """The onset trigger's default STA and LTA windows: the STA is one clip step (an onset
+    sharper than a frame step cannot show in the clip), the LTA `lta_over_sta` STAs."""
+    return clip_step_s, clip_step_s * lta_over_sta
+
 
 def _onset_windows(spec: InputSpec) -> tuple[int, int, int]:
     """STA and LTA windows of the onset trigger and the age unit, in samples."""

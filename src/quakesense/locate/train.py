@@ -40,12 +40,14 @@ from quakesense.locate.acquisition import between_anchors, network_scale
 from quakesense.locate.dataset import open_dataset
 from quakesense.locate.detect import NoTriggerError, TriggerConfig, detect_event
 from quakesense.locate.inputs import (
+    ONSET_LTA_OVER_STA,
     REGISTRY_NAMES,
     Amplitude,
     InputSpec,
     ModelType,
     Transform,
     build_inputs,
+    default_onset_windows_s,
     transform_values,
 )
 from quakesense.locate.models import TARGETS, ConvNetQuake, SnapshotCNN2D, SnapshotCNN3D
@@ -99,7 +101,9 @@ class LocateTrainConfig(BaseModel):
     onset_sta_s: float | None = Field(
         None, gt=0, description="STA window of the onset channel; default the clip step"
     )
-    onset_lta_over_sta: float = Field(10.0, gt=1, description="onset channel: LTA / STA")
+    onset_lta_over_sta: float = Field(
+        ONSET_LTA_OVER_STA, gt=1, description="onset channel: LTA / STA"
+    )
     n_frames: int = Field(
         10, ge=1, description="clip length (cnn3d unless given: from the network) or window"
     )
@@ -617,8 +621,9 @@ def input_spec(data: SimulatedSet, config: LocateTrainConfig) -> InputSpec:
     """The input specification of `config` on `data` (amplitude scale still 1: fitted later)."""
     image = data.meta["image"]
     dt = data.sampling_interval_s
-    # The clip's time resolution: an onset sharper than one frame step cannot show in it.
-    onset_sta = config.onset_sta_s or config.frame_step(dt) * dt
+    onset_sta_s, onset_lta_s = default_onset_windows_s(
+        config.onset_sta_s or config.frame_step(dt) * dt, config.onset_lta_over_sta
+    )
     return InputSpec(
         model_type=config.model_type,
         stations=[str(s) for s in data.stations["station"]],
@@ -636,8 +641,8 @@ def input_spec(data: SimulatedSet, config: LocateTrainConfig) -> InputSpec:
         station_mask=config.station_mask,
         skip_missing=config.skip_missing,
         onset_channel=config.onset_channel,
-        onset_sta_s=onset_sta,
-        onset_lta_s=onset_sta * config.onset_lta_over_sta,
+        onset_sta_s=onset_sta_s,
+        onset_lta_s=onset_lta_s,
     )
 
 
