@@ -39,7 +39,8 @@ event corrects itself), and with the terms measured on all five at the network's
 locations, no catalog used (`--station-corrections batch`).
 
 Synthetic twins (`--twins N`, CNNs): N synthetics at each event's catalog hypocentre (random
-mechanisms, the event's calibrated Mw from above, seed 0) with the training set's real noise at
+mechanisms, with isotropic parts as the training set had them, the event's calibrated Mw from
+above, seed 0) with the training set's real noise at
 its recorded level, located by the trained model with every station, with the event's own
 missing stations zeroed (as its real record has them), and with those and the noise of the
 event's own pre-event window. Where a twin lands where the real event does, the real error is
@@ -580,6 +581,34 @@ def first_onsets_s(spec: InputSpec, vertical: np.ndarray, origin_s: float) -> np
     return out
 
 
+TWIN_ORIGIN_S = 8.0
+"""Origin time of the twins in their records (the pre-event noise before it)."""
+
+
+def twin_events(
+    hypocentre_km: tuple[float, float, float],
+    magnitude: float,
+    n_twins: int,
+    isotropic_max: float,
+    rng: np.random.Generator,
+) -> Events:
+    """`n_twins` events at one hypocentre (x, y, depth km) and magnitude with random double
+    couples, plus isotropic parts in +-`isotropic_max` when the training set had them (drawn
+    after the mechanisms, so a set without them gives the same twins as before they existed)."""
+    x_km, y_km, depth_km = hypocentre_km
+    return Events(
+        x_km=np.full(n_twins, x_km),
+        y_km=np.full(n_twins, y_km),
+        depth_km=np.full(n_twins, depth_km),
+        magnitude=np.full(n_twins, magnitude),
+        strike_deg=rng.uniform(0, 360, n_twins),
+        dip_deg=np.degrees(np.arccos(rng.uniform(0, 1, n_twins))),
+        rake_deg=rng.uniform(-180, 180, n_twins),
+        origin_time_s=np.full(n_twins, TWIN_ORIGIN_S),
+        isotropic=rng.uniform(-isotropic_max, isotropic_max, n_twins) if isotropic_max else None,
+    )
+
+
 def twins(
     sim: Path,
     run: Path,
@@ -618,15 +647,9 @@ def twins(
         twin_onsets = []
         row = catalog[catalog["event_id"].astype(str) == event.event_id]
         x_km, y_km = network.projection.to_xy_km(row["latitude_deg"], row["longitude_deg"])
-        events = Events(
-            x_km=np.full(n_twins, float(x_km[0])),
-            y_km=np.full(n_twins, float(y_km[0])),
-            depth_km=np.full(n_twins, float(row["depth_km"].iloc[0])),
-            magnitude=np.full(n_twins, magnitudes[event.event_id]),
-            strike_deg=rng.uniform(0, 360, n_twins),
-            dip_deg=np.degrees(np.arccos(rng.uniform(0, 1, n_twins))),
-            rake_deg=rng.uniform(-180, 180, n_twins),
-            origin_time_s=np.full(n_twins, 8.0),
+        hypocentre = (float(x_km[0]), float(y_km[0]), float(row["depth_km"].iloc[0]))
+        events = twin_events(
+            hypocentre, magnitudes[event.event_id], n_twins, config.source.isotropic_max, rng
         )
         waves = preprocess(backend.synthesize(events, event_rngs(0, 0, n_twins)), dt, band)
         window = np.flatnonzero(pool.windows["event_id"].astype(str) == event.event_id)
@@ -640,7 +663,7 @@ def twins(
             if window.size:  # no window in the pool when the record starts too close to the event
                 quiet = wave + own_pool.draw(wave.shape[-1], (1.0, 1.0), rng)
                 cases.append(("own_noise", quiet * present[:, None, None]))
-                twin_onsets.append(first_onsets_s(trigger_spec, quiet[:, 0], 8.0))
+                twin_onsets.append(first_onsets_s(trigger_spec, quiet[:, 0], TWIN_ORIGIN_S))
             for name, values in cases:
                 try:
                     onset, _ = detect_event(values, dt, locator.trigger)

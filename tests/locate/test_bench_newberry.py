@@ -167,3 +167,16 @@ def test_phase_peaks_read_each_phase_in_its_own_window(bench) -> None:
     p_peak, s_peak = bench.phase_peaks(z, dt, origin_s, p_s, s_s)
     np.testing.assert_allclose(p_peak, [3.0, 2.0])
     np.testing.assert_allclose(s_peak, [5.0, 7.0])
+
+
+def test_twins_gain_isotropic_parts_only_when_the_set_had_them(bench) -> None:
+    """Twins of a double-couple set carry no isotropic part and the same mechanisms as before
+    the option existed; an isotropic set's twins draw parts within its bound after them."""
+    plain = bench.twin_events((1.0, -2.0, 0.8), -0.3, 50, 0.0, np.random.default_rng(0))
+    parts = bench.twin_events((1.0, -2.0, 0.8), -0.3, 50, 1.0, np.random.default_rng(0))
+    assert plain.isotropic is None
+    np.testing.assert_array_equal(plain.strike_deg, parts.strike_deg)
+    np.testing.assert_array_equal(plain.rake_deg, parts.rake_deg)
+    assert np.all(np.abs(parts.isotropic) <= 1.0) and np.ptp(parts.isotropic) > 1.0
+    assert np.all(parts.x_km == 1.0) and np.all(parts.depth_km == 0.8)
+    assert np.all(parts.origin_time_s == bench.TWIN_ORIGIN_S)
