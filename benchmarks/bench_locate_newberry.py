@@ -270,6 +270,16 @@ def real_amplitudes(raw: Path, config: SimulateConfig, stations: list[str]) -> p
     return table.assign(snr=table["peak_m_s"] / table["noise_rms_m_s"])
 
 
+def random_mechanisms(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """`n` random double couples as `Events` fields: strike and rake uniform, fault normals
+    uniform on the sphere (cos dip uniform). Drawn in this order: strike, dip, rake."""
+    return {
+        "strike_deg": rng.uniform(0, 360, n),
+        "dip_deg": np.degrees(np.arccos(rng.uniform(0, 1, n))),
+        "rake_deg": rng.uniform(-180, 180, n),
+    }
+
+
 def synthetic_peaks(
     config: SimulateConfig,
     network: Any,
@@ -294,9 +304,7 @@ def synthetic_peaks(
             y_km=np.repeat(y_km, n_mechanisms),
             depth_km=np.repeat(catalog["depth_km"].to_numpy(float), n_mechanisms),
             magnitude=np.full(n, magnitude),
-            strike_deg=rng.uniform(0, 360, n),
-            dip_deg=np.degrees(np.arccos(rng.uniform(0, 1, n))),
-            rake_deg=rng.uniform(-180, 180, n),
+            **random_mechanisms(rng, n),
             origin_time_s=np.full(n, 2.0),
         )
         waves = backend.synthesize(events, event_rngs(0, 0, n))
@@ -467,9 +475,7 @@ def phase_ratios(stations: Path, n_mechanisms: int = MECHANISMS) -> pd.DataFrame
                 y_km=np.full(n_mechanisms, float(y_km[0])),
                 depth_km=np.full(n_mechanisms, point[2][0]),
                 magnitude=np.zeros(n_mechanisms),
-                strike_deg=rng.uniform(0, 360, n_mechanisms),
-                dip_deg=np.degrees(np.arccos(rng.uniform(0, 1, n_mechanisms))),
-                rake_deg=rng.uniform(-180, 180, n_mechanisms),
+                **random_mechanisms(rng, n_mechanisms),
                 origin_time_s=np.full(n_mechanisms, 2.0),
                 isotropic=rng.uniform(-isotropic_max, isotropic_max, n_mechanisms),
             )
@@ -601,9 +607,7 @@ def twin_events(
         y_km=np.full(n_twins, y_km),
         depth_km=np.full(n_twins, depth_km),
         magnitude=np.full(n_twins, magnitude),
-        strike_deg=rng.uniform(0, 360, n_twins),
-        dip_deg=np.degrees(np.arccos(rng.uniform(0, 1, n_twins))),
-        rake_deg=rng.uniform(-180, 180, n_twins),
+        **random_mechanisms(rng, n_twins),
         origin_time_s=np.full(n_twins, TWIN_ORIGIN_S),
         isotropic=rng.uniform(-isotropic_max, isotropic_max, n_twins) if isotropic_max else None,
     )
