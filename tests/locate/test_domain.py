@@ -139,6 +139,8 @@ def test_velocity_perturbation_moves_arrivals_within_bounds(tmp_path: Path) -> N
     assert (peak[1] >= peak[0]).all() and (peak[1] > peak[0]).any()
     with pytest.raises(InputError, match="traveltime backend"):
         _config(tmp_path, backend="elastic3d", propagation={"velocity_perturbation": 0.1})
+    with pytest.raises(InputError, match="traveltime backend"):
+        _config(tmp_path, backend="elastic3d", propagation={"p_site_sigma_log10": 0.3})
 
 
 def test_station_gains_scale_whole_stations() -> None:

@@ -156,3 +156,46 @@ def test_an_isotropic_part_adds_p_alike_everywhere_and_no_s(homogeneous) -> None
         s_arrival = round((2.0 + distance_km / 3.5) / dt)
         assert motion[k, p_arrival:s_arrival].max() > 0.9 * peaks[k]
         assert motion[k, s_arrival:].max() < 0.05 * peaks[k]
+
+
+def test_p_site_factors_scale_p_per_station_and_leave_s_and_noise(homogeneous) -> None:
+    """Real P/S ratios differ by station: with `p_site_sigma_log10` each station's P is scaled by
+    its own drawn factor while its S and the event's noise stay as without it."""
+    model, stations, tables = homogeneous
+    # Short pulses (M1, 8 Hz high-cut) well inside the band of 100 Hz sampling: P has died
+    # out when S arrives, and nothing at Nyquist rings across the record.
+    quiet = WaveParameters(
+        sampling_interval_s=0.01,
+        n_samples=800,
+        highcut_hz=8.0,
+        noise_rms_max_m_s=0.0,
+        q_p=1e6,
+        q_s=1e6,
+    )
+
+    def pair(params: WaveParameters, events: Events) -> tuple[np.ndarray, np.ndarray]:
+        varied = WaveParameters(**{**vars(params), "p_site_sigma_log10": 0.5})
+        return tuple(
+            synthesize(events, tables, model, stations, p, [np.random.default_rng(3)])[0]
+            for p in (params, varied)
+        )
+
+    plain, varied = pair(quiet, _events(strike_deg=30.0, magnitude=1.0))
+    dt = quiet.sampling_interval_s
+    log_ratios = []
+    for k, station in enumerate(stations):
+        distance_km = np.linalg.norm(station - np.array([0, 0, 4.0]))
+        p_arrival = round((2.0 + distance_km / 6.0) / dt)
+        s_arrival = round((2.0 + distance_km / 3.5) / dt)
+        peak = np.abs(plain[k]).max()
+        after_s = slice(s_arrival + 10, None)
+        np.testing.assert_allclose(varied[k, :, after_s], plain[k, :, after_s], atol=1e-3 * peak)
+        p_window = slice(p_arrival - 2, p_arrival + 10)
+        log_ratios.append(
+            np.log10(np.abs(varied[k, :, p_window]).max() / np.abs(plain[k, :, p_window]).max())
+        )
+    assert np.ptp(log_ratios) > 0.05  # each station its own factor
+    assert np.abs(log_ratios).max() < 2.5  # within 5 sigma
+    noisy = WaveParameters(**{**vars(quiet), "noise_rms_min_m_s": 1e-9, "noise_rms_max_m_s": 1e-9})
+    plain, varied = pair(noisy, _events(magnitude=-6.0))  # noise alone, in effect
+    np.testing.assert_allclose(varied, plain, atol=1e-12)

@@ -41,6 +41,10 @@ class WaveParameters:
         noise_rms_min_m_s, noise_rms_max_m_s: Range (log-uniform) of each station's noise level;
             zero disables noise.
         microseism_hz: Centre frequency of the microseism peak of the noise spectrum.
+        p_site_sigma_log10: Each station's P amplitude in each event is scaled by 10^N(0, this)
+            (drawn from the event's generator after its noise); 0 leaves P as the ray theory
+            gives it. Real P/S ratios differ from station to station (site response, near-source
+            structure); randomising them keeps a network from reading position from them.
     """
 
     sampling_interval_s: float = 0.1
@@ -53,6 +57,7 @@ class WaveParameters:
     noise_rms_min_m_s: float = 2e-7
     noise_rms_max_m_s: float = 2e-6
     microseism_hz: float = 0.2
+    p_site_sigma_log10: float = 0.0
 
 
 @dataclass
@@ -202,6 +207,9 @@ def synthesize(
     distance_m = np.maximum(distance_m, 100.0)
     rho_source = density_g_cm3(model.sample("P", *source.T)) * 1000.0
 
+    # Noise is drawn before the P factors, so each event's noise is the same whatever the sigma.
+    background = noise(len(stations), params, frequency_hz, n_fft, noise_rngs)
+    p_factor = p_site_factors(len(stations), params.p_site_sigma_log10, noise_rngs)
     waves = np.zeros((len(events), len(stations), 3, params.n_samples))
     step_km = 0.25 * min(model.spacing_km)
     for phase, q in (("P", params.q_p), ("S", params.q_s)):
@@ -241,12 +249,23 @@ def synthesize(
         # irfft / dt samples the continuous inverse Fourier transform of the spectrum.
         pulse = np.fft.irfft(spectrum, n=n_fft, axis=-1)[..., : params.n_samples]
         pulse /= params.sampling_interval_s
-        pulse *= (scale * params.free_surface_factor)[..., None]
+        pulse *= (scale * params.free_surface_factor * (p_factor if phase == "P" else 1.0))[
+            ..., None
+        ]
         # (east, north, down) motion -> (Z up, N, E) components.
         components = np.stack([-motion[..., 2], motion[..., 1], motion[..., 0]], axis=-1)
         waves += components[..., None] * pulse[:, :, None, :]
-    waves += noise(len(stations), params, frequency_hz, n_fft, noise_rngs)
+    waves += background
     return waves.astype(np.float32)
+
+
+def p_site_factors(
+    n_stations: int, sigma_log10: float, rngs: list[np.random.Generator]
+) -> np.ndarray:
+    """Per event and station, the factor on P: 10^N(0, sigma_log10), or 1 without drawing."""
+    if not sigma_log10:
+        return np.ones((len(rngs), n_stations))
+    return 10.0 ** np.stack([rng.normal(0.0, sigma_log10, n_stations) for rng in rngs])
 
 
 def noise(

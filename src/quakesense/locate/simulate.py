@@ -149,6 +149,13 @@ class PropagationSettings(_Strict):
         lt=0.5,
         description="domain randomisation: each event's velocities x U(1 - this, 1 + this)",
     )
+    p_site_sigma_log10: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="domain randomisation: each station's P amplitude in each event x "
+        "10^N(0, this), S unchanged (real P/S ratios differ by station: site and path)",
+    )
 
 
 class ImageSettings(_Strict):
@@ -240,6 +247,8 @@ class SimulateConfig(_Strict):
             raise ValueError("split_fractions must be >= 0 with a positive sum")
         if self.backend == "elastic3d" and self.propagation.velocity_perturbation:
             raise ValueError("propagation.velocity_perturbation needs the traveltime backend")
+        if self.backend == "elastic3d" and self.propagation.p_site_sigma_log10:
+            raise ValueError("propagation.p_site_sigma_log10 needs the traveltime backend")
         return self
 
 
@@ -535,6 +544,7 @@ def wave_parameters(config: SimulateConfig) -> WaveParameters:
         highcut_hz=p.highcut_hz,
         noise_rms_min_m_s=p.noise_rms_min_m_s,
         noise_rms_max_m_s=p.noise_rms_max_m_s,
+        p_site_sigma_log10=p.p_site_sigma_log10,
     )
 
 
