@@ -624,8 +624,9 @@ def twins(
     """Per event: the model's errors on synthetic twins at its catalog hypocentre; per event
     and station: the real record's first onset against the twins'.
 
-    `n_twins` random mechanisms per event at `magnitudes[event_id]`, the training set's
-    synthetic noise plus real noise at scale 1: from any window of the pool (`all`, `own`),
+    `n_twins` random mechanisms per event at `magnitudes[event_id]`, synthesized with the
+    training set's wave settings (its random P factors per station, if any), its synthetic
+    noise plus real noise at scale 1: from any window of the pool (`all`, `own`),
     or from the event's own pre-event window (`own_noise`, the event's stations), so the
     twin's stations stand as far above their noise as the real record's. Located as
     `predict` locates (STA/LTA with the model's trigger and the contrast check, answer after
