@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -164,17 +166,10 @@ def test_p_site_factors_scale_p_per_station_and_leave_s_and_noise(homogeneous) -
     model, stations, tables = homogeneous
     # Short pulses (M1, 8 Hz high-cut) well inside the band of 100 Hz sampling: P has died
     # out when S arrives, and nothing at Nyquist rings across the record.
-    quiet = WaveParameters(
-        sampling_interval_s=0.01,
-        n_samples=800,
-        highcut_hz=8.0,
-        noise_rms_max_m_s=0.0,
-        q_p=1e6,
-        q_s=1e6,
-    )
+    quiet = replace(QUIET, sampling_interval_s=0.01, n_samples=800, highcut_hz=8.0)
 
     def pair(params: WaveParameters, events: Events) -> tuple[np.ndarray, np.ndarray]:
-        varied = WaveParameters(**{**vars(params), "p_site_sigma_log10": 0.5})
+        varied = replace(params, p_site_sigma_log10=0.5)
         return tuple(
             synthesize(events, tables, model, stations, p, [np.random.default_rng(3)])[0]
             for p in (params, varied)
@@ -196,6 +191,6 @@ def test_p_site_factors_scale_p_per_station_and_leave_s_and_noise(homogeneous) -
         )
     assert np.ptp(log_ratios) > 0.05  # each station its own factor
     assert np.abs(log_ratios).max() < 2.5  # within 5 sigma
-    noisy = WaveParameters(**{**vars(quiet), "noise_rms_min_m_s": 1e-9, "noise_rms_max_m_s": 1e-9})
+    noisy = replace(quiet, noise_rms_min_m_s=1e-9, noise_rms_max_m_s=1e-9)
     plain, varied = pair(noisy, _events(magnitude=-6.0))  # noise alone, in effect
     np.testing.assert_allclose(varied, plain, atol=1e-12)
