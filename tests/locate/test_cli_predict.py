@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from obspy import Stream, Trace, UTCDateTime, read_events
+from obspy import Stream, Trace, UTCDateTime, read, read_events
 
 from quakesense.cli import main
-from quakesense.locate.train import SimulatedSet
+from quakesense.locate.predictor import LocatePredictor
+from quakesense.locate.train import LocateTrainConfig, SimulatedSet, TrainedLocator, train_locator
 from tests.locate.tiny_data import TINY_TRIGGER
 from tests.progress_bars import has_bar
 
@@ -213,6 +214,49 @@ def test_predict_writes_a_run_folder_with_csv_and_quakeml(
     xml = tmp_path / "stations.xml"
     inventory.write(str(xml), format="STATIONXML")
     assert main([*args[:6], "--stations", str(xml), *args[8:], "--out", str(tmp_path / "x")]) == 0
+
+
+def test_repeated_model_folders_predict_and_evaluate_as_an_ensemble(
+    tiny_dataset: Path, trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    data = SimulatedSet.open(tiny_dataset)
+    other = tmp_path / "seed1"  # the CLI run's settings and dataset, another seed
+    settings = TrainedLocator.load(trained).training["train_config"]
+    train_locator(data, LocateTrainConfig(**{**settings, "seed": 1})).save(other)
+    waveforms = _waveform_folder(data, tmp_path / "waveforms")
+    stations = _station_file(data, tmp_path / "stations.csv")
+    common = ["locate", "predict", "--waveforms", str(waveforms), "--stations", str(stations)]
+    no_dropout = tmp_path / "no_dropout.yaml"
+    no_dropout.write_text("mc_samples: 0\n")
+    common += ["--units", "velocity", "--method", "cnn2d", "--config", str(no_dropout)]
+    tables = []
+    for name, models in [("a", [trained]), ("b", [other]), ("ab", [trained, other])]:
+        flags = [arg for model in models for arg in ("--model", str(model))]
+        assert main([*common, *flags, "--no-progress", "--out", str(tmp_path / name)]) == 0
+        tables.append(pd.read_csv(tmp_path / name / "locations.csv").query("status == 'ok'"))
+    first, second, ensemble = tables
+    for column in ("latitude_deg", "longitude_deg", "depth_km"):
+        mean = (first[column].to_numpy() + second[column].to_numpy()) / 2
+        np.testing.assert_allclose(ensemble[column], mean, rtol=1e-5)
+    assert first["horizontal_uncertainty_km"].isna().all()  # one network, no dropout: no spread
+    assert (ensemble["horizontal_uncertainty_km"] > 0).all()
+    assert (ensemble["uncertainty_method"] == "ensemble of 2 networks").all()
+    assert "note: ensemble of 2 networks" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "ab" / "config.json").read_text())["quakesense"]["model"]
+    assert saved == [str(trained), str(other)]
+    event = ensemble["event_id"].iloc[0]  # the Python API takes several folders too
+    stream = read(str(waveforms / event / "event.mseed"))
+    api = LocatePredictor([trained, other]).predict(stream, units="velocity", mc_samples=0)
+    assert api["latitude_deg"].iloc[0] == pytest.approx(ensemble["latitude_deg"].iloc[0])
+    assert api["uncertainty_method"].iloc[0] == "ensemble of 2 networks"
+
+    out = tmp_path / "evaluate"
+    argv = ["locate", "evaluate", "--data", str(tiny_dataset), "--model", str(trained)]
+    argv += ["--model", str(other), "--no-gridsearch", "--conditions", "clean"]
+    assert main([*argv, "--max-events", "3", "--no-progress", "--out", str(out)]) == 0
+    rows = pd.DataFrame(json.loads((out / "metrics.json").read_text())["rmse"])
+    assert (rows.query("method == 'cnn2d'")["median_sigma_epicentre_km"] > 0).all()
+    assert "ensemble of 2 networks" in (out / "report.html").read_text()
 
 
 @pytest.mark.parametrize(("flag", "shown"), [("--progress", True), ("--no-progress", False)])

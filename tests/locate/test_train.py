@@ -16,14 +16,16 @@ from quakesense.locate.train import (
     CLIP_STEP_S,
     Augmenter,
     LocateTrainConfig,
+    LocatorEnsemble,
     SimulatedSet,
     TrainedLocator,
     answer_time_s,
     evenly_spaced,
+    load_locator,
     network_clip,
     train_locator,
 )
-from tests.locate.tiny_data import tiny_train_config
+from tests.locate.tiny_data import TINY_TRIGGER, tiny_train_config
 
 
 def _spec(
@@ -281,6 +283,45 @@ def test_train_save_load_predicts_the_same(tiny_dataset: Path, tmp_path: Path) -
     )
     assert loaded.spec.transform == "rms" and loaded.trigger.lta_s == 1.5
     assert loaded.spec.stations == [str(s) for s in data.stations["station"]]
+
+
+def test_ensemble_answers_the_members_mean_and_spreads_by_their_disagreement(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    data = SimulatedSet.open(tiny_dataset)
+    folders = [tmp_path / "seed0", tmp_path / "seed1"]
+    for seed, folder in enumerate(folders):
+        train_locator(data, tiny_train_config(seed=seed)).save(folder)
+    assert isinstance(load_locator(folders[0]), TrainedLocator)  # one folder: the network
+    ensemble = load_locator(folders)
+    assert isinstance(ensemble, LocatorEnsemble) and ensemble.n_members == 2
+    members = [TrainedLocator.load(folder) for folder in folders]
+    values, frames = data.event_values(0), np.array([20, 40])
+    first, second = (member.predict(values, frames) for member in members)
+    assert not np.allclose(first, second)  # two seeds, two networks
+    np.testing.assert_allclose(ensemble.predict(values, frames), (first + second) / 2, rtol=1e-5)
+    _, disagreement = ensemble.predict_spread(values, frames, 0)  # no dropout: members only
+    np.testing.assert_allclose(disagreement, np.abs(first - second) / 2, rtol=1e-4, atol=1e-7)
+    mean, total = ensemble.predict_spread(values, frames, 8, seed=5)
+    passes = [member.predict_spread(values, frames, 8, seed=5) for member in members]
+    member_means = np.stack([m for m, _ in passes])
+    np.testing.assert_allclose(mean, member_means.mean(axis=0), rtol=1e-5)
+    dropout_variance = np.mean([sd**2 for _, sd in passes], axis=0)
+    np.testing.assert_allclose(total**2, dropout_variance + member_means.var(axis=0), rtol=1e-4)
+    assert ensemble.describe_spread(8) == "ensemble of 2 networks, MC dropout 8 passes each"
+
+
+def test_ensemble_refuses_a_member_that_reads_other_records(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    data = SimulatedSet.open(tiny_dataset)
+    train_locator(data, tiny_train_config()).save(tmp_path / "a")
+    other_trigger = TINY_TRIGGER.model_copy(update={"lta_s": 2.0})
+    train_locator(data, tiny_train_config(trigger=other_trigger)).save(tmp_path / "b")
+    with pytest.raises(InputError, match=r"b.*--model.*its trigger differ"):
+        load_locator([tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(InputError, match="no model folder"):
+        load_locator([])
 
 
 @pytest.mark.parametrize("model_type", ["cnn3d", "convnetquake"])

@@ -162,7 +162,11 @@ def predict(
         str | None, typer.Option(help="cnn2d (default) | cnn3d | convnetquake | gridsearch")
     ] = None,
     model: Annotated[
-        Path | None, typer.Option(help="model folder or the `locate train` run folder")
+        list[Path] | None,
+        typer.Option(
+            help="model folder or the `locate train` run folder (repeat for an ensemble: "
+            "their mean answers, their spread is the uncertainty)"
+        ),
     ] = None,
     velocity: Annotated[
         Path | None, typer.Option(help="velocity model (.vel.txt / NetCDF); needed by gridsearch")
@@ -225,7 +229,7 @@ def predict(
         waveforms,
         stations,
         settings,
-        model=model,
+        model=model or None,
         velocity=velocity,
         calibration=calibration,
         force=force,
@@ -261,7 +265,10 @@ def evaluate(
         Path | None, typer.Option(help="simulated dataset: evaluate its test and holdout sets")
     ] = None,
     model: Annotated[
-        Path | None, typer.Option(help="model folder or the train run folder (with --data)")
+        list[Path] | None,
+        typer.Option(
+            help="model folder or the train run folder (with --data; repeat for an ensemble)"
+        ),
     ] = None,
     velocity: Annotated[
         Path | None, typer.Option(help="with --data: also run the grid search on this model")
@@ -315,7 +322,7 @@ def evaluate(
         reference_waveforms=reference_waveforms,
         stations=stations,
         data=data,
-        model=model,
+        model=model or None,
         velocity=velocity,
         force=force,
     )

@@ -44,7 +44,13 @@ from quakesense.locate.gridsearch import (
     dataset_locator,
     locate_event,
 )
-from quakesense.locate.train import SimulatedSet, TrainedLocator
+from quakesense.locate.train import (
+    Locator,
+    ModelFolders,
+    SimulatedSet,
+    load_locator,
+    model_folders,
+)
 from quakesense.locate.velocity import read_velocity_model
 
 KM_PER_DEGREE = 111.19
@@ -265,7 +271,7 @@ def _apply(
 
 def evaluate_synthetic(
     data: SimulatedSet,
-    locator: TrainedLocator,
+    locator: Locator,
     *,
     splits: tuple[str, ...] = TEST_SETS,
     conditions: tuple[Condition, ...] = DEFAULT_CONDITIONS,
@@ -280,7 +286,8 @@ def evaluate_synthetic(
     """Locate the events of each split under each condition; one row per event, condition, method.
 
     The network answers `trigger.answer_after_s` after the STA/LTA detection (with
-    `mc_samples`, also the MC-dropout spread `sigma_epicentre_km`, `sigma_depth_km`); the grid
+    `mc_samples`, also the MC-dropout spread `sigma_epicentre_km`, `sigma_depth_km`; an
+    ensemble always gives the spread between its members, with their dropout spread); the grid
     search (if given) locates the same perturbed waveforms with the full classical chain
     (`gridsearch.locate_event`, picker settings `picker`, default: band chosen per event). Events
     without a trigger or with too few picks are kept as rows with status explaining why. Rows
@@ -321,7 +328,7 @@ def evaluate_synthetic(
 
 
 def _network_row(
-    locator: TrainedLocator,
+    locator: Locator,
     values: np.ndarray,
     dt: float,
     trigger: TriggerConfig,
@@ -346,7 +353,7 @@ def _network_row(
         "origin_time_s": answer[3],
         "magnitude": answer[4],
     }
-    if mc_samples:
+    if mc_samples or locator.n_members > 1:
         _, spread = locator.predict_spread(values, evolution.frames[-1:], mc_samples, seed)
         north_km = spread[0, 0] * KM_PER_DEGREE
         east_km = spread[0, 1] * KM_PER_DEGREE * np.cos(np.radians(answer[0]))
@@ -529,7 +536,7 @@ def run_evaluation(
     reference_waveforms: Path | None = None,
     stations: Path | None = None,
     data: Path | None = None,
-    model: Path | None = None,
+    model: ModelFolders | None = None,
     velocity: Path | None = None,
     force: bool = False,
 ) -> Path:
@@ -549,7 +556,7 @@ def run_evaluation(
         "reference": str(reference) if reference else None,
         "reference_waveforms": str(reference_waveforms) if reference_waveforms else None,
         "data": str(data) if data else None,
-        "model": str(model) if model else None,
+        "model": [str(f) for f in model_folders(model)] if model else None,
         "velocity": str(velocity) if velocity else None,
     }
     with RunFolder.create(out, "locate evaluate", force=force) as run:
@@ -595,17 +602,17 @@ def _evaluate_catalog(
 def _evaluate_dataset(
     run: RunFolder,
     data_dir: Path,
-    model: Path,
+    model: ModelFolders,
     velocity: Path | None,
     settings: EvaluateConfig,
 ) -> dict:
     data = SimulatedSet.open(data_dir)
-    locator = TrainedLocator.load(model, settings.device)
+    locator = load_locator(model, settings.device)
     projection = LocalProjection(**data.meta["projection"])
     baseline = None
     if settings.gridsearch:
-        model = None if velocity is None else read_velocity_model(velocity)
-        baseline, _ = dataset_locator(data.meta, model)
+        velocity_model = None if velocity is None else read_velocity_model(velocity)
+        baseline, _ = dataset_locator(data.meta, velocity_model)
     trigger = locator.trigger
     results = evaluate_synthetic(
         data,
@@ -641,6 +648,11 @@ def _evaluate_dataset(
     run.figure(evolution_figure(evolution, truth), "evolution", "estimates after detection")
     counts = {split: len(data.split_indices(split)[: settings.max_events]) for split in TEST_SETS}
     subset = "" if settings.max_events is None else f" (the first {settings.max_events} at most)"
+    members = (
+        f" The network is an {locator.describe_spread(settings.mc_samples)}: their mean answers."
+        if locator.n_members > 1
+        else ""
+    )
     run.heading("RMSE per parameter on the test split and the spatial hold-out block")
     run.text(
         f"data {data_dir}: test split {counts['test']} events (drawn continuously, none on a "
@@ -649,7 +661,7 @@ def _evaluate_dataset(
         f"seed {settings.seed}; answer {trigger.answer_after_s} s after STA/LTA detection; "
         f"depths km below sea level. slope_north, slope_east, slope_depth: least-squares "
         f"slope of estimated on true position (1: the events' spread kept; 0: all at one "
-        f"point, as the mean guess; between: estimates shrink toward the middle)."
+        f"point, as the mean guess; between: estimates shrink toward the middle).{members}"
     )
     run.table(table)
     run.link(per_event, "per-event results: true hypocentre, estimate and errors")

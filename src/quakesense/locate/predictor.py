@@ -17,19 +17,23 @@ Building blocks (the functions the CLI verbs call):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from quakesense.core.errors import InputError
-from quakesense.core.persistence import model_dir
 from quakesense.io.waveforms import EventStream, Units
 from quakesense.locate.evaluate import run_evaluation
 from quakesense.locate.export import quakeml_catalog
 from quakesense.locate.realdata import PredictConfig, locate_events, predict_events
 from quakesense.locate.simulate import SimulateConfig, simulate
-from quakesense.locate.train import LocateTrainConfig, TrainedLocator, run_training
+from quakesense.locate.train import (
+    LocateTrainConfig,
+    ModelFolders,
+    load_locator,
+    model_folders,
+    run_training,
+)
 
 train = run_training
 """Train a hypocentre network on a simulated dataset (`locate.train.run_training`)."""
@@ -49,15 +53,18 @@ __all__ = [
 
 
 class LocatePredictor:
-    """A trained hypocentre network (2-D CNN, 3-D CNN or ConvNetQuake).
+    """A trained hypocentre network (2-D CNN, 3-D CNN or ConvNetQuake), or an ensemble.
 
     Args:
-        path: The model folder (or the run folder holding `model/`).
+        path: The model folder (or the run folder holding `model/`); several for an ensemble
+            of networks trained for the same stations (their mean answers, their spread is
+            the uncertainty).
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = model_dir(path)
-        self.locator = TrainedLocator.load(self.path)
+    def __init__(self, path: ModelFolders) -> None:
+        self.paths = model_folders(path)
+        self.path = self.paths[0]
+        self.locator = load_locator(self.paths)
         self.method: str = self.locator.spec.model_type
 
     @property
@@ -107,7 +114,7 @@ class LocatePredictor:
             [EventStream(str(event_id), stream) for event_id, stream in events.items()],
             self.stations if stations is None else _station_table(stations),
             config,
-            model=self.path,
+            model=self.paths,
         )
         if catalog:
             return found.table, quakeml_catalog(found.table, method=config.method)

@@ -26,7 +26,6 @@ from tqdm import tqdm
 
 from quakesense.core.errors import InputError
 from quakesense.core.geo import EARTH_RADIUS_KM, LocalProjection, haversine_km
-from quakesense.core.persistence import model_dir
 from quakesense.core.report import RunFolder
 from quakesense.core.store import write_table
 from quakesense.core.training import Device
@@ -66,7 +65,13 @@ from quakesense.locate.station_terms import (
     station_terms,
     synthetic_relative_peaks,
 )
-from quakesense.locate.train import SimulatedSet, TrainedLocator
+from quakesense.locate.train import (
+    Locator,
+    ModelFolders,
+    SimulatedSet,
+    load_locator,
+    model_folders,
+)
 from quakesense.locate.velocity import read_velocity_model
 
 LOG = logging.getLogger(__name__)
@@ -225,7 +230,7 @@ def _save_evolution(
 
 
 def model_values(
-    folder: EventSource, locator: TrainedLocator, config: PredictConfig, *, min_stations: int
+    folder: EventSource, locator: Locator, config: PredictConfig, *, min_stations: int
 ) -> tuple[EventWaveforms, StationValues]:
     """One event's records as a network sees them: the model's stations and rate (with the
     predict band), then the model's own causal `preprocess` band, as its synthetics had."""
@@ -245,7 +250,7 @@ def model_values(
 
 def locate_cnn(
     folders: list[EventSource],
-    locator: Any,
+    locator: Locator,
     config: PredictConfig,
     *,
     figure_dir: Path | None = None,
@@ -255,7 +260,8 @@ def locate_cnn(
 
     The records go through the model's own causal `preprocess` band, as its synthetics did,
     then lose their station amplitude terms when given (`amplitude_terms`); with
-    `mc_samples` the MC-dropout spread at the answer is the per-event uncertainty.
+    `mc_samples` the MC-dropout spread at the answer (for an ensemble, with the spread
+    between its members, always) is the per-event uncertainty.
     """
     spec = locator.spec
     trigger = config.trigger or locator.trigger
@@ -289,7 +295,7 @@ def locate_cnn(
             _save_evolution(evolution, event, values, figure_dir)
         lat, lon, depth, origin_s, magnitude = evolution.answer
         spread = {}
-        if config.mc_samples > 1:
+        if config.mc_samples > 1 or locator.n_members > 1:
             _, sd = locator.predict_spread(values.values, evolution.frames[-1:], config.mc_samples)
             north_km = sd[0, 0] * km_per_deg
             east_km = sd[0, 1] * km_per_deg * np.cos(np.radians(lat))
@@ -299,7 +305,7 @@ def locate_cnn(
                 "ellipse_azimuth_deg": 0.0 if north_km >= east_km else 90.0,
                 "depth_uncertainty_km": float(sd[0, 2]),
                 "origin_time_uncertainty_s": float(sd[0, 3]),
-                "uncertainty_method": f"MC dropout, {config.mc_samples} passes",
+                "uncertainty_method": locator.describe_spread(config.mc_samples),
             }
         return _row(
             event.event_id,
@@ -517,7 +523,7 @@ of its signal window (s after the first sample); None leaves the event out."""
 
 def amplitude_terms(
     folders: list[EventSource],
-    locator: TrainedLocator,
+    locator: Locator,
     config: PredictConfig,
     reference: Reference,
     *,
@@ -525,8 +531,8 @@ def amplitude_terms(
 ) -> pd.DataFrame:
     """Station amplitude terms of the model's stations from events at known places.
 
-    Measured against the synthetics of the model's training dataset (see
-    `locate.station_terms`), so that folder must still be where training read it.
+    Measured against the synthetics of the model's training dataset (an ensemble's: its first
+    member's; see `locate.station_terms`), so that folder must still be where training read it.
 
     Raises:
         InputError: the dataset is gone or is not the model's (named with `flag`), or
@@ -611,7 +617,7 @@ def locate_events(
     stations_path: Path | pd.DataFrame | Any,
     config: PredictConfig,
     *,
-    model: Path | None = None,
+    model: ModelFolders | None = None,
     velocity: Path | None = None,
     calibration: Path | None = None,
     figure_dir: Path | None = None,
@@ -620,7 +626,8 @@ def locate_events(
 
     `waveforms` may also be a list of events (folders or in-memory `io.waveforms.EventStream`s)
     and `stations_path` a station table or an ObsPy `Inventory` (`io.stations.read_stations`):
-    the Python API locates in memory through here.
+    the Python API locates in memory through here. `model` may name several folders: their
+    ensemble answers (`locate.train.load_locator`).
 
     Raises:
         InputError: a missing model/velocity for the chosen method, a model of another type,
@@ -646,16 +653,20 @@ def locate_events(
     if model is None:
         raise InputError(f"method {config.method} needs a trained model", field="--model")
 
-    model = model_dir(model)
-    locator = TrainedLocator.load(model, config.device)
+    locator = load_locator(model, config.device)
     if locator.spec.model_type != config.method:
         raise InputError(
             f"the model is a {locator.spec.model_type}, not a {config.method}",
-            source=model,
+            source=model_folders(model)[0],
             field="--method",
         )
     trained = pd.DataFrame(locator.training.get("stations", {}))
     notes = match_station_table(trained, stations) if not trained.empty else []
+    if locator.n_members > 1:
+        notes.append(
+            f"ensemble of {locator.n_members} networks: their mean answers, the spread between "
+            "them is in the uncertainty columns"
+        )
     terms = None
     if calibration is not None:
         known = event_folders(calibration)
@@ -683,7 +694,7 @@ def predict_events(
     out: Path,
     config: PredictConfig,
     *,
-    model: Path | None = None,
+    model: ModelFolders | None = None,
     velocity: Path | None = None,
     figure_dir: Path | None = None,
 ) -> pd.DataFrame:
@@ -704,7 +715,7 @@ def run_predict(
     stations_path: Path,
     config: PredictConfig,
     *,
-    model: Path | None = None,
+    model: ModelFolders | None = None,
     velocity: Path | None = None,
     calibration: Path | None = None,
     force: bool = False,
@@ -734,7 +745,7 @@ def run_predict(
             config,
             waveforms=str(waveforms),
             stations=str(stations_path),
-            model=None if model is None else str(model),
+            model=None if model is None else [str(f) for f in model_folders(model)],
             velocity=None if velocity is None else str(velocity),
             calibration=None if calibration is None else str(calibration),
             datum=DATUM,

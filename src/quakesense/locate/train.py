@@ -9,11 +9,13 @@ randomness comes from one explicit `numpy.random.Generator`. When the dataset ho
 pre-event noise (`locate simulate --noise-records`, see `locate.noise`), every training sample
 also gets, per station, a real noise loop at a random scale (`real_noise_scale`). Values are
 held in memory when they fit `memory_limit_mb` (the paper's I/O lesson), else read event by
-event from Zarr.
+event from Zarr. A trained network is a `TrainedLocator`; several trained for the same records
+(one per seed) answer as a `LocatorEnsemble` (`load_locator`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +28,7 @@ from torch.utils.data import Dataset
 
 from quakesense.core.errors import InputError
 from quakesense.core.metrics import rmse
-from quakesense.core.persistence import Normalisation, load_model, save_model
+from quakesense.core.persistence import Normalisation, load_model, model_dir, save_model
 from quakesense.core.report import RunFolder, loss_curve_figure
 from quakesense.core.training import (
     Device,
@@ -525,6 +527,13 @@ class TrainedLocator:
             return PreprocessConfig(**saved)
         return PreprocessConfig(highcut_hz=self.highcut_hz)
 
+    n_members = 1
+    """Networks that answer (one; `LocatorEnsemble` has several)."""
+
+    def describe_spread(self, n_samples: int) -> str:
+        """How `predict_spread` with `n_samples` passes measures the uncertainty."""
+        return f"MC dropout, {n_samples} passes"
+
     @torch.no_grad()
     def predict_spread(
         self, values: np.ndarray, frames: np.ndarray, n_samples: int, seed: int = 0
@@ -593,6 +602,127 @@ class TrainedLocator:
             training={k: v for k, v in saved.extra.items() if k not in ("input_spec", "history")},
             device=target,
         )
+
+
+ENSEMBLE_MUST_MATCH = ("model_type", "stations", "sampling_interval_s")
+"""Input settings every member of an ensemble shares: they read the same station values."""
+
+
+@dataclass
+class LocatorEnsemble:
+    """Networks trained for the same stations and records (e.g. one per training seed),
+    answering as one: the mean of their estimates.
+
+    Why: one training seed's luck moves real-event answers by as much as any input remedy
+    (0.5 km on the five Newberry events), and MC dropout inside one network does not see it.
+    The spread between the members, with each member's MC-dropout spread when asked, is the
+    per-event uncertainty (a deep ensemble, Lakshminarayanan et al., 2017).
+    """
+
+    members: list[TrainedLocator]
+
+    @property
+    def n_members(self) -> int:
+        """Networks that answer."""
+        return len(self.members)
+
+    @property
+    def spec(self) -> InputSpec:
+        """The first member's input spec (the station values all members read are the same)."""
+        return self.members[0].spec
+
+    @property
+    def trigger(self) -> TriggerConfig:
+        """The first member's STA/LTA settings (members must share them)."""
+        return self.members[0].trigger
+
+    @property
+    def preprocess(self) -> PreprocessConfig:
+        """The causal band of the members' training records (members must share it)."""
+        return self.members[0].preprocess
+
+    @property
+    def training(self) -> dict[str, Any]:
+        """The first member's training record (its dataset, stations)."""
+        return self.members[0].training
+
+    def describe_spread(self, n_samples: int) -> str:
+        """How `predict_spread` with `n_samples` passes measures the uncertainty."""
+        passes = f", MC dropout {n_samples} passes each" if n_samples > 1 else ""
+        return f"ensemble of {self.n_members} networks{passes}"
+
+    def predict(self, values: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        """(n, 5) mean of the members' estimates (`TARGETS` order)."""
+        return np.mean([m.predict(values, frames) for m in self.members], axis=0)
+
+    def predict_spread(
+        self, values: np.ndarray, frames: np.ndarray, n_samples: int, seed: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation (n, 5) over the members and, with `n_samples` > 1,
+        each member's MC-dropout passes: total variance = the members' mean dropout variance
+        plus the variance of their means."""
+        if n_samples > 1:
+            means, sds = zip(
+                *(m.predict_spread(values, frames, n_samples, seed) for m in self.members),
+                strict=True,
+            )
+        else:
+            means = [m.predict(values, frames) for m in self.members]
+            sds = [np.zeros_like(means[0])]
+        means = np.stack(means)
+        variance = np.mean(np.square(sds), axis=0) + means.var(axis=0)
+        return means.mean(axis=0), np.sqrt(variance)
+
+
+Locator = TrainedLocator | LocatorEnsemble
+"""A trained network, or several answering as one."""
+
+
+ModelFolders = str | Path | Sequence[str | Path]
+"""One model folder (or `locate train` run folder), or several for an ensemble."""
+
+
+def model_folders(paths: ModelFolders) -> list[Path]:
+    """The model folders `paths` name (see `core.persistence.model_dir`), in order."""
+    return [model_dir(paths)] if isinstance(paths, str | Path) else [model_dir(p) for p in paths]
+
+
+def load_locator(paths: ModelFolders, device: Device = "cpu") -> Locator:
+    """The network in a model folder (or the `locate train` run folder), or, given several
+    folders, their ensemble.
+
+    Raises:
+        InputError: a folder holds no locate model, or a member reads other station values
+            than the first (its model type, stations, sampling interval, causal band or
+            trigger differ), naming the folder and the setting.
+    """
+    folders = model_folders(paths)
+    if not folders:
+        raise InputError("no model folder given", field="--model")
+    members = [TrainedLocator.load(folder, device) for folder in folders]
+    if len(members) == 1:
+        return members[0]
+    first = members[0]
+    for folder, member in zip(folders[1:], members[1:], strict=True):
+        differ = [
+            name
+            for name in ENSEMBLE_MUST_MATCH
+            if getattr(member.spec, name) != getattr(first.spec, name)
+        ]
+        differ += [
+            name
+            for name in ("preprocess", "trigger")
+            if getattr(member, name) != getattr(first, name)
+        ]
+        if differ:
+            raise InputError(
+                f"cannot join an ensemble with {folders[0]}: its {', '.join(differ)} differ "
+                "(members must be trained for the same stations and records, e.g. the same "
+                "dataset with another seed)",
+                source=folder,
+                field="--model",
+            )
+    return LocatorEnsemble(members)
 
 
 def _frames_for(
