@@ -318,7 +318,7 @@ def test_ensemble_refuses_a_member_that_reads_other_records(
     train_locator(data, tiny_train_config()).save(tmp_path / "a")
     other_trigger = TINY_TRIGGER.model_copy(update={"lta_s": 2.0})
     train_locator(data, tiny_train_config(trigger=other_trigger)).save(tmp_path / "b")
-    with pytest.raises(InputError, match=r"b.*--model.*its trigger differ"):
+    with pytest.raises(InputError, match=r"b.*--model.*differs in trigger"):
         load_locator([tmp_path / "a", tmp_path / "b"])
     with pytest.raises(InputError, match="no model folder"):
         load_locator([])

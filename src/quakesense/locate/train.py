@@ -716,7 +716,7 @@ def load_locator(paths: ModelFolders, device: Device = "cpu") -> Locator:
         ]
         if differ:
             raise InputError(
-                f"cannot join an ensemble with {folders[0]}: its {', '.join(differ)} differ "
+                f"cannot join an ensemble with {folders[0]}: it differs in {', '.join(differ)} "
                 "(members must be trained for the same stations and records, e.g. the same "
                 "dataset with another seed)",
                 source=folder,
