@@ -17,6 +17,7 @@ Building blocks (the functions the CLI verbs call):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -63,9 +64,13 @@ class LocatePredictor:
 
     def __init__(self, path: ModelFolders) -> None:
         self.paths = model_folders(path)
-        self.path = self.paths[0]
         self.locator = load_locator(self.paths)
         self.method: str = self.locator.spec.model_type
+
+    @property
+    def path(self) -> Path:
+        """The (first) model folder."""
+        return self.paths[0]
 
     @property
     def stations(self) -> pd.DataFrame:

@@ -604,10 +604,6 @@ class TrainedLocator:
         )
 
 
-ENSEMBLE_MUST_MATCH = ("model_type", "stations", "sampling_interval_s")
-"""Input settings every member of an ensemble shares: they read the same station values."""
-
-
 @dataclass
 class LocatorEnsemble:
     """Networks trained for the same stations and records (e.g. one per training seed),
@@ -687,6 +683,18 @@ def model_folders(paths: ModelFolders) -> list[Path]:
     return [model_dir(paths)] if isinstance(paths, str | Path) else [model_dir(p) for p in paths]
 
 
+def _station_values_read(locator: TrainedLocator) -> dict[str, Any]:
+    """The settings that decide which station values a network reads: every member of an
+    ensemble must share them."""
+    return {
+        "model_type": locator.spec.model_type,
+        "stations": locator.spec.stations,
+        "sampling_interval_s": locator.spec.sampling_interval_s,
+        "preprocess": locator.preprocess,
+        "trigger": locator.trigger,
+    }
+
+
 def load_locator(paths: ModelFolders, device: Device = "cpu") -> Locator:
     """The network in a model folder (or the `locate train` run folder), or, given several
     folders, their ensemble.
@@ -702,18 +710,9 @@ def load_locator(paths: ModelFolders, device: Device = "cpu") -> Locator:
     members = [TrainedLocator.load(folder, device) for folder in folders]
     if len(members) == 1:
         return members[0]
-    first = members[0]
+    first = _station_values_read(members[0])
     for folder, member in zip(folders[1:], members[1:], strict=True):
-        differ = [
-            name
-            for name in ENSEMBLE_MUST_MATCH
-            if getattr(member.spec, name) != getattr(first.spec, name)
-        ]
-        differ += [
-            name
-            for name in ("preprocess", "trigger")
-            if getattr(member, name) != getattr(first, name)
-        ]
+        differ = [k for k, v in _station_values_read(member).items() if v != first[k]]
         if differ:
             raise InputError(
                 f"cannot join an ensemble with {folders[0]}: it differs in {', '.join(differ)} "
